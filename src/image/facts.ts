@@ -1,0 +1,36 @@
+/** What the daemon learns about an image without starting it (see image/detect.ts). */
+
+export type InitMode = 'systemd' | 'init' | 'keepalive';
+
+export interface InitInfo {
+  mode: InitMode;
+  /** Always /sbin/init: the only path sysbox treats as a systemd container. */
+  path: '/sbin/init';
+  /** The resolved target inside the image, null when there is no usable init. */
+  target: string | null;
+  /** Why there is no init (dangling link, directory, not executable, loop, missing); null when found. */
+  reason: string | null;
+}
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+export interface OsRelease {
+  id: string;
+  idLike: string[];
+  versionId: string | null;
+}
+
+export interface ImageFacts {
+  imageId: string;
+  init: InitInfo;
+  osRelease: OsRelease | null;
+  users: PasswdEntry[];
+  /** Resolved path of a usable `sleep` (for the keep-alive PID 1), or null when the image has none. */
+  sleepPath: string | null;
+}

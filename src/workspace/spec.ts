@@ -1,0 +1,153 @@
+/**
+ * The workspace spec: what the control plane (or the envbox-style boot config) asks for.
+ * One TypeBox schema feeds validation here, the config loader and, later, the HTTP API.
+ */
+import Type from 'typebox';
+import { Value } from 'typebox/value';
+
+const DnsLabel = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+const Rfc1123Host = '^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+const PosixUser = '^[a-z_][a-z0-9_-]{0,30}\\$?$';
+const EnvName = '^[A-Za-z_][A-Za-z0-9_]*$';
+
+export const WORKSPACE_ID_PATTERN = DnsLabel;
+
+export const PullPolicySchema = Type.Union([Type.Literal('always'), Type.Literal('if-not-present'), Type.Literal('never')]);
+export const RestartPolicySchema = Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')]);
+
+const AbsPath = Type.String({ pattern: '^/', maxLength: 4096 });
+
+export const WorkspaceSpecSchema = Type.Object(
+  {
+    image: Type.String({ minLength: 1, maxLength: 1024 }),
+    cvm: Type.Optional(Type.Boolean()),
+    username: Type.Optional(Type.String({ pattern: PosixUser })),
+    hostname: Type.Optional(Type.String({ pattern: Rfc1123Host })),
+    workdir: Type.Optional(AbsPath),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: EnvName }), Type.String({ pattern: '^[^\\n\\u0000]*$' }), {
+        additionalProperties: false,
+      }),
+    ),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1024 })),
+          memoryBytes: Type.Optional(Type.Integer({ minimum: 6 * 1024 * 1024 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    home: Type.Optional(
+      Type.Object(
+        { volume: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' })), path: Type.Optional(AbsPath) },
+        { additionalProperties: false },
+      ),
+    ),
+    dockerData: Type.Optional(
+      Type.Object({ volume: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }) }, { additionalProperties: false }),
+    ),
+    mounts: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { source: AbsPath, target: AbsPath, readOnly: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
+        { maxItems: 64 },
+      ),
+    ),
+    devices: Type.Optional(
+      Type.Object({ fuse: Type.Optional(Type.Boolean()), tun: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    ),
+    gpus: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Boolean(),
+          visibleDevices: Type.Optional(Type.String()),
+          capabilities: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    pullPolicy: Type.Optional(PullPolicySchema),
+    pullAuth: Type.Optional(Type.Object({ dockerConfigJson: Type.String() }, { additionalProperties: false })),
+    bootstrap: Type.Optional(Type.Object({ script: Type.String({ maxLength: 1024 * 1024 }) }, { additionalProperties: false })),
+    restartPolicy: Type.Optional(RestartPolicySchema),
+  },
+  { additionalProperties: false },
+);
+
+export type WorkspaceSpec = Type.Static<typeof WorkspaceSpecSchema>;
+export type PullPolicy = Type.Static<typeof PullPolicySchema>;
+export type RestartPolicy = Type.Static<typeof RestartPolicySchema>;
+export type MountSpec = NonNullable<WorkspaceSpec['mounts']>[number];
+
+export class InvalidSpecError extends Error {
+  readonly code = 'InvalidSpec';
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path}: ${message}`);
+    this.name = 'InvalidSpecError';
+  }
+}
+
+export function isValidWorkspaceId(id: string): boolean {
+  return new RegExp(DnsLabel).test(id);
+}
+
+/** Normalised absolute path: no `.`/`..`/empty segments, no trailing slash. */
+function isNormalisedAbsolute(p: string): boolean {
+  if (!p.startsWith('/')) return false;
+  if (p === '/') return true;
+  if (p.endsWith('/')) return false;
+  return p
+    .slice(1)
+    .split('/')
+    .every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+/**
+ * Checks the schema and the formats the schema cannot express. Throws InvalidSpecError naming the path.
+ * Registry- and engine-dependent checks (image pull, runtime) happen elsewhere.
+ */
+export function parseWorkspaceSpec(input: unknown): WorkspaceSpec {
+  if (!Value.Check(WorkspaceSpecSchema, input)) {
+    const { path, message } = firstSchemaError(input);
+    throw new InvalidSpecError(path, message);
+  }
+  const spec = input;
+  spec.mounts?.forEach((m, i) => {
+    if (!isNormalisedAbsolute(m.source)) throw new InvalidSpecError(`mounts[${i}].source`, `${m.source} is not a normalised absolute path`);
+    if (!isNormalisedAbsolute(m.target)) throw new InvalidSpecError(`mounts[${i}].target`, `${m.target} is not a normalised absolute path`);
+    if (m.target === '/') throw new InvalidSpecError(`mounts[${i}].target`, 'must not be /');
+  });
+  for (const field of ['workdir'] as const) {
+    const v = spec[field];
+    if (v !== undefined && !isNormalisedAbsolute(v)) throw new InvalidSpecError(field, `${v} is not a normalised absolute path`);
+  }
+  if (spec.home?.path !== undefined && (!isNormalisedAbsolute(spec.home.path) || spec.home.path === '/')) {
+    throw new InvalidSpecError('home.path', `${spec.home.path} must be a normalised absolute path other than /`);
+  }
+  return spec;
+}
+
+/** The most useful schema error, as a dotted path ("mounts.0.source") and a message. */
+function firstSchemaError(input: unknown): { path: string; message: string } {
+  const errors = Value.Errors(WorkspaceSpecSchema, input);
+  const extra = errors.find((e) => e.keyword === 'additionalProperties');
+  const first = extra ?? errors.find((e) => e.keyword !== 'boolean') ?? errors[0];
+  const base = (first?.instancePath ?? '').slice(1).replaceAll('/', '.');
+  if (extra) {
+    const names = (extra.params as { additionalProperties?: string[] }).additionalProperties ?? [];
+    const path = [base, names[0]].filter(Boolean).join('.');
+    return { path: path || 'spec', message: `unknown field ${names.join(', ')}` };
+  }
+  return { path: base || 'spec', message: first?.message ?? 'does not match the schema' };
+}
+
+/** Names that look like secrets; their env values are redacted in logs and responses. */
+export function isSecretEnvName(name: string): boolean {
+  return /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH)/i.test(name);
+}
