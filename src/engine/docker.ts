@@ -1,0 +1,388 @@
+/**
+ * The Docker Engine adapter: the only module that talks to dockerode. It maps engine replies onto the small
+ * types in ./types.ts and every failure onto ./errors.ts, so the rest of the daemon never sees dockerode.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import Dockerode from 'dockerode';
+import { readContainerFile, putContainerFiles, statContainerPath } from './archive.js';
+import { EngineError, EngineUnavailableError } from './errors.js';
+import { followPull } from './pull.js';
+import type {
+  ContainerCreateSpec,
+  ContainerDetails,
+  ContainerSummary,
+  Engine,
+  EngineEvent,
+  EngineInfo,
+  EventsOptions,
+  ExecOptions,
+  ImageDetails,
+  PathStat,
+  PullOptions,
+  VolumeDetails,
+} from './types.js';
+
+export interface DockerEngineOptions {
+  /** `unix:///path`, `tcp://host:port`, or a bare socket path. Default: the node's socket. */
+  dockerHost?: string;
+  /** Budget for ordinary requests (not pulls, exec or the event stream). */
+  requestTimeoutMs?: number;
+}
+
+const DEFAULT_HOST = 'unix:///var/run/docker.sock';
+const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES']);
+
+export function dockerodeOptions(dockerHost: string): Dockerode.DockerOptions {
+  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
+  const url = new URL(dockerHost);
+  switch (url.protocol) {
+    case 'unix:':
+      return { socketPath: url.pathname };
+    case 'tcp:':
+    case 'http:':
+      return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
+    case 'https:':
+      return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376) };
+    default:
+      throw new Error(`unsupported docker host ${dockerHost}: use unix:///path or tcp://host:port`);
+  }
+}
+
+interface DockerodeError {
+  statusCode?: number;
+  code?: string;
+  json?: { message?: string } | null;
+  message?: string;
+}
+
+export function toEngineError(operation: string, err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  const e = (err ?? {}) as DockerodeError;
+  if (e.code && CONNECTION_ERRORS.has(e.code)) return new EngineUnavailableError(operation, `${e.code}: ${e.message ?? ''}`);
+  if (err instanceof Error && err.name === 'AbortError') return new EngineUnavailableError(operation, 'request timed out or was aborted');
+  const message = e.json?.message ?? e.message ?? String(err);
+  return new EngineError(operation, e.statusCode ?? null, message);
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as DockerodeError | undefined)?.statusCode === 404;
+}
+
+/** Docker's nanosecond timestamps as the `since` query wants them: "seconds.nanoseconds". */
+function sinceParam(timeNano: bigint): string {
+  const s = timeNano / 1_000_000_000n;
+  const ns = timeNano % 1_000_000_000n;
+  return `${s}.${ns.toString().padStart(9, '0')}`;
+}
+
+export class DockerEngine implements Engine {
+  private readonly docker: Dockerode;
+  private readonly timeoutMs: number;
+
+  constructor(options: DockerEngineOptions = {}) {
+    this.docker = new Dockerode(dockerodeOptions(options.dockerHost ?? DEFAULT_HOST));
+    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  private async call<T>(operation: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await fn(AbortSignal.timeout(this.timeoutMs));
+    } catch (err) {
+      throw toEngineError(operation, err);
+    }
+  }
+
+  /** Like call(), but a 404 yields undefined. */
+  private async callOrMissing<T>(operation: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn(AbortSignal.timeout(this.timeoutMs));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw toEngineError(operation, err);
+    }
+  }
+
+  async ping(timeoutMs = 2_000): Promise<void> {
+    try {
+      await this.docker.ping({ abortSignal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      throw toEngineError('ping', err);
+    }
+  }
+
+  async info(): Promise<EngineInfo> {
+    const [info, version] = await this.call('info', (abortSignal) =>
+      Promise.all([this.docker.info({ abortSignal }) as Promise<Record<string, unknown>>, this.docker.version({ abortSignal })]),
+    );
+    return {
+      serverVersion: String(info.ServerVersion ?? version.Version),
+      apiVersion: version.ApiVersion,
+      runtimes: Object.keys((info.Runtimes as Record<string, unknown> | undefined) ?? {}),
+      kernelVersion: String(info.KernelVersion ?? ''),
+      cgroupVersion: String(info.CgroupVersion ?? '1'),
+      operatingSystem: String(info.OperatingSystem ?? ''),
+    };
+  }
+
+  async inspectImage(ref: string): Promise<ImageDetails | undefined> {
+    const img = await this.callOrMissing('image inspect', (abortSignal) => this.docker.getImage(ref).inspect({ abortSignal }));
+    if (!img) return undefined;
+    return {
+      id: img.Id,
+      repoDigests: img.RepoDigests,
+      sizeBytes: img.Size,
+      config: {
+        entrypoint: toArray(img.Config.Entrypoint),
+        cmd: toArray(img.Config.Cmd),
+        env: img.Config.Env,
+        stopSignal: (img.Config as { StopSignal?: string }).StopSignal ?? null,
+      },
+    };
+  }
+
+  async pullImage(ref: string, options: PullOptions = {}): Promise<void> {
+    let stream: Readable;
+    try {
+      stream = (await this.docker.createImage({
+        fromImage: ref,
+        ...(options.auth ? { authconfig: options.auth } : {}),
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+      })) as Readable;
+    } catch (err) {
+      throw toEngineError('pull', err);
+    }
+    await followPull(ref, stream, options);
+  }
+
+  async createContainer(spec: ContainerCreateSpec): Promise<string> {
+    const container = await this.call('container create', () => this.docker.createContainer(spec as Dockerode.ContainerCreateOptions));
+    return container.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      // 304: already started.
+      if ((err as DockerodeError).statusCode !== 304) throw toEngineError('container start', err);
+    }
+  }
+
+  async stopContainer(id: string, timeoutSeconds?: number): Promise<void> {
+    const budgetMs = ((timeoutSeconds ?? 10) + 30) * 1000;
+    try {
+      await this.docker
+        .getContainer(id)
+        .stop({ ...(timeoutSeconds !== undefined ? { t: timeoutSeconds } : {}), abortSignal: AbortSignal.timeout(budgetMs) });
+    } catch (err) {
+      const status = (err as DockerodeError).statusCode;
+      if (status !== 304 && status !== 404) throw toEngineError('container stop', err);
+    }
+  }
+
+  async killContainer(id: string, signal = 'SIGKILL'): Promise<void> {
+    try {
+      await this.docker.getContainer(id).kill({ signal, abortSignal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      const status = (err as DockerodeError).statusCode;
+      // 409: not running.
+      if (status !== 409 && status !== 404) throw toEngineError('container kill', err);
+    }
+  }
+
+  async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.callOrMissing('container remove', (abortSignal) =>
+      this.docker.getContainer(id).remove({ force: options.force ?? false, v: false, abortSignal }),
+    );
+  }
+
+  async inspectContainer(id: string): Promise<ContainerDetails | undefined> {
+    const c = await this.callOrMissing('container inspect', (abortSignal) => this.docker.getContainer(id).inspect({ abortSignal }));
+    if (!c) return undefined;
+    const hc = c.HostConfig as Dockerode.HostConfig & { Init?: boolean | null };
+    return {
+      id: c.Id,
+      name: c.Name.replace(/^\//, ''),
+      image: c.Image,
+      labels: c.Config.Labels,
+      state: {
+        status: c.State.Status,
+        running: c.State.Running,
+        exitCode: c.State.ExitCode,
+        oomKilled: c.State.OOMKilled,
+        pid: c.State.Pid,
+        startedAt: c.State.StartedAt,
+        finishedAt: c.State.FinishedAt,
+      },
+      config: {
+        entrypoint: toArray(c.Config.Entrypoint),
+        cmd: toArray(c.Config.Cmd),
+        stopSignal: (c.Config as { StopSignal?: string }).StopSignal ?? null,
+        hostname: c.Config.Hostname,
+        env: c.Config.Env,
+      },
+      hostConfig: {
+        runtime: hc.Runtime ?? 'runc',
+        privileged: hc.Privileged ?? false,
+        networkMode: hc.NetworkMode ?? '',
+        pidMode: hc.PidMode ?? '',
+        ipcMode: hc.IpcMode ?? '',
+        utsMode: hc.UTSMode ?? '',
+        usernsMode: hc.UsernsMode ?? '',
+        init: hc.Init ?? null,
+        binds: hc.Binds ?? [],
+        devices: (hc.Devices ?? []).map((d) => ({
+          PathOnHost: d.PathOnHost,
+          PathInContainer: d.PathInContainer,
+          CgroupPermissions: d.CgroupPermissions,
+        })),
+      },
+      mounts: c.Mounts.map((m) => ({
+        type: m.Type ?? 'bind',
+        source: m.Source,
+        destination: m.Destination,
+        name: m.Name ?? null,
+        rw: m.RW,
+      })),
+    };
+  }
+
+  async listContainers(labels: string[]): Promise<ContainerSummary[]> {
+    const list = await this.call('container list', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: labels }, abortSignal }),
+    );
+    return list.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      image: c.Image,
+      labels: c.Labels,
+      state: c.State,
+    }));
+  }
+
+  async statPath(containerId: string, path: string): Promise<PathStat | undefined> {
+    return statContainerPath(this.docker.getContainer(containerId), path);
+  }
+
+  async readFile(containerId: string, path: string, maxBytes: number): Promise<Buffer | undefined> {
+    return readContainerFile(this.docker.getContainer(containerId), path, maxBytes);
+  }
+
+  async putFiles(
+    containerId: string,
+    dir: string,
+    files: { path: string; content: Buffer | string; mode: number; uid?: number; gid?: number }[],
+  ): Promise<void> {
+    await putContainerFiles(this.docker.getContainer(containerId), dir, files);
+  }
+
+  async exec(containerId: string, options: ExecOptions): Promise<{ exitCode: number }> {
+    try {
+      const exec = await this.docker.getContainer(containerId).exec({
+        Cmd: options.cmd,
+        AttachStdin: options.stdin !== undefined,
+        AttachStdout: true,
+        AttachStderr: true,
+        ...(options.user !== undefined ? { User: options.user } : {}),
+        ...(options.env ? { Env: options.env } : {}),
+        ...(options.workingDir !== undefined ? { WorkingDir: options.workingDir } : {}),
+      });
+      const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      stdout.on('data', (chunk: Buffer) => options.onOutput?.('stdout', chunk));
+      stderr.on('data', (chunk: Buffer) => options.onOutput?.('stderr', chunk));
+      this.docker.modem.demuxStream(stream, stdout, stderr);
+      const onAbort = (): void => {
+        stream.destroy();
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.stdin !== undefined) stream.end(options.stdin);
+      await new Promise<void>((resolve) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', () => {
+          resolve();
+        });
+      });
+      options.signal?.removeEventListener('abort', onAbort);
+      const result = await exec.inspect();
+      return { exitCode: result.ExitCode ?? -1 };
+    } catch (err) {
+      throw toEngineError('exec', err);
+    }
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.call('volume create', (abortSignal) => this.docker.createVolume({ Name: name, Labels: labels, abortSignal }));
+  }
+
+  async inspectVolume(name: string): Promise<VolumeDetails | undefined> {
+    const v = await this.callOrMissing('volume inspect', (abortSignal) => this.docker.getVolume(name).inspect({ abortSignal }));
+    return v ? { name: v.Name, labels: v.Labels, mountpoint: v.Mountpoint } : undefined;
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.callOrMissing('volume remove', (abortSignal) => this.docker.getVolume(name).remove({ abortSignal }));
+  }
+
+  async listVolumes(labels: string[]): Promise<VolumeDetails[]> {
+    const res = await this.call('volume list', (abortSignal) => this.docker.listVolumes({ filters: { label: labels }, abortSignal }));
+    return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels, mountpoint: v.Mountpoint }));
+  }
+
+  async *events(options: EventsOptions): AsyncIterable<EngineEvent> {
+    let stream: Readable;
+    try {
+      stream = (await this.docker.getEvents({
+        ...(options.since !== undefined ? { since: sinceParam(options.since) } : {}),
+        ...(options.filters ? { filters: options.filters } : {}),
+        abortSignal: options.signal,
+      })) as Readable;
+    } catch (err) {
+      throw toEngineError('events', err);
+    }
+    let buffered = '';
+    try {
+      for await (const chunk of stream) {
+        buffered += String(chunk);
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line) yield parseEvent(line);
+        }
+      }
+    } catch (err) {
+      if (options.signal.aborted) return;
+      throw toEngineError('events', err);
+    }
+  }
+}
+
+interface RawEvent {
+  Type?: string;
+  Action?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  timeNano?: number | string;
+  time?: number;
+}
+
+function parseEvent(line: string): EngineEvent {
+  const raw = JSON.parse(line) as RawEvent;
+  // JSON numbers lose precision past 2^53; the engine's timeNano (~1.8e18) does, so round down to the microsecond
+  // the double can still carry and rely on `since` being inclusive.
+  const timeNano = raw.timeNano !== undefined ? BigInt(Math.floor(Number(raw.timeNano) / 1000)) * 1000n : BigInt(raw.time ?? 0) * 1_000_000_000n;
+  return {
+    type: raw.Type ?? '',
+    action: raw.Action ?? '',
+    id: raw.Actor?.ID ?? '',
+    attributes: raw.Actor?.Attributes ?? {},
+    timeNano,
+  };
+}
+
+function toArray(v: string | string[] | null | undefined): string[] | null {
+  if (v === null || v === undefined) return null;
+  return Array.isArray(v) ? v : [v];
+}

@@ -1,0 +1,67 @@
+/** The per-workspace state machine (API.md phases), as pure data and functions. */
+
+export const PHASES = ['pending', 'pulling', 'creating', 'starting', 'running', 'stopping', 'stopped', 'failed', 'deleting'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const FAILURE_REASONS = [
+  'ImagePullAuthFailed',
+  'ImageNotFound',
+  'RegistryUnreachable',
+  'InsufficientStorage',
+  'RuntimeMissing',
+  'GpuUnsupported',
+  'CvmDisabled',
+  'InvalidSpec',
+  'EngineUnavailable',
+  'ContainerExited',
+  'OOMKilled',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/**
+ * Allowed moves. `failed` and `deleting` can be entered from anywhere an operation runs; a failed workspace can be
+ * retried from the start of any operation.
+ */
+const NEXT: Record<Phase, readonly Phase[]> = {
+  pending: ['pulling', 'creating', 'starting', 'running', 'stopped', 'failed', 'deleting'],
+  pulling: ['creating', 'failed', 'deleting', 'pending'],
+  creating: ['starting', 'stopped', 'failed', 'deleting', 'pending'],
+  starting: ['running', 'failed', 'stopping', 'deleting', 'pending'],
+  running: ['stopping', 'failed', 'deleting', 'pending', 'starting', 'running'],
+  stopping: ['stopped', 'failed', 'deleting', 'pending'],
+  stopped: ['starting', 'pending', 'pulling', 'deleting', 'stopped'],
+  failed: ['pending', 'pulling', 'creating', 'starting', 'stopping', 'stopped', 'deleting', 'failed'],
+  deleting: ['deleting'],
+};
+
+export function canTransition(from: Phase, to: Phase): boolean {
+  return NEXT[from].includes(to);
+}
+
+export class TransitionError extends Error {
+  constructor(from: Phase, to: Phase) {
+    super(`illegal phase transition ${from} → ${to}`);
+    this.name = 'TransitionError';
+  }
+}
+
+/** Which phases mean "a container should exist and be running" for readiness and metrics. */
+export function isActive(phase: Phase): boolean {
+  return phase === 'starting' || phase === 'running';
+}
+
+export type RestartPolicy = 'no' | 'on-failure' | 'always';
+
+/** Decides what to do after PID 1 exited on its own (not by one of our operations). */
+export function restartDecision(policy: RestartPolicy, exitCode: number, oomKilled: boolean): 'restart' | 'stay-down' {
+  if (policy === 'always') return 'restart';
+  if (policy === 'on-failure') return exitCode !== 0 || oomKilled ? 'restart' : 'stay-down';
+  return 'stay-down';
+}
+
+/** Capped exponential backoff with ±20 % jitter. `random` is injectable for tests. */
+export function restartBackoffMs(consecutiveFailures: number, random: () => number = Math.random): number {
+  const base = 1000 * 2 ** Math.min(Math.max(consecutiveFailures - 1, 0), 6);
+  const capped = Math.min(base, 60_000);
+  return Math.round(capped * (0.8 + 0.4 * random()));
+}
