@@ -1,0 +1,170 @@
+#!/bin/bash
+# Builds the images the integration tests use, locally (no registry is reachable). Idempotent and cached:
+# an image is skipped when its tag already carries the same recipe hash (label cvm-test.recipe), and the
+# debootstrap'd bookworm rootfs is kept in /var/cache/cvm-supervisor-test. Tags: test/support/images.ts.
+# Uses DOCKER_HOST when set, else the private test engine (scripts/engine.sh).
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export DOCKER_HOST=${DOCKER_HOST:-unix:///run/cvm-supervisor-test/docker.sock}
+cache_dir=/var/cache/cvm-supervisor-test
+recipe_label=cvm-test.recipe
+busybox_binary=/bin/busybox
+work_dir=$(mktemp -d)
+trap 'rm -rf "$work_dir"' EXIT
+
+say() { echo "build-test-images: $*" >&2; }
+
+# The busybox images' recipe: this file's busybox part plus the busybox binary itself.
+busybox_recipe_hash=$(
+  { sed -n '/^# --- busybox recipes ---$/,/^# --- end busybox recipes ---$/p' "${BASH_SOURCE[0]}"; cat "$busybox_binary"; } |
+    sha256sum | cut -c1-16
+)
+
+image_recipe() { docker image inspect --format "{{index .Config.Labels \"$recipe_label\"}}" "$1" 2>/dev/null || true; }
+
+# import_tree TAG HASH DIR: imports DIR as TAG unless TAG already has HASH.
+import_tree() {
+  local tag=$1 hash=$2 dir=$3
+  tar -C "$dir" --numeric-owner -c . |
+    docker import -c "LABEL $recipe_label=$hash" -c 'CMD ["/bin/sh"]' - "$tag" >/dev/null
+  say "built $tag"
+}
+
+up_to_date() {
+  [[ $(image_recipe "$1") == "$2" ]] && say "$1 is up to date" && return 0
+  return 1
+}
+
+# --- busybox recipes ---
+# A minimal tree: busybox, its applets as /bin symlinks (except init-like ones), users root and coder.
+make_busybox_tree() {
+  local dir=$1 skip_applets=${2:-} applet
+  mkdir -p "$dir"/{bin,etc,home/coder,root,tmp,usr/lib,usr/sbin,sbin,proc,sys,dev,run}
+  cp "$busybox_binary" "$dir/bin/busybox"
+  for applet in $("$busybox_binary" --list); do
+    case " init linuxrc busybox $skip_applets " in
+      *" $applet "*) continue ;;
+    esac
+    ln -s busybox "$dir/bin/$applet"
+  done
+  cat >"$dir/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+coder:x:1000:1000:coder:/home/coder:/bin/sh
+PASSWD
+  cat >"$dir/etc/group" <<'GROUP'
+root:x:0:
+coder:x:1000:
+GROUP
+  printf 'ID=busybox\nNAME="BusyBox"\nPRETTY_NAME="BusyBox (cvm-supervisor test image)"\n' >"$dir/usr/lib/os-release"
+  ln -s ../usr/lib/os-release "$dir/etc/os-release"
+  chown 1000:1000 "$dir/home/coder"
+  chmod 1777 "$dir/tmp"
+}
+
+# Each edge case: NAME then the commands that shape /sbin/init in the tree at $tree.
+shape_busybox() {
+  local tree=$1
+  case $2 in
+    busybox) ;;
+    busybox-init) ln -s /bin/busybox "$tree/sbin/init" ;;
+    init-dangling) ln -s /nonexistent/init "$tree/sbin/init" ;;
+    init-chain)
+      ln -s ../usr/sbin/init-a "$tree/sbin/init"
+      ln -s init-b "$tree/usr/sbin/init-a"
+      ln -s ../../bin/busybox "$tree/usr/sbin/init-b"
+      ;;
+    init-loop)
+      ln -s /sbin/init-b "$tree/sbin/init"
+      ln -s /sbin/init "$tree/sbin/init-b"
+      ;;
+    init-dir) mkdir "$tree/sbin/init" ;;
+    init-noexec)
+      cp "$busybox_binary" "$tree/sbin/init"
+      chmod 0644 "$tree/sbin/init"
+      ;;
+    merged-usr)
+      rmdir "$tree/sbin"
+      ln -s usr/sbin "$tree/sbin"
+      mkdir -p "$tree/usr/lib/systemd"
+      cp "$busybox_binary" "$tree/usr/lib/systemd/systemd"
+      chmod 0755 "$tree/usr/lib/systemd/systemd"
+      ln -s usr/lib "$tree/lib"
+      ln -s /lib/systemd/systemd "$tree/usr/sbin/init"
+      ;;
+    no-sleep) ;;
+    *)
+      say "unknown busybox image $2"
+      return 1
+      ;;
+  esac
+}
+busybox_images=(busybox busybox-init init-dangling init-chain init-loop init-dir init-noexec merged-usr no-sleep)
+# --- end busybox recipes ---
+
+build_busybox_images() {
+  local name tag tree skip
+  for name in "${busybox_images[@]}"; do
+    tag=cvm-test/$name:1
+    up_to_date "$tag" "$busybox_recipe_hash" && continue
+    tree=$work_dir/$name
+    skip=''
+    [[ $name == no-sleep ]] && skip='sleep usleep'
+    make_busybox_tree "$tree" "$skip"
+    shape_busybox "$tree" "$name"
+    import_tree "$tag" "$busybox_recipe_hash" "$tree"
+  done
+}
+
+# The systemd + Docker image. Its recipe is these variables and the customize step below.
+bookworm_tag=cvm-test/bookworm-systemd:1
+bookworm_suite=bookworm
+bookworm_include=systemd,systemd-sysv,dbus,docker.io
+bookworm_tarball=$cache_dir/bookworm-systemd.tar
+
+customize_bookworm() {
+  local root=$1
+  chroot "$root" useradd --create-home --uid 1000 --user-group --shell /bin/bash coder
+  # An empty machine-id lets systemd make a fresh one per container; apt caches only cost space.
+  : >"$root/etc/machine-id"
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+}
+
+debian_mirror() {
+  # The machine's configured Debian mirror (deb822 or one-line sources), else Debian's default.
+  local mirror
+  mirror=$(grep -hoE '^(URIs:|deb) +[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null |
+    awk '{print $2}' | head -n 1 || true)
+  echo "${mirror:-http://deb.debian.org/debian}"
+}
+
+build_bookworm_image() {
+  local recipe_hash root
+  recipe_hash=$(
+    { echo "$bookworm_suite minbase $bookworm_include"; declare -f customize_bookworm; } | sha256sum | cut -c1-16
+  )
+  up_to_date "$bookworm_tag" "$recipe_hash" && return 0
+  if [[ ! -f $bookworm_tarball || $(cat "$bookworm_tarball.recipe" 2>/dev/null) != "$recipe_hash" ]]; then
+    command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; return 1; }
+    root=$work_dir/bookworm
+    say "debootstrap $bookworm_suite (about a minute the first time)"
+    debootstrap --variant=minbase --include="$bookworm_include" "$bookworm_suite" "$root" "$(debian_mirror)" \
+      >"$work_dir/debootstrap.log" 2>&1 || {
+      tail -n 30 "$work_dir/debootstrap.log" >&2
+      return 1
+    }
+    customize_bookworm "$root"
+    mkdir -p "$cache_dir"
+    tar -C "$root" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' \
+      -cf "$bookworm_tarball.partial" .
+    mv "$bookworm_tarball.partial" "$bookworm_tarball"
+    echo "$recipe_hash" >"$bookworm_tarball.recipe"
+  fi
+  docker import -c "LABEL $recipe_label=$recipe_hash" -c 'CMD ["/bin/bash"]' "$bookworm_tarball" "$bookworm_tag" >/dev/null
+  say "built $bookworm_tag"
+}
+
+docker info >/dev/null 2>&1 || { say "no engine answers at $DOCKER_HOST (run scripts/engine.sh start)"; exit 1; }
+[[ -x $busybox_binary ]] || { say "$busybox_binary is missing (apt-get install busybox-static)"; exit 1; }
+build_busybox_images
+build_bookworm_image

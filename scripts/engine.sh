@@ -1,0 +1,149 @@
+#!/bin/bash
+# The test engine: a private dockerd (own data root, exec root, pidfile and socket) so tests never touch a
+# node's real engine. `start` is idempotent. It registers the TEST-ONLY runtime "sysbox-runc", which is
+# test/runtime/sysbox-runc-shim over runc (see test/README.md), because sysbox cannot be installed here.
+#   scripts/engine.sh start|stop|status
+# Then: DOCKER_HOST=unix:///run/cvm-supervisor-test/docker.sock
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+run_dir=/run/cvm-supervisor-test
+data_root=/var/lib/cvm-supervisor-test/docker
+exec_root=$run_dir/exec
+pidfile=$run_dir/dockerd.pid
+socket=$run_dir/docker.sock
+log_file=$run_dir/dockerd.log
+docker_host=unix://$socket
+shim=$repo_root/test/runtime/sysbox-runc-shim
+start_timeout_seconds=60
+
+say() { echo "engine.sh: $*" >&2; }
+
+ensure_packages() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v docker >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  [[ -x /bin/busybox ]] || missing+=(busybox-static)
+  command -v iptables >/dev/null || missing+=(iptables)
+  ((${#missing[@]})) || return 0
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+engine_answers() { docker -H "$docker_host" info >/dev/null 2>&1; }
+
+running_pid() {
+  local pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+start() {
+  if engine_answers; then
+    say "already running at $docker_host"
+    return 0
+  fi
+  ensure_packages
+  mkdir -p "$run_dir" "$data_root" "$exec_root"
+  [[ -x $shim ]] || { say "runtime shim missing or not executable: $shim"; return 1; }
+  launch_dockerd
+  if ! wait_until_answering; then
+    grep -qi 'iptables' "$log_file" || fail_with_log || return 1
+    # Some sandboxes refuse iptables' nat table. The tests need containers, not their networking: retry with
+    # no bridge and no iptables (containers then get loopback only).
+    say "dockerd failed on iptables; retrying with --iptables=false --bridge=none"
+    stop_dockerd
+    launch_dockerd --iptables=false --ip-masq=false --bridge=none
+    wait_until_answering || fail_with_log || return 1
+  fi
+  say "started (pid $(<"$pidfile")) at $docker_host"
+}
+
+launch_dockerd() {
+  : >"$log_file"
+  dockerd \
+    --data-root "$data_root" \
+    --exec-root "$exec_root" \
+    --pidfile "$pidfile" \
+    --host "$docker_host" \
+    --add-runtime "sysbox-runc=$shim" \
+    "$@" \
+    >>"$log_file" 2>&1 </dev/null &
+  dockerd_pid=$!
+}
+
+wait_until_answering() {
+  local waited=0
+  until engine_answers; do
+    if ((waited >= start_timeout_seconds)) || ! kill -0 "$dockerd_pid" 2>/dev/null; then
+      return 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+fail_with_log() {
+  say "dockerd did not answer within ${start_timeout_seconds}s or exited; last lines of $log_file:"
+  tail -n 40 "$log_file" >&2
+  stop_dockerd
+  return 1
+}
+
+unmount_leftovers() {
+  local target
+  findmnt -rn -o TARGET | awk -v a="$exec_root" -v b="$data_root" 'index($0, a) == 1 || index($0, b) == 1' |
+    sort -r | while read -r target; do
+      umount -l "$target" 2>/dev/null || true
+    done
+}
+
+stop_dockerd() {
+  local pid waited=0
+  if pid=$(running_pid); then
+    kill -TERM "$pid"
+    while kill -0 "$pid" 2>/dev/null; do
+      if ((waited >= 30)); then
+        say "dockerd (pid $pid) ignored SIGTERM for 30s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 1
+      waited=$((waited + 1))
+    done
+    say "stopped (pid $pid)"
+  else
+    say "not running"
+  fi
+  rm -f "$pidfile"
+}
+
+stop() {
+  stop_dockerd
+  unmount_leftovers
+}
+
+status() {
+  local pid
+  if engine_answers; then
+    pid=$(running_pid || echo unknown)
+    echo "running (pid $pid) at $docker_host"
+    return 0
+  fi
+  echo "not running"
+  return 1
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac
