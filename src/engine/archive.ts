@@ -1,0 +1,214 @@
+/**
+ * The engine's archive API (`/containers/{id}/archive`): stat a path, read one small file, put files in.
+ * Works on unstarted containers, which is how init detection reads an image without running it.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { extract, pack } from 'tar-stream';
+import { EngineError, EngineUnavailableError } from './errors.js';
+import type { PathStat } from './types.js';
+
+export interface ArchiveOptions {
+  /** Budget for the whole request, body included. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES']);
+
+interface DockerodeFailure {
+  statusCode?: number;
+  code?: string;
+  name?: string;
+  message?: string;
+}
+
+function archiveError(operation: string, err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  const failure = (err ?? {}) as DockerodeFailure;
+  if (failure.code !== undefined && CONNECTION_ERRORS.has(failure.code)) {
+    return new EngineUnavailableError(operation, `${failure.code}: ${failure.message ?? ''}`);
+  }
+  if (failure.name === 'AbortError' || failure.name === 'TimeoutError') {
+    return new EngineUnavailableError(operation, 'request timed out or was aborted');
+  }
+  return new EngineError(operation, failure.statusCode ?? null, failure.message ?? String(err));
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as DockerodeFailure | undefined)?.statusCode;
+}
+
+/** The archive API answers 404 both for a missing path and a missing container; only the first means "absent". */
+async function throwIfContainerMissing(container: Dockerode.Container, operation: string): Promise<void> {
+  try {
+    await container.inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) throw new EngineError(operation, 404, `no such container: ${container.id}`);
+    throw archiveError(operation, err);
+  }
+}
+
+/** Decodes X-Docker-Container-Path-Stat: base64 JSON `{name,size,mode,mtime,linkTarget}`. */
+export function decodePathStatHeader(header: string): PathStat {
+  const parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as Partial<Record<keyof PathStat, unknown>>;
+  const { name, size, mode, linkTarget } = parsed;
+  if (typeof name !== 'string' || typeof size !== 'number' || typeof mode !== 'number' || typeof linkTarget !== 'string') {
+    throw new Error(`malformed path stat header: ${header}`);
+  }
+  return { name, size, mode, linkTarget };
+}
+
+/**
+ * `HEAD /containers/{id}/archive?path=P`. dockerd follows symlinks in P's parents, lstats the last element and
+ * reports a symlink's target fully resolved (see image/resolve.ts). 404: undefined. Anything else, such as
+ * the 500 a symlink loop gets, throws EngineError with that status.
+ */
+export async function statContainerPath(container: Dockerode.Container, path: string, options: ArchiveOptions = {}): Promise<PathStat | undefined> {
+  const operation = `stat ${path}`;
+  let response: IncomingMessage;
+  try {
+    response = (await container.infoArchive({
+      _query: { path },
+      abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    })) as IncomingMessage;
+  } catch (err) {
+    if (statusOf(err) !== 404) throw archiveError(operation, err);
+    await throwIfContainerMissing(container, operation);
+    return undefined;
+  }
+  response.resume();
+  const header = response.headers['x-docker-container-path-stat'];
+  if (typeof header !== 'string') throw new EngineError(operation, response.statusCode ?? null, 'reply lacks X-Docker-Container-Path-Stat');
+  return decodePathStatHeader(header);
+}
+
+type TarReadResult = { kind: 'file'; content: Buffer } | { kind: 'not-a-file' } | { kind: 'too-large' };
+
+/** Reads the first tar entry; stops reading (and the caller drops the connection) as soon as the answer is known. */
+function readSingleFile(tar: Readable, maxBytes: number): Promise<TarReadResult> {
+  return new Promise((resolve, reject) => {
+    const extractor = extract();
+    let settled = false;
+    const finish = (result: TarReadResult): void => {
+      if (settled) return;
+      settled = true;
+      tar.unpipe(extractor);
+      extractor.destroy();
+      resolve(result);
+    };
+    extractor.on('entry', (header, body, next) => {
+      if (header.type !== 'file') {
+        finish({ kind: 'not-a-file' });
+        return;
+      }
+      if (header.size > maxBytes) {
+        finish({ kind: 'too-large' });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let length = 0;
+      body.on('data', (data: unknown) => {
+        const chunk = data as Buffer;
+        length += chunk.length;
+        if (length > maxBytes) finish({ kind: 'too-large' });
+        else chunks.push(chunk);
+      });
+      body.on('end', () => {
+        finish({ kind: 'file', content: Buffer.concat(chunks) });
+        next();
+      });
+    });
+    extractor.on('finish', () => {
+      finish({ kind: 'not-a-file' });
+    });
+    extractor.on('error', (err) => {
+      if (!settled) reject(err);
+    });
+    tar.on('error', (err) => {
+      if (!settled) reject(err);
+    });
+    tar.pipe(extractor);
+  });
+}
+
+/**
+ * `GET /containers/{id}/archive?path=P` and the contents of the one regular file in the tar. undefined when the
+ * path is missing, is not a regular file (a symlink comes back as a link entry: resolve it first), or is larger
+ * than maxBytes, which is enforced while streaming so a huge file costs no more than maxBytes.
+ */
+export async function readContainerFile(
+  container: Dockerode.Container,
+  path: string,
+  maxBytes: number,
+  options: ArchiveOptions = {},
+): Promise<Buffer | undefined> {
+  const operation = `read ${path}`;
+  let tar: IncomingMessage;
+  try {
+    tar = (await container.getArchive({
+      _query: { path },
+      abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    })) as unknown as IncomingMessage;
+  } catch (err) {
+    if (statusOf(err) !== 404) throw archiveError(operation, err);
+    await throwIfContainerMissing(container, operation);
+    return undefined;
+  }
+  try {
+    const result = await readSingleFile(tar, maxBytes);
+    return result.kind === 'file' ? result.content : undefined;
+  } catch (err) {
+    throw archiveError(operation, err);
+  } finally {
+    tar.destroy();
+  }
+}
+
+export interface ContainerFile {
+  /** Relative to the target directory. */
+  path: string;
+  content: Buffer | string;
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** Builds an uncompressed tar of regular files. */
+export async function buildTar(files: readonly ContainerFile[]): Promise<Buffer> {
+  const packer = pack();
+  const chunks: Buffer[] = [];
+  packer.on('data', (chunk: unknown) => {
+    chunks.push(chunk as Buffer);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    packer.on('end', resolve);
+    packer.on('error', reject);
+  });
+  for (const file of files) {
+    const content = typeof file.content === 'string' ? Buffer.from(file.content) : file.content;
+    packer.entry({ name: file.path.replace(/^\/+/, ''), type: 'file', mode: file.mode, uid: file.uid ?? 0, gid: file.gid ?? 0, size: content.length }, content);
+  }
+  packer.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** `PUT /containers/{id}/archive?path=dir`. The directory must exist in the container (else 404). */
+export async function putContainerFiles(
+  container: Dockerode.Container,
+  dir: string,
+  files: readonly ContainerFile[],
+  options: ArchiveOptions = {},
+): Promise<void> {
+  const tar = await buildTar(files);
+  try {
+    await container.putArchive(tar, {
+      _query: { path: dir },
+      abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw archiveError(`put files into ${dir}`, err);
+  }
+}
