@@ -1,0 +1,85 @@
+/**
+ * User bind mounts and mount targets: pure checks. The I/O side resolves each requested source with realpath()
+ * under the host root (following host symlinks and `..`) and hands the results in; nothing here touches disk.
+ */
+import path from 'node:path';
+import type { MountSpec as EngineMount } from '../engine/types.js';
+import { InvalidSpecError, type MountSpec as UserMount } from './spec.js';
+import { enginePathOf, hostPathOf, isSameOrUnder, normalisePath, type NodeFacts } from './node-facts.js';
+
+/** realpath() of each spec.mounts[].source, keyed by the source as the spec writes it; values in the daemon's view. */
+export type ResolvedMountSources = ReadonlyMap<string, string>;
+
+/** Host paths (host terms) that no workspace may see, nor any directory that contains one. */
+export const FORBIDDEN_HOST_PATHS: readonly string[] = ['/proc', '/sys', '/dev', '/etc', '/run', '/var/run'];
+
+/** Engine sockets are refused by name wherever they live. */
+const ENGINE_SOCKET_NAMES: ReadonlySet<string> = new Set(['docker.sock', 'containerd.sock']);
+
+/** Mount targets that would hide what the runtime sets up inside (sysbox virtualises parts of /proc and /sys). */
+export const SHADOW_FORBIDDEN_TARGETS: readonly string[] = ['/proc', '/sys', '/dev'];
+
+export type MountNodeFacts = Pick<NodeFacts, 'hostRoot' | 'engineHostRoot' | 'allowedMountRoots' | 'protectedHostPaths'>;
+
+/** Why a host path (host terms, normalised) must not be mounted, or null when nothing forbids it. */
+export function forbiddenReason(hostPath: string, protectedHostPaths: readonly string[]): string | null {
+  if (hostPath === '/') return 'it is the host root';
+  if (ENGINE_SOCKET_NAMES.has(path.posix.basename(hostPath))) return 'it is an engine socket';
+  for (const forbidden of [...FORBIDDEN_HOST_PATHS, ...protectedHostPaths.map(normalisePath)]) {
+    if (isSameOrUnder(hostPath, forbidden)) return `it lies in ${forbidden}`;
+    if (isSameOrUnder(forbidden, hostPath)) return `it contains ${forbidden}`;
+  }
+  return null;
+}
+
+/**
+ * Turns the spec's bind mounts into engine mounts. Each source must resolve inside the host root, lie under an
+ * allowed mount root and not be forbidden; the engine gets the resolved path in its own view of the host, so a
+ * symlink swapped after the check cannot redirect the mount.
+ */
+export function planUserMounts(
+  mounts: readonly UserMount[],
+  resolved: ResolvedMountSources | undefined,
+  node: MountNodeFacts,
+): EngineMount[] {
+  const allowedRoots = node.allowedMountRoots.map(normalisePath);
+  return mounts.map((mount, i) => {
+    const where = `mounts[${i}].source`;
+    const realPath = resolved?.get(mount.source);
+    if (realPath === undefined) throw new InvalidSpecError(where, `${mount.source} was not resolved on the host`);
+    const hostPath = hostPathOf(realPath, node.hostRoot);
+    if (hostPath === null) {
+      throw new InvalidSpecError(where, `${mount.source} (resolves to ${realPath}, outside the host root) is not allowed`);
+    }
+    const shown = hostPath === mount.source ? mount.source : `${mount.source} (resolves to ${hostPath})`;
+    const reason = forbiddenReason(hostPath, node.protectedHostPaths);
+    if (reason !== null) throw new InvalidSpecError(where, `${shown} is not allowed: ${reason}`);
+    if (allowedRoots.length === 0) {
+      throw new InvalidSpecError(where, `${shown} is not allowed: this node allows no user mounts (--allowed-mount-root)`);
+    }
+    if (!allowedRoots.some((root) => isSameOrUnder(hostPath, root))) {
+      throw new InvalidSpecError(where, `${shown} is not allowed: it is not under an allowed mount root (${allowedRoots.join(', ')})`);
+    }
+    checkTarget(mount.target, `mounts[${i}].target`);
+    return { Type: 'bind', Source: enginePathOf(hostPath, node.engineHostRoot), Target: mount.target, ReadOnly: mount.readOnly ?? false };
+  });
+}
+
+/** A mount target must be a normalised absolute path that hides neither / nor the kernel interfaces. */
+export function checkTarget(target: string, where: string): void {
+  if (!target.startsWith('/') || normalisePath(target) !== target) {
+    throw new InvalidSpecError(where, `${target} is not a normalised absolute path`);
+  }
+  const shadowed = target === '/' ? '/' : SHADOW_FORBIDDEN_TARGETS.find((t) => isSameOrUnder(target, t));
+  if (shadowed !== undefined) throw new InvalidSpecError(where, `${target} would shadow ${shadowed}, which is not allowed`);
+}
+
+/** The engine refuses two mounts at one target; say which spec fields collide before it does. */
+export function assertDistinctTargets(targets: readonly { target: string; where: string }[]): void {
+  const seen = new Map<string, string>();
+  for (const { target, where } of targets) {
+    const earlier = seen.get(target);
+    if (earlier !== undefined) throw new InvalidSpecError(where, `${target} is already the target of ${earlier}`);
+    seen.set(target, where);
+  }
+}
