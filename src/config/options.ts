@@ -1,0 +1,126 @@
+/**
+ * The one table of the daemon's flags: flag name, environment variable, --config file key (the table's key),
+ * default and help. The loader, the --help text and the tests all read it, so they cannot drift apart.
+ */
+import { ENGINE_MODES, LOG_LEVELS, SHUTDOWN_POLICIES } from './schema.js';
+import {
+  choiceParser,
+  parseAbsolutePath,
+  parseBoolean,
+  parseEngineName,
+  parseEngineUrl,
+  parseListen,
+  parsePathList,
+  parseSeconds,
+  parseWorkspaceId,
+} from './values.js';
+
+/** How the value is written in the JSON config file. `list`: an array of strings, each parsed like the flag. */
+export type JsonKind = 'string' | 'boolean' | 'number' | 'list';
+
+export interface OptionDef<T> {
+  readonly flag: `--${string}`;
+  readonly env: string;
+  readonly metavar: string;
+  readonly help: string;
+  readonly json: JsonKind;
+  /** Parses the text of a flag or variable (for `list`, a comma-separated list; the flag may also repeat). */
+  readonly parse: (raw: string) => T;
+  /** The default as it would be written on the command line; parsed like any value. */
+  readonly default?: string;
+  /** For defaults that depend on other fields; only shown in --help. */
+  readonly defaultNote?: string;
+  /** False for --config itself, which a config file cannot set. */
+  readonly inFile?: false;
+}
+
+function option<T>(def: OptionDef<T>): OptionDef<T> {
+  return def;
+}
+
+export const OPTIONS = {
+  listen: option({
+    flag: '--listen', env: 'CVM_LISTEN', metavar: 'HOST:PORT', json: 'string', parse: parseListen,
+    default: '127.0.0.1:7070', help: 'HTTP address; an IPv6 host goes in brackets ([::1]:7070)',
+  }),
+  tokenFile: option({
+    flag: '--token-file', env: 'CVM_TOKEN_FILE', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    help: 'file holding the bearer token for /v1; re-read when it changes',
+  }),
+  engine: option({
+    flag: '--engine', env: 'CVM_ENGINE', metavar: ENGINE_MODES.join('|'), json: 'string', parse: choiceParser(ENGINE_MODES),
+    default: 'host', help: 'who runs the engine; --docker-host or DOCKER_HOST implies host',
+  }),
+  dockerHost: option({
+    flag: '--docker-host', env: 'DOCKER_HOST', metavar: 'URL', json: 'string', parse: parseEngineUrl,
+    default: 'unix:///var/run/docker.sock', help: 'the engine endpoint in host mode',
+  }),
+  runtime: option({
+    flag: '--runtime', env: 'CVM_RUNTIME', metavar: 'NAME', json: 'string', parse: parseEngineName,
+    default: 'sysbox-runc', help: 'the engine runtime for CVMs',
+  }),
+  network: option({
+    flag: '--network', env: 'CVM_NETWORK', metavar: 'NAME', json: 'string', parse: parseEngineName,
+    default: 'bridge', help: 'the engine network that workspaces join',
+  }),
+  stateDir: option({
+    flag: '--state-dir', env: 'CVM_STATE_DIR', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    default: '/var/lib/cvm-supervisor', help: 'where desired workspace specs and run states persist',
+  }),
+  hostRoot: option({
+    flag: '--host-root', env: 'CVM_HOST_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    default: '/', help: "where the daemon reads the host's /dev, /proc, /sys and library directories",
+  }),
+  engineHostRoot: option({
+    flag: '--engine-host-root', env: 'CVM_ENGINE_HOST_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    defaultNote: '/ in host mode, --host-root in embedded mode',
+    help: 'the host root as the engine sees it; paths handed to the engine are rewritten from --host-root to this',
+  }),
+  allowedMountRoots: option({
+    flag: '--allowed-mount-root', env: 'CVM_ALLOWED_MOUNT_ROOTS', metavar: 'PATH', json: 'list', parse: parsePathList,
+    defaultNote: 'none',
+    help: 'host root under which user bind mounts are allowed; repeatable (the variable is comma-separated)',
+  }),
+  cvmEnabled: option({
+    flag: '--cvm-enabled', env: 'CVM_ENABLED', metavar: 'true|false', json: 'boolean', parse: parseBoolean,
+    default: 'true', help: 'the admin switch: false refuses CVMs and still allows standard workspaces',
+  }),
+  gpusEnabled: option({
+    flag: '--gpus-enabled', env: 'CVM_GPUS_ENABLED', metavar: 'true|false', json: 'boolean', parse: parseBoolean,
+    default: 'true', help: 'GPU passthrough allowed',
+  }),
+  shutdownPolicy: option({
+    flag: '--shutdown-policy', env: 'CVM_SHUTDOWN_POLICY', metavar: SHUTDOWN_POLICIES.join('|'), json: 'string',
+    parse: choiceParser(SHUTDOWN_POLICIES), default: 'stop', help: 'what happens to workspaces on SIGTERM',
+  }),
+  shutdownGrace: option({
+    flag: '--shutdown-grace', env: 'CVM_SHUTDOWN_GRACE', metavar: 'SECONDS', json: 'number', parse: parseSeconds,
+    default: '25', help: "the whole shutdown's budget, inside Kubernetes' 30",
+  }),
+  dataRoot: option({
+    flag: '--data-root', env: 'CVM_DATA_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    default: '/var/lib/docker', help: "embedded mode: the engine's storage (persistent, not overlay)",
+  }),
+  runDir: option({
+    flag: '--run-dir', env: 'CVM_RUN_DIR', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    default: '/run/cvm-supervisor', help: "embedded mode: sockets, pid files, exec state; the engine's socket is RUN-DIR/docker.sock",
+  }),
+  logLevel: option({
+    flag: '--log-level', env: 'CVM_LOG_LEVEL', metavar: 'LEVEL', json: 'string', parse: choiceParser(LOG_LEVELS),
+    default: 'info', help: `log level: ${LOG_LEVELS.join(', ')}`,
+  }),
+  bootWorkspaceId: option({
+    flag: '--boot-workspace-id', env: 'CVM_BOOT_WORKSPACE_ID', metavar: 'ID', json: 'string', parse: parseWorkspaceId,
+    default: 'workspace', help: 'the id of the workspace that envbox variables declare (see below)',
+  }),
+  config: option({
+    flag: '--config', env: 'CVM_CONFIG', metavar: 'PATH', json: 'string', parse: parseAbsolutePath, inFile: false,
+    help: 'a JSON file whose keys are the camelCase names of these flags (listen, tokenFile, ...)',
+  }),
+};
+
+export type OptionKey = keyof typeof OPTIONS;
+export type OptionValues = { [K in OptionKey]: (typeof OPTIONS)[K] extends OptionDef<infer T> ? T : never };
+
+export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
+export const FILE_KEYS = OPTION_KEYS.filter((key) => OPTIONS[key].inFile !== false);

@@ -1,0 +1,87 @@
+/**
+ * The daemon's configuration as loadConfig returns it. Flags, environment variables and the --config file are
+ * described in options.ts; envbox's CODER_* variables in envbox.ts.
+ */
+import Type from 'typebox';
+import { WorkspaceSpecSchema } from '../workspace/spec.js';
+
+export const ENGINE_MODES = ['host', 'embedded', 'auto'] as const;
+export const SHUTDOWN_POLICIES = ['stop', 'keep'] as const;
+/** pino's level names. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const AbsolutePath = Type.String({ pattern: '^/' });
+
+export const ListenAddressSchema = Type.Object(
+  {
+    /** An IPv4 address, a host name, or an IPv6 address without brackets. */
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  },
+  { additionalProperties: false },
+);
+
+/** The workspace that envbox's variables declare at boot (only when CODER_INNER_IMAGE is set). */
+export const BootWorkspaceSchema = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 63 }), spec: WorkspaceSpecSchema },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    listen: ListenAddressSchema,
+    /** Absent: main decides what /v1 does without a token (it must not be served open). */
+    tokenFile: Type.Optional(AbsolutePath),
+    /** `auto` survives loading only when no docker host was given; main picks the mode at run time. */
+    engine: Type.Enum(ENGINE_MODES),
+    /** The engine endpoint in host mode: unix:///path, tcp://host:port, http(s)://host:port. */
+    dockerHost: Type.String({ minLength: 1 }),
+    runtime: Type.String({ minLength: 1 }),
+    network: Type.String({ minLength: 1 }),
+    stateDir: AbsolutePath,
+    hostRoot: AbsolutePath,
+    /** Absent only while `engine` is `auto` and the flag was not given: see engineHostRootFor. */
+    engineHostRoot: Type.Optional(AbsolutePath),
+    allowedMountRoots: Type.Array(AbsolutePath),
+    cvmEnabled: Type.Boolean(),
+    gpusEnabled: Type.Boolean(),
+    shutdownPolicy: Type.Enum(SHUTDOWN_POLICIES),
+    /** Seconds. */
+    shutdownGrace: Type.Number({ minimum: 0 }),
+    dataRoot: AbsolutePath,
+    runDir: AbsolutePath,
+    logLevel: Type.Enum(LOG_LEVELS),
+    /** The --config file that was read, if any. */
+    configFile: Type.Optional(AbsolutePath),
+    bootWorkspace: Type.Optional(BootWorkspaceSchema),
+    /** Raw .dockerconfigjson text from CODER_IMAGE_PULL_SECRET; checked to hold an `auths` object. A secret. */
+    bootPullSecret: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Type.Static<typeof ConfigSchema>;
+export type ListenAddress = Type.Static<typeof ListenAddressSchema>;
+export type BootWorkspace = Type.Static<typeof BootWorkspaceSchema>;
+export type EngineMode = (typeof ENGINE_MODES)[number];
+export type ShutdownPolicy = (typeof SHUTDOWN_POLICIES)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * A bad flag, variable, file or value. The message is one line: the field as the user wrote it (flag, variable,
+ * or `FILE: key`), the value (or "(redacted)" for secrets) and what is allowed. main prints it and exits 2.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`${field}: ${detail}`.replace(/\s*[\r\n]+\s*/g, ' '));
+    this.name = 'ConfigError';
+  }
+}
+
+/** The engine's view of the host root once the engine mode is known (host: `/`, embedded: the daemon's own). */
+export function engineHostRootFor(config: Pick<Config, 'engineHostRoot' | 'hostRoot'>, mode: 'host' | 'embedded'): string {
+  return config.engineHostRoot ?? (mode === 'embedded' ? config.hostRoot : '/');
+}
