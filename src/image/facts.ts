@@ -31,6 +31,9 @@ export interface ImageFacts {
   init: InitInfo;
   osRelease: OsRelease | null;
   users: PasswdEntry[];
-  /** Resolved path of a usable `sleep` (for the keep-alive PID 1), or null when the image has none. */
+  /**
+   * A path of `sleep` (for the keep-alive PID 1) that resolves to an executable regular file, or null when the
+   * image has none. Deliberately not the resolved target: busybox's /bin/sleep -> busybox dispatches on argv[0].
+   */
   sleepPath: string | null;
 }
