@@ -11,6 +11,7 @@ import type {
   ContainerCreateSpec,
   ContainerDetails,
   ContainerSummary,
+  DeviceMapping,
   Engine,
   EngineEvent,
   EngineInfo,
@@ -64,6 +65,14 @@ export function toEngineError(operation: string, err: unknown): EngineError {
   return new EngineError(operation, e.statusCode ?? null, message);
 }
 
+/**
+ * dockerode accepts `abortSignal` on every call, but @types/dockerode declares it on only some of them; this
+ * calls a bound method with it where the declarations lag behind.
+ */
+function callWithSignal<R>(bound: (...args: never[]) => unknown, abortSignal: AbortSignal): Promise<R> {
+  return (bound as (options: { abortSignal: AbortSignal }) => Promise<R>)({ abortSignal });
+}
+
 function isNotFound(err: unknown): boolean {
   return (err as DockerodeError | undefined)?.statusCode === 404;
 }
@@ -104,7 +113,7 @@ export class DockerEngine implements Engine {
 
   async ping(timeoutMs = 2_000): Promise<void> {
     try {
-      await this.docker.ping({ abortSignal: AbortSignal.timeout(timeoutMs) });
+      await callWithSignal(this.docker.ping.bind(this.docker), AbortSignal.timeout(timeoutMs));
     } catch (err) {
       throw toEngineError('ping', err);
     }
@@ -112,20 +121,27 @@ export class DockerEngine implements Engine {
 
   async info(): Promise<EngineInfo> {
     const [info, version] = await this.call('info', (abortSignal) =>
-      Promise.all([this.docker.info({ abortSignal }) as Promise<Record<string, unknown>>, this.docker.version({ abortSignal })]),
+      Promise.all([
+        callWithSignal<Record<string, unknown>>(this.docker.info.bind(this.docker), abortSignal),
+        callWithSignal<Dockerode.DockerVersion>(this.docker.version.bind(this.docker), abortSignal),
+      ]),
     );
+    const text = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
     return {
-      serverVersion: String(info.ServerVersion ?? version.Version),
+      serverVersion: text(info.ServerVersion, version.Version),
       apiVersion: version.ApiVersion,
       runtimes: Object.keys((info.Runtimes as Record<string, unknown> | undefined) ?? {}),
-      kernelVersion: String(info.KernelVersion ?? ''),
-      cgroupVersion: String(info.CgroupVersion ?? '1'),
-      operatingSystem: String(info.OperatingSystem ?? ''),
+      kernelVersion: text(info.KernelVersion, ''),
+      cgroupVersion: text(info.CgroupVersion, '1'),
+      operatingSystem: text(info.OperatingSystem, ''),
     };
   }
 
   async inspectImage(ref: string): Promise<ImageDetails | undefined> {
-    const img = await this.callOrMissing('image inspect', (abortSignal) => this.docker.getImage(ref).inspect({ abortSignal }));
+    const img = await this.callOrMissing('image inspect', (abortSignal) => {
+      const image = this.docker.getImage(ref);
+      return callWithSignal<Dockerode.ImageInspectInfo>(image.inspect.bind(image), abortSignal);
+    });
     if (!img) return undefined;
     return {
       id: img.Id,
@@ -147,7 +163,7 @@ export class DockerEngine implements Engine {
         fromImage: ref,
         ...(options.auth ? { authconfig: options.auth } : {}),
         ...(options.signal ? { abortSignal: options.signal } : {}),
-      })) as Readable;
+      })) as unknown as Readable;
     } catch (err) {
       throw toEngineError('pull', err);
     }
@@ -220,6 +236,7 @@ export class DockerEngine implements Engine {
         stopSignal: (c.Config as { StopSignal?: string }).StopSignal ?? null,
         hostname: c.Config.Hostname,
         env: c.Config.Env,
+        workingDir: c.Config.WorkingDir,
       },
       hostConfig: {
         runtime: hc.Runtime ?? 'runc',
@@ -231,14 +248,14 @@ export class DockerEngine implements Engine {
         usernsMode: hc.UsernsMode ?? '',
         init: hc.Init ?? null,
         binds: hc.Binds ?? [],
-        devices: (hc.Devices ?? []).map((d) => ({
+        devices: ((hc.Devices ?? []) as DeviceMapping[]).map((d) => ({
           PathOnHost: d.PathOnHost,
           PathInContainer: d.PathInContainer,
           CgroupPermissions: d.CgroupPermissions,
         })),
       },
       mounts: c.Mounts.map((m) => ({
-        type: m.Type ?? 'bind',
+        type: m.Type,
         source: m.Source,
         destination: m.Destination,
         name: m.Name ?? null,
@@ -328,17 +345,21 @@ export class DockerEngine implements Engine {
 
   async listVolumes(labels: string[]): Promise<VolumeDetails[]> {
     const res = await this.call('volume list', (abortSignal) => this.docker.listVolumes({ filters: { label: labels }, abortSignal }));
-    return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels, mountpoint: v.Mountpoint }));
+    // The engine answers `"Volumes": null` when there are none, whatever the typings say.
+    return ((res.Volumes as typeof res.Volumes | null) ?? []).map((v) => ({ name: v.Name, labels: v.Labels, mountpoint: v.Mountpoint }));
   }
 
   async *events(options: EventsOptions): AsyncIterable<EngineEvent> {
     let stream: Readable;
     try {
-      stream = (await this.docker.getEvents({
+      const query = {
         ...(options.since !== undefined ? { since: sinceParam(options.since) } : {}),
         ...(options.filters ? { filters: options.filters } : {}),
         abortSignal: options.signal,
-      })) as Readable;
+      };
+      // `since` as "seconds.nanoseconds" (the API's format); @types/dockerode only knows whole seconds.
+      const getEvents = this.docker.getEvents.bind(this.docker) as unknown as (q: typeof query) => Promise<Readable>;
+      stream = await getEvents(query);
     } catch (err) {
       throw toEngineError('events', err);
     }

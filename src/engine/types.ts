@@ -118,7 +118,7 @@ export interface ContainerDetails {
     startedAt: string;
     finishedAt: string;
   };
-  config: { entrypoint: string[] | null; cmd: string[] | null; stopSignal: string | null; hostname: string; env: string[] };
+  config: { entrypoint: string[] | null; cmd: string[] | null; stopSignal: string | null; hostname: string; env: string[]; workingDir: string };
   hostConfig: {
     runtime: string;
     privileged: boolean;

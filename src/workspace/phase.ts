@@ -18,24 +18,25 @@ export const FAILURE_REASONS = [
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
-/**
- * Allowed moves. `failed` and `deleting` can be entered from anywhere an operation runs; a failed workspace can be
- * retried from the start of any operation.
- */
-const NEXT: Record<Phase, readonly Phase[]> = {
-  pending: ['pulling', 'creating', 'starting', 'running', 'stopped', 'failed', 'deleting'],
-  pulling: ['creating', 'failed', 'deleting', 'pending'],
-  creating: ['starting', 'stopped', 'failed', 'deleting', 'pending'],
-  starting: ['running', 'failed', 'stopping', 'deleting', 'pending'],
-  running: ['stopping', 'failed', 'deleting', 'pending', 'starting', 'running'],
-  stopping: ['stopped', 'failed', 'deleting', 'pending'],
-  stopped: ['starting', 'pending', 'pulling', 'deleting', 'stopped'],
-  failed: ['pending', 'pulling', 'creating', 'starting', 'stopping', 'stopped', 'deleting', 'failed'],
-  deleting: ['deleting'],
+/** Forward steps of the operations. */
+const FORWARD: Record<Phase, readonly Phase[]> = {
+  pending: ['pulling', 'creating', 'starting', 'running'],
+  pulling: ['creating'],
+  creating: ['starting'],
+  starting: ['running'],
+  running: [],
+  stopping: [],
+  stopped: ['pulling', 'creating', 'starting'],
+  failed: ['pulling', 'creating', 'starting'],
+  deleting: [],
 };
 
+/** Any operation may interrupt any phase but deleting, which is final. */
+const INTERRUPTIONS: readonly Phase[] = ['pending', 'stopping', 'stopped', 'failed', 'deleting'];
+
 export function canTransition(from: Phase, to: Phase): boolean {
-  return NEXT[from].includes(to);
+  if (from === 'deleting') return to === 'deleting';
+  return FORWARD[from].includes(to) || INTERRUPTIONS.includes(to);
 }
 
 export class TransitionError extends Error {

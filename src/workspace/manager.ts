@@ -1,0 +1,217 @@
+/**
+ * The workspace manager: the public face of the lifecycle. It keeps one Workspace per id, serialises operations
+ * per workspace (different workspaces run in parallel), persists desired state before touching the engine, and on
+ * start adopts what the engine already runs so a crash leaves neither duplicates nor orphans.
+ */
+import type { Logger } from 'pino';
+import { removeStaleInspections } from '../image/detect.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { WORKSPACE_LABEL } from './labels.js';
+import { Operations, type OperationDeps } from './operations.js';
+import { restartBackoffMs, restartDecision } from './phase.js';
+import { specHash } from './spec-hash.js';
+import type { WorkspaceSpec } from './spec.js';
+import type { StateStore, WorkspaceRecord } from './store.js';
+import { ContainerWatcher, type ContainerDeath } from './watcher.js';
+import { Workspace, type WorkspaceStatus } from './workspace.js';
+
+export class WorkspaceNotFoundError extends Error {
+  readonly code = 'NotFound';
+  constructor(id: string) {
+    super(`workspace ${id} does not exist`);
+    this.name = 'WorkspaceNotFoundError';
+  }
+}
+
+/** A run of PID 1 longer than this resets the crash backoff. */
+const STABLE_RUN_MS = 10 * 60_000;
+
+export interface ManagerOptions extends OperationDeps {
+  store: StateStore;
+  logger: Logger;
+  /** Checks a spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, devices). */
+  precheck: (spec: WorkspaceSpec) => Promise<void>;
+  /** Notified when a workspace is restarted after its PID 1 died (metrics). */
+  onRestart?: (reason: string) => void;
+}
+
+export class WorkspaceManager {
+  private readonly workspaces = new Map<string, Workspace>();
+  private readonly queue = new KeyedQueue();
+  private readonly ops: Operations;
+  private readonly watcher: ContainerWatcher;
+  private shuttingDown = false;
+
+  constructor(private readonly options: ManagerOptions) {
+    this.ops = new Operations(options);
+    this.watcher = new ContainerWatcher(options.engine, (death) => {
+      this.onDeath(death);
+    }, options.logger);
+  }
+
+  /** Loads desired state, adopts the engine's containers (one list call) and starts watching for deaths. */
+  async init(): Promise<void> {
+    const { store, engine, logger } = this.options;
+    await store.init();
+    await removeStaleInspections(engine);
+    const [records, containers] = await Promise.all([store.loadAll(), engine.listContainers([WORKSPACE_LABEL])]);
+    const known = new Set(records.map((r) => r.id));
+    for (const orphan of containers.filter((c) => !known.has(c.labels[WORKSPACE_LABEL] ?? ''))) {
+      logger.warn({ container: orphan.name, workspace: orphan.labels[WORKSPACE_LABEL] }, 'removing a container of a workspace with no desired state');
+      await engine.removeContainer(orphan.id, { force: true });
+    }
+    this.watcher.start();
+    for (const record of records) {
+      const ws = new Workspace(record);
+      this.workspaces.set(record.id, ws);
+      const existing = containers.find((c) => c.labels[WORKSPACE_LABEL] === record.id && c.name === this.ops.containerName(record.id));
+      void this.enqueue(ws, () => this.ops.resume(ws, existing?.id ?? null));
+    }
+    logger.info({ workspaces: records.length, containers: containers.length }, 'adopted existing state');
+  }
+
+  list(): WorkspaceStatus[] {
+    return [...this.workspaces.values()].map((ws) => ws.status(specHash(ws.record.spec)));
+  }
+
+  get(id: string): WorkspaceStatus {
+    const ws = this.require(id);
+    return ws.status(specHash(ws.record.spec));
+  }
+
+  workspace(id: string): Workspace | undefined {
+    return this.workspaces.get(id);
+  }
+
+  /** Stores the desired spec and converges. A replaced spec takes effect at the next rebuild (`outdated`). */
+  async put(id: string, spec: WorkspaceSpec): Promise<{ created: boolean; status: WorkspaceStatus }> {
+    await this.options.precheck(spec);
+    const existing = this.workspaces.get(id);
+    if (existing && existing.phase !== 'deleting') {
+      existing.record.spec = spec;
+      await this.options.store.save(existing.record);
+      if (existing.containerId === null && existing.phase === 'failed' && existing.record.desired === 'running') {
+        void this.enqueue(existing, () => this.ops.converge(existing));
+      }
+      return { created: false, status: this.get(id) };
+    }
+    const record: WorkspaceRecord = {
+      id,
+      spec,
+      desired: 'running',
+      generation: 1,
+      pending: { op: 'create' },
+      createdAt: new Date().toISOString(),
+      restarts: 0,
+    };
+    await this.options.store.save(record);
+    const ws = new Workspace(record);
+    this.workspaces.set(id, ws);
+    void this.enqueue(ws, () => this.ops.converge(ws));
+    return { created: true, status: this.get(id) };
+  }
+
+  async start(id: string): Promise<WorkspaceStatus> {
+    return this.changeDesired(id, 'running', (ws) => this.ops.converge(ws));
+  }
+
+  async stop(id: string): Promise<WorkspaceStatus> {
+    return this.changeDesired(id, 'stopped', (ws) => this.ops.stop(ws));
+  }
+
+  async restart(id: string): Promise<WorkspaceStatus> {
+    return this.changeDesired(id, 'running', async (ws) => {
+      await this.ops.stop(ws);
+      await this.ops.converge(ws);
+    });
+  }
+
+  /** Pulls again (unless pullPolicy is never) and recreates the container; volumes stay. */
+  async rebuild(id: string): Promise<WorkspaceStatus> {
+    const ws = this.require(id);
+    ws.record.generation += 1;
+    ws.record.pending = { op: 'rebuild' };
+    return this.changeDesired(id, ws.record.desired, (w) => this.ops.converge(w));
+  }
+
+  async delete(id: string, purge: boolean): Promise<WorkspaceStatus> {
+    const ws = this.require(id);
+    ws.record.pending = { op: 'delete', purge };
+    return this.changeDesired(id, 'stopped', async (w) => {
+      await this.ops.converge(w);
+      this.workspaces.delete(id);
+    });
+  }
+
+  /** Waits until every queued operation has settled (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.queue.idle();
+  }
+
+  /**
+   * Shutdown: stop watching, cancel pulls, bootstraps and restart timers, then stop (policy `stop`) or leave
+   * (`keep`) the containers. Desired state stays as it was, so a restarted daemon brings them back.
+   */
+  async shutdown(policy: 'stop' | 'keep'): Promise<void> {
+    this.shuttingDown = true;
+    for (const ws of this.workspaces.values()) {
+      if (ws.restartTimer) clearTimeout(ws.restartTimer);
+      ws.abort.abort();
+    }
+    await this.watcher.stop();
+    await this.queue.idle();
+    if (policy === 'stop') {
+      await Promise.all([...this.workspaces.values()].map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws))));
+    }
+  }
+
+  private require(id: string): Workspace {
+    const ws = this.workspaces.get(id);
+    if (!ws) throw new WorkspaceNotFoundError(id);
+    return ws;
+  }
+
+  private async changeDesired(id: string, desired: 'running' | 'stopped', op: (ws: Workspace) => Promise<void>): Promise<WorkspaceStatus> {
+    const ws = this.require(id);
+    ws.record.desired = desired;
+    if (ws.restartTimer) clearTimeout(ws.restartTimer);
+    ws.restartTimer = null;
+    // Cancels a pull or bootstrap still running for the previous operation.
+    ws.renewAbort();
+    await this.options.store.save(ws.record);
+    void this.enqueue(ws, () => op(ws));
+    return ws.status(specHash(ws.record.spec));
+  }
+
+  private enqueue(ws: Workspace, task: () => Promise<void>): Promise<void> {
+    return this.queue.run(ws.id, async () => {
+      if (this.shuttingDown) return;
+      await this.ops.guard(ws, task);
+    });
+  }
+
+  private onDeath(death: ContainerDeath): void {
+    const ws = this.workspaces.get(death.workspaceId);
+    if (!ws) return;
+    void this.enqueue(ws, async () => {
+      if (ws.containerId !== death.containerId || ws.phase !== 'running' || ws.record.desired !== 'running' || ws.record.pending) return;
+      const exit = await this.ops.observeExit(ws);
+      if (!exit) return;
+      if (ws.startedAt && Date.now() - Date.parse(ws.startedAt) > STABLE_RUN_MS) ws.consecutiveCrashes = 0;
+      ws.consecutiveCrashes += 1;
+      if (restartDecision(ws.record.spec.restartPolicy ?? 'on-failure', exit.exitCode, exit.oomKilled) === 'stay-down') return;
+      const delayMs = restartBackoffMs(ws.consecutiveCrashes);
+      ws.log.append('info', `restarting in ${delayMs} ms (restart policy ${ws.record.spec.restartPolicy ?? 'on-failure'})`);
+      ws.restartTimer = setTimeout(() => {
+        ws.restartTimer = null;
+        void this.enqueue(ws, async () => {
+          if (ws.phase !== 'failed' || ws.record.desired !== 'running') return;
+          ws.record.restarts += 1;
+          await this.options.store.save(ws.record);
+          this.options.onRestart?.(exit.reason);
+          await this.ops.converge(ws);
+        });
+      }, delayMs);
+    });
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The steps of each lifecycle operation against the engine. Every step is idempotent and re-checks the engine,
+ * because after a crash any of them may run again: the container name is deterministic (`cvm-<id>`) and carries
+ * its generation, so a resumed create finds its own container instead of making a second one.
+ */
+import type { Logger } from 'pino';
+import type { Engine } from '../engine/types.js';
+import type { ImageFacts } from '../image/facts.js';
+import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
+import { buildContainerSpec, containerName } from './container-spec.js';
+import { toWorkspaceFailure, WorkspaceFailure } from './failure.js';
+import { ensureImage } from './image-pull.js';
+import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
+import type { ResolvedMountSources } from './mounts.js';
+import type { NodeFacts } from './node-facts.js';
+import type { FailureReason } from './phase.js';
+import { specHash } from './spec-hash.js';
+import type { StateStore } from './store.js';
+import type { Workspace } from './workspace.js';
+
+export interface OperationDeps {
+  engine: Engine;
+  store: StateStore;
+  logger: Logger;
+  imageFacts: (imageId: string) => Promise<ImageFacts>;
+  /** Fresh node facts (the engine's runtimes can change under us). */
+  nodeFacts: () => Promise<NodeFacts>;
+  resolveMountSources: (sources: string[]) => Promise<ResolvedMountSources>;
+}
+
+export class Operations {
+  constructor(private readonly deps: OperationDeps) {}
+
+  containerName(id: string): string {
+    return containerName(id);
+  }
+
+  /** Runs an operation; an error marks the workspace failed with a reason code, unless the operation was cancelled. */
+  async guard(ws: Workspace, task: () => Promise<void>): Promise<void> {
+    const signal = ws.abort.signal;
+    try {
+      await task();
+    } catch (err) {
+      if (signal.aborted) return;
+      const failure = toWorkspaceFailure(err);
+      this.deps.logger.error({ workspace: ws.id, reason: failure.reason, err: failure.message }, 'workspace operation failed');
+      if (ws.phase !== 'deleting') ws.setPhase('failed', { reason: failure.reason, message: failure.message });
+    }
+  }
+
+  /** After a daemon (re)start: finish what was interrupted, or adopt the container as it is. */
+  async resume(ws: Workspace, containerId: string | null): Promise<void> {
+    if (ws.record.pending || containerId === null) {
+      await this.converge(ws);
+      return;
+    }
+    const details = await this.adoptContainer(ws, containerId);
+    if (!details) {
+      await this.converge(ws);
+      return;
+    }
+    if (details.running && ws.record.desired === 'running') {
+      ws.setPhase('running');
+      return;
+    }
+    await this.converge(ws);
+  }
+
+  /** Moves the workspace towards its record: finish a pending operation, then match the desired state. */
+  async converge(ws: Workspace): Promise<void> {
+    const pending = ws.record.pending;
+    if (pending?.op === 'delete') {
+      await this.delete(ws, pending.purge);
+      return;
+    }
+    if (pending || ws.containerId === null || !(await this.deps.engine.inspectContainer(ws.containerId))) {
+      if (!pending) {
+        ws.record.pending = { op: 'create' };
+        await this.deps.store.save(ws.record);
+      }
+      await this.create(ws, ws.record.pending?.op === 'rebuild');
+    }
+    if (ws.record.desired === 'running') await this.startContainer(ws);
+    else await this.stop(ws);
+  }
+
+  async stop(ws: Workspace): Promise<void> {
+    if (ws.containerId === null) {
+      ws.setPhase('stopped');
+      return;
+    }
+    ws.setPhase('stopping');
+    // No timeout argument: the engine uses the container's own StopSignal and StopTimeout (SIGRTMIN+3 for systemd).
+    await this.deps.engine.stopContainer(ws.containerId);
+    ws.setPhase('stopped');
+  }
+
+  /** Daemon shutdown with policy `stop`: the container stops, the desired state stays `running`. */
+  async stopForShutdown(ws: Workspace): Promise<void> {
+    if (ws.containerId === null || (ws.phase !== 'running' && ws.phase !== 'starting')) return;
+    await this.stop(ws);
+  }
+
+  /** After a `die` event: records why PID 1 exited. Null when the container is in fact running again. */
+  async observeExit(ws: Workspace): Promise<{ exitCode: number; oomKilled: boolean; reason: FailureReason } | null> {
+    if (ws.containerId === null) return null;
+    const details = await this.deps.engine.inspectContainer(ws.containerId);
+    if (!details || details.state.running) return null;
+    const { exitCode, oomKilled } = details.state;
+    const reason: FailureReason = oomKilled ? 'OOMKilled' : 'ContainerExited';
+    ws.setPhase('failed', { reason, message: oomKilled ? 'PID 1 was killed for running out of memory' : `PID 1 exited with code ${exitCode}` });
+    return { exitCode, oomKilled, reason };
+  }
+
+  private async adoptContainer(ws: Workspace, containerId: string): Promise<{ running: boolean } | null> {
+    const details = await this.deps.engine.inspectContainer(containerId);
+    if (!details || details.labels[GENERATION_LABEL] !== String(ws.record.generation)) return null;
+    ws.containerId = details.id;
+    ws.containerSpecHash = details.labels[SPEC_HASH_LABEL] ?? null;
+    ws.runtime = details.hostConfig.runtime;
+    ws.imageId = details.image;
+    ws.startedAt = details.state.running ? details.state.startedAt : null;
+    ws.workdir = details.config.workingDir;
+    ws.init = (await this.deps.imageFacts(details.image)).init;
+    const image = await this.deps.engine.inspectImage(details.image);
+    ws.imageDigest = image?.repoDigests[0]?.split('@')[1] ?? null;
+    return { running: details.state.running };
+  }
+
+  private async create(ws: Workspace, rebuild: boolean): Promise<void> {
+    const { engine, store } = this.deps;
+    const { spec, generation } = ws.record;
+    const signal = ws.abort.signal;
+    ws.setPhase('pulling');
+    const image = await ensureImage(engine, spec.image, spec.pullPolicy ?? 'if-not-present', rebuild, ws.log, signal);
+    ws.imageId = image.id;
+    ws.imageDigest = image.digest;
+    const facts = await this.deps.imageFacts(image.id);
+    ws.init = facts.init;
+    ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
+
+    ws.setPhase('creating');
+    const hash = specHash(spec);
+    const createSpec = buildContainerSpec({
+      id: ws.id,
+      spec,
+      facts,
+      node: await this.deps.nodeFacts(),
+      imageId: image.id,
+      specHash: hash,
+      generation,
+      mountSources: await this.deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
+    });
+    for (const mount of createSpec.HostConfig.Mounts ?? []) {
+      if (mount.Type === 'volume' && mount.Source && !(await engine.inspectVolume(mount.Source))) {
+        await engine.createVolume(mount.Source, { [WORKSPACE_LABEL]: ws.id });
+      }
+    }
+    const existing = await engine.inspectContainer(createSpec.name);
+    let containerId: string;
+    if (existing?.labels[GENERATION_LABEL] === String(generation)) {
+      containerId = existing.id; // made before a crash; reuse it
+    } else {
+      if (existing) {
+        ws.log.append('info', `replacing container ${existing.id.slice(0, 12)} (generation ${existing.labels[GENERATION_LABEL] ?? '?'})`);
+        await engine.stopContainer(existing.id);
+        await engine.removeContainer(existing.id, { force: true });
+      }
+      containerId = await engine.createContainer(createSpec);
+    }
+    if (spec.bootstrap && !(await engine.statPath(containerId, BOOTSTRAP_PATH))) await installBootstrap(engine, containerId, spec.bootstrap.script);
+    ws.containerId = containerId;
+    ws.containerSpecHash = hash;
+    ws.runtime = createSpec.HostConfig.Runtime ?? null;
+    ws.workdir = createSpec.WorkingDir ?? null;
+    ws.record.pending = null;
+    await store.save(ws.record);
+    if (ws.record.desired !== 'running') ws.setPhase('stopped');
+  }
+
+  private async startContainer(ws: Workspace): Promise<void> {
+    const { engine } = this.deps;
+    if (ws.containerId === null) throw new WorkspaceFailure('ContainerExited', 'no container to start');
+    const before = await engine.inspectContainer(ws.containerId);
+    if (before?.state.running && ws.phase === 'running') return;
+    ws.setPhase('starting');
+    await engine.startContainer(ws.containerId);
+    const after = await engine.inspectContainer(ws.containerId);
+    if (!after?.state.running) {
+      throw new WorkspaceFailure('ContainerExited', `PID 1 exited right after start with code ${after?.state.exitCode ?? 'unknown'}`);
+    }
+    ws.startedAt = after.state.startedAt;
+    ws.setPhase('running');
+    this.startBootstrap(ws);
+  }
+
+  /** Runs in the background: the Coder agent normally never exits. */
+  private startBootstrap(ws: Workspace): void {
+    const script = ws.record.spec.bootstrap?.script;
+    if (!script || ws.containerId === null) return;
+    const user = ws.record.spec.username ?? 'root';
+    runBootstrap(this.deps.engine, ws.containerId, { script, user, workdir: ws.workdir ?? '/', log: ws.log, signal: ws.abort.signal }).catch(
+      (err: unknown) => {
+        if (!ws.abort.signal.aborted) ws.log.append('bootstrap', `bootstrap failed: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
+
+  private async delete(ws: Workspace, purge: boolean): Promise<void> {
+    const { engine, store } = this.deps;
+    ws.setPhase('deleting');
+    const existing = await engine.inspectContainer(containerName(ws.id));
+    if (existing) {
+      await engine.stopContainer(existing.id);
+      await engine.removeContainer(existing.id, { force: true });
+    }
+    if (purge) {
+      for (const volume of await engine.listVolumes([`${WORKSPACE_LABEL}=${ws.id}`])) await engine.removeVolume(volume.name);
+    }
+    await store.remove(ws.id);
+    ws.containerId = null;
+    ws.log.append('info', purge ? 'deleted with its volumes' : 'deleted; volumes kept');
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Follows the engine's event stream for the daemon's containers and reports deaths. On a dropped connection it
+ * reconnects with `since` set to the last event seen, so nothing that happened in between is missed.
+ */
+import type { Logger } from 'pino';
+import type { Engine, EngineEvent } from '../engine/types.js';
+import { WORKSPACE_LABEL } from './labels.js';
+
+export interface ContainerDeath {
+  workspaceId: string;
+  containerId: string;
+}
+
+export class ContainerWatcher {
+  private readonly controller = new AbortController();
+  private cursor: bigint;
+  /** Events already handled at the cursor's timestamp; `since` replays them after a reconnect. */
+  private seenAtCursor = new Set<string>();
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly onDeath: (death: ContainerDeath) => void,
+    private readonly log: Logger,
+    private readonly reconnectDelayMs = 1000,
+  ) {
+    this.cursor = BigInt(Date.now()) * 1_000_000n;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.controller.signal;
+    while (!signal.aborted) {
+      try {
+        for await (const event of this.engine.events({
+          since: this.cursor,
+          filters: { type: ['container'], event: ['die'], label: [WORKSPACE_LABEL] },
+          signal,
+        })) {
+          this.handle(event);
+        }
+      } catch (err) {
+        if (this.stopped()) break;
+        this.log.warn({ err }, 'engine event stream failed; reconnecting');
+      }
+      if (!this.stopped()) await delay(this.reconnectDelayMs, signal);
+    }
+  }
+
+  /** A method, not the inline property, so the compiler does not narrow it across the awaits above. */
+  private stopped(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  private handle(event: EngineEvent): void {
+    const key = `${event.id}/${event.action}`;
+    if (event.timeNano < this.cursor || (event.timeNano === this.cursor && this.seenAtCursor.has(key))) return;
+    if (event.timeNano > this.cursor) {
+      this.cursor = event.timeNano;
+      this.seenAtCursor = new Set();
+    }
+    this.seenAtCursor.add(key);
+    const workspaceId = event.attributes[WORKSPACE_LABEL];
+    if (event.action !== 'die' || !workspaceId) return;
+    this.onDeath({ workspaceId, containerId: event.id });
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
