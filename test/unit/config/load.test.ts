@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
+import { OPTION_KEYS, OPTIONS, type OptionKey } from '../../../src/config/options.js';
+import type { Config } from '../../../src/config/schema.js';
+import { configErrorOf, filesystem } from './helpers.js';
+
+const FILE = '/etc/cvm-supervisor.json';
+
+interface FieldCase {
+  key: OptionKey;
+  raw: string;
+  json: unknown;
+  expected: unknown;
+  read?: (config: Config) => unknown;
+}
+
+// One non-default value per option, as text (flag, env) and as JSON (file).
+const FIELD_CASES: FieldCase[] = [
+  { key: 'listen', raw: '[::1]:8080', json: '[::1]:8080', expected: { host: '::1', port: 8080 } },
+  { key: 'tokenFile', raw: '/etc/cvm/token', json: '/etc/cvm/token', expected: '/etc/cvm/token' },
+  { key: 'engine', raw: 'embedded', json: 'embedded', expected: 'embedded' },
+  { key: 'dockerHost', raw: 'tcp://10.0.0.1:2375', json: 'tcp://10.0.0.1:2375', expected: 'tcp://10.0.0.1:2375' },
+  { key: 'runtime', raw: 'sysbox-runc2', json: 'sysbox-runc2', expected: 'sysbox-runc2' },
+  { key: 'network', raw: 'cvm_net.1', json: 'cvm_net.1', expected: 'cvm_net.1' },
+  { key: 'stateDir', raw: '/srv/./state/', json: '/srv/./state/', expected: '/srv/state' },
+  { key: 'hostRoot', raw: '/host', json: '/host', expected: '/host' },
+  { key: 'engineHostRoot', raw: '/mnt/host', json: '/mnt/host', expected: '/mnt/host' },
+  { key: 'allowedMountRoots', raw: '/data, /srv/shared/', json: ['/data', '/srv/shared/'], expected: ['/data', '/srv/shared'] },
+  { key: 'cvmEnabled', raw: 'false', json: false, expected: false },
+  { key: 'gpusEnabled', raw: 'false', json: false, expected: false },
+  { key: 'shutdownPolicy', raw: 'keep', json: 'keep', expected: 'keep' },
+  { key: 'shutdownGrace', raw: '7.5', json: 7.5, expected: 7.5 },
+  { key: 'dataRoot', raw: '/var/lib/cvm-engine', json: '/var/lib/cvm-engine', expected: '/var/lib/cvm-engine' },
+  { key: 'runDir', raw: '/run/cvm', json: '/run/cvm', expected: '/run/cvm' },
+  { key: 'logLevel', raw: 'debug', json: 'debug', expected: 'debug' },
+  { key: 'bootWorkspaceId', raw: 'dev-1', json: 'dev-1', expected: 'dev-1', read: (c) => c.bootWorkspace?.id },
+];
+
+// CODER_INNER_IMAGE makes a boot workspace, whose id is one of the fields under test.
+const BASE_ENV = { CODER_INNER_IMAGE: 'busybox' };
+const readField = (c: FieldCase, config: Config): unknown => (c.read ? c.read(config) : config[c.key as keyof Config]);
+
+describe('loadConfig: every option', () => {
+  it('covers every option of the table except --config', () => {
+    expect(FIELD_CASES.map((c) => c.key).sort()).toEqual(OPTION_KEYS.filter((k) => k !== 'config').sort());
+  });
+
+  it.each(FIELD_CASES)('$key differs from its default', (c) => {
+    expect(readField(c, loadConfig([], BASE_ENV))).not.toEqual(c.expected);
+  });
+
+  it.each(FIELD_CASES)('$key from "--flag value"', (c) => {
+    expect(readField(c, loadConfig([OPTIONS[c.key].flag, c.raw], BASE_ENV))).toEqual(c.expected);
+  });
+
+  it.each(FIELD_CASES)('$key from "--flag=value"', (c) => {
+    expect(readField(c, loadConfig([`${OPTIONS[c.key].flag}=${c.raw}`], BASE_ENV))).toEqual(c.expected);
+  });
+
+  it.each(FIELD_CASES)('$key from its environment variable', (c) => {
+    expect(readField(c, loadConfig([], { ...BASE_ENV, [OPTIONS[c.key].env]: c.raw }))).toEqual(c.expected);
+  });
+
+  it.each(FIELD_CASES)('$key from the config file', (c) => {
+    const readFile = filesystem({ [FILE]: JSON.stringify({ [c.key]: c.json }) });
+    expect(readField(c, loadConfig(['--config', FILE], BASE_ENV, readFile))).toEqual(c.expected);
+  });
+});
+
+describe('loadConfig: precedence flag > env > file > default', () => {
+  const file = filesystem({ [FILE]: JSON.stringify({ shutdownPolicy: 'keep', logLevel: 'warn', listen: '0.0.0.0:1' }) });
+  it.each([
+    { argv: ['--log-level', 'trace'], env: { CVM_LOG_LEVEL: 'error' }, expected: 'trace' },
+    { argv: [], env: { CVM_LOG_LEVEL: 'error' }, expected: 'error' },
+    { argv: [], env: {}, expected: 'warn' },
+  ])('log level $expected', ({ argv, env, expected }) => {
+    expect(loadConfig([...argv, '--config', FILE], env, file).logLevel).toBe(expected);
+  });
+
+  it('falls back to the default for a field no source gives', () => {
+    expect(loadConfig(['--config', FILE], {}, file).runtime).toBe('sysbox-runc');
+  });
+
+  it('treats an empty environment variable as unset', () => {
+    expect(loadConfig([], { CVM_LISTEN: '', CVM_CONFIG: '' }).listen).toEqual({ host: '127.0.0.1', port: 7070 });
+  });
+
+  it('reads the file named by CVM_CONFIG, and --config wins over it', () => {
+    const files = filesystem({ '/a.json': '{"runtime":"from-a"}', '/b.json': '{"runtime":"from-b"}' });
+    expect(loadConfig([], { CVM_CONFIG: '/a.json' }, files)).toMatchObject({ runtime: 'from-a', configFile: '/a.json' });
+    expect(loadConfig(['--config=/b.json'], { CVM_CONFIG: '/a.json' }, files).runtime).toBe('from-b');
+  });
+
+  it('adds up repeated --allowed-mount-root, and a flag list replaces the variable', () => {
+    const env = { CVM_ALLOWED_MOUNT_ROOTS: '/from-env' };
+    expect(loadConfig(['--allowed-mount-root', '/a', '--allowed-mount-root=/b'], env).allowedMountRoots).toEqual(['/a', '/b']);
+    expect(loadConfig([], env).allowedMountRoots).toEqual(['/from-env']);
+  });
+});
+
+describe('loadConfig: engine mode', () => {
+  it.each([
+    { argv: [], env: {}, engine: 'host', engineHostRoot: '/' },
+    { argv: ['--engine', 'embedded', '--host-root', '/host'], env: {}, engine: 'embedded', engineHostRoot: '/host' },
+    { argv: ['--engine', 'embedded', '--engine-host-root', '/'], env: { CVM_HOST_ROOT: '/host' }, engine: 'embedded', engineHostRoot: '/' },
+    { argv: ['--engine', 'auto'], env: {}, engine: 'auto', engineHostRoot: undefined },
+    { argv: ['--engine', 'auto'], env: { DOCKER_HOST: 'unix:///run/docker.sock' }, engine: 'host', engineHostRoot: '/' },
+    { argv: ['--host-root', '/host'], env: {}, engine: 'host', engineHostRoot: '/' },
+  ])('$argv $env → $engine, engine host root $engineHostRoot', ({ argv, env, engine, engineHostRoot }) => {
+    const config = loadConfig(argv, env);
+    expect(config.engine).toBe(engine);
+    expect(config.engineHostRoot).toBe(engineHostRoot);
+  });
+
+  it('refuses a docker host together with the embedded engine, naming both', () => {
+    expect(configErrorOf(() => loadConfig(['--engine=embedded', '--docker-host=tcp://h:2375'], {})).message).toBe(
+      '--docker-host: "tcp://h:2375" cannot be used with --engine embedded, whose engine listens on RUN-DIR/docker.sock',
+    );
+    const readFile = filesystem({ [FILE]: '{"engine":"embedded"}' });
+    expect(configErrorOf(() => loadConfig(['--config', FILE], { DOCKER_HOST: 'unix:///x.sock' }, readFile)).message).toMatch(
+      /^DOCKER_HOST: "unix:\/\/\/x.sock" cannot be used with \/etc\/cvm-supervisor.json: engine embedded/,
+    );
+  });
+});
+
+describe('loadConfig: bad input gives one line naming the field, the value and what is allowed', () => {
+  it.each([
+    [['--shutdown-policy', 'later'], {}, '--shutdown-policy: "later" is not one of stop, keep'],
+    [['--shutdown-policy=later'], {}, '--shutdown-policy: "later" is not one of stop, keep'],
+    [[], { CVM_SHUTDOWN_POLICY: 'later' }, 'CVM_SHUTDOWN_POLICY: "later" is not one of stop, keep'],
+    [['--cvm-enabled', 'yes'], {}, '--cvm-enabled: "yes" is not true or false'],
+    [['--gpus-enabled=1'], {}, '--gpus-enabled: "1" is not true or false'],
+    [[], { CVM_ENABLED: 'False' }, 'CVM_ENABLED: "False" is not true or false'],
+    [['--cvm-enabled'], {}, '--cvm-enabled: missing value (true|false)'],
+    [['--cvm-enabled', '--gpus-enabled', 'false'], {}, '--cvm-enabled: missing value (true|false)'],
+    [['--listen', '127.0.0.1:70000'], {}, '--listen: "127.0.0.1:70000" has a port outside 0-65535'],
+    [['--listen', '::1:7070'], {}, '--listen: "::1:7070" is not HOST:PORT (an IPv6 host goes in brackets: [::1]:7070)'],
+    [['--listen=:80'], {}, '--listen: ":80" is not HOST:PORT (an IPv6 host goes in brackets: [::1]:7070)'],
+    [['--listen', '127.0.0.1'], {}, '--listen: "127.0.0.1" is not HOST:PORT (an IPv6 host goes in brackets: [::1]:7070)'],
+    [['--listen', '[127.0.0.1]:80'], {}, '--listen: "[127.0.0.1]:80" has a host that is not an IPv6 address'],
+    [['--listen', 'bad_host:80'], {}, '--listen: "bad_host:80" has a host that is not an IPv4 address or a host name'],
+    [['--state-dir', 'var/lib'], {}, '--state-dir: "var/lib" is not an absolute path'],
+    [['--token-file='], {}, '--token-file: "" is not an absolute path'],
+    [[], { CVM_ALLOWED_MOUNT_ROOTS: '/a,b' }, 'CVM_ALLOWED_MOUNT_ROOTS: "/a,b" is not an absolute path'],
+    [['--shutdown-grace', '5s'], {}, '--shutdown-grace: "5s" is not a number of seconds from 0 to 3600'],
+    [['--shutdown-grace', '-1'], {}, '--shutdown-grace: "-1" is not a number of seconds from 0 to 3600'],
+    [['--shutdown-grace=-1'], {}, '--shutdown-grace: "-1" is not a number of seconds from 0 to 3600'],
+    [['--shutdown-grace', '3601'], {}, '--shutdown-grace: "3601" is not a number of seconds from 0 to 3600'],
+    [['--engine', 'vm'], {}, '--engine: "vm" is not one of host, embedded, auto'],
+    [['--log-level', 'verbose'], {}, '--log-level: "verbose" is not one of fatal, error, warn, info, debug, trace, silent'],
+    [['--runtime', 'a b'], {}, '--runtime: "a b" is not a name of letters, digits, "_", "." and "-" (starting with a letter or digit)'],
+    [['--boot-workspace-id', 'Dev_1'], {}, '--boot-workspace-id: "Dev_1" is not a DNS label (1-63 of a-z, 0-9 and "-", starting and ending with a letter or digit)'],
+    [['--lisen', 'x'], {}, '--lisen: unknown flag (see --help)'],
+    [['serve'], {}, '"serve": unexpected argument; flags are --name VALUE or --name=VALUE (see --help)'],
+    [['--listen', 'a:1', '--listen=b:2'], {}, '--listen: given more than once ("b:2" after an earlier value)'],
+    [['--config', 'cvm.json'], {}, '--config: "cvm.json" is not an absolute path'],
+  ])('%j %j → %s', (argv, env, message) => {
+    const error = configErrorOf(() => loadConfig(argv, env));
+    expect(error.message).toBe(message);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it.each(['unix://var/run/docker.sock', 'ftp://host', 'http://host/path', 'docker.sock', 'tcp://'])('refuses --docker-host %s', (url) => {
+    expect(configErrorOf(() => loadConfig(['--docker-host', url], {})).message).toBe(
+      `--docker-host: ${JSON.stringify(url)} is not an engine URL (unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or https://HOST:PORT)`,
+    );
+  });
+
+  it('quotes a value with a newline on one line and cuts a long one', () => {
+    expect(configErrorOf(() => loadConfig(['--runtime', 'a\nb'], {})).message).toMatch(/^--runtime: "a\\nb" is not a name/);
+    const message = configErrorOf(() => loadConfig(['--runtime', 'x'.repeat(1000)], {})).message;
+    expect(message.length).toBeLessThan(400);
+  });
+});
+
+describe('loadConfig: the config file', () => {
+  const load = (text: string | undefined) =>
+    configErrorOf(() => loadConfig(['--config', FILE], {}, filesystem(text === undefined ? {} : { [FILE]: text }))).message;
+
+  it.each([
+    [undefined, `--config: cannot read "${FILE}": ENOENT`],
+    ['{"listen": ', `--config: "${FILE}" is not valid JSON: `],
+    ['["listen"]', `--config: "${FILE}" does not hold a JSON object`],
+    ['{"listn":"a:1"}', `${FILE}: listn: unknown key (allowed: listen, tokenFile, engine,`],
+    ['{"config":"/other.json"}', `${FILE}: config: unknown key`],
+    ['{"cvmEnabled":"false"}', `${FILE}: cvmEnabled: "false" is not a JSON boolean (true or false)`],
+    ['{"shutdownGrace":"25"}', `${FILE}: shutdownGrace: "25" is not a JSON number`],
+    ['{"shutdownGrace":-2}', `${FILE}: shutdownGrace: "-2" is not a number of seconds from 0 to 3600`],
+    ['{"shutdownPolicy":"later"}', `${FILE}: shutdownPolicy: "later" is not one of stop, keep`],
+    ['{"allowedMountRoots":"/a"}', `${FILE}: allowedMountRoots: "/a" is not an array of strings`],
+    ['{"allowedMountRoots":["/a",3]}', `${FILE}: allowedMountRoots: ["/a",3] is not an array of strings`],
+    ['{"listen":7070}', `${FILE}: listen: 7070 is not a string`],
+  ])('%s → %s', (text, start) => {
+    const message = load(text);
+    expect(message.startsWith(start)).toBe(true);
+    expect(message).not.toContain('\n');
+  });
+});
