@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import {
+  assertDistinctTargets,
+  checkTarget,
+  forbiddenReason,
+  type MountNodeFacts,
+  planUserMounts,
+} from '../../../src/workspace/mounts.js';
+import { enginePathOf, hostPathOf } from '../../../src/workspace/node-facts.js';
+import { InvalidSpecError, type MountSpec } from '../../../src/workspace/spec.js';
+
+const PROTECTED = ['/var/lib/cvm-supervisor', '/var/lib/docker'];
+
+function facts(overrides: Partial<MountNodeFacts> = {}): MountNodeFacts {
+  return { hostRoot: '/', engineHostRoot: '/', allowedMountRoots: ['/srv/shared', '/home/'], protectedHostPaths: PROTECTED, ...overrides };
+}
+
+function errorOf(run: () => unknown): InvalidSpecError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof InvalidSpecError) return error;
+    throw error;
+  }
+  throw new Error('expected InvalidSpecError');
+}
+
+describe('hostPathOf and enginePathOf', () => {
+  it.each([
+    ['/srv/a', '/', '/srv/a'],
+    ['/host/srv/a', '/host', '/srv/a'],
+    ['/host/srv/a', '/host/', '/srv/a'],
+    ['/host', '/host', '/'],
+    ['/hostile/a', '/host', null],
+    ['/srv/a', '/host', null],
+    ['/host/../etc', '/host', null],
+    ['relative', '/', null],
+  ])('%s under host root %s → %s', (daemonPath, hostRoot, hostPath) => {
+    expect(hostPathOf(daemonPath, hostRoot)).toBe(hostPath);
+  });
+
+  it.each([
+    ['/srv/a', '/', '/srv/a'],
+    ['/srv/a', '/host', '/host/srv/a'],
+    ['/', '/host/', '/host'],
+  ])('%s with engine host root %s → %s', (hostPath, engineHostRoot, enginePath) => {
+    expect(enginePathOf(hostPath, engineHostRoot)).toBe(enginePath);
+  });
+});
+
+describe('forbiddenReason', () => {
+  it.each([
+    ['/', 'it is the host root'],
+    ['/var/run/docker.sock', 'it is an engine socket'],
+    ['/run/docker.sock', 'it is an engine socket'],
+    ['/srv/shared/docker.sock', 'it is an engine socket'],
+    ['/opt/containerd.sock', 'it is an engine socket'],
+    ['/proc', 'it lies in /proc'],
+    ['/proc/1/root', 'it lies in /proc'],
+    ['/sys/fs/cgroup', 'it lies in /sys'],
+    ['/dev', 'it lies in /dev'],
+    ['/etc/shadow', 'it lies in /etc'],
+    ['/run/containerd', 'it lies in /run'],
+    ['/var/run', 'it lies in /var/run'],
+    ['/var', 'it contains /var/run'],
+    ['/var/lib/cvm-supervisor/state.json', 'it lies in /var/lib/cvm-supervisor'],
+    ['/var/lib', 'it contains /var/lib/cvm-supervisor'],
+    ['/var/lib/docker/volumes', 'it lies in /var/lib/docker'],
+  ])('%s: %s', (hostPath, reason) => {
+    expect(forbiddenReason(hostPath, PROTECTED)).toBe(reason);
+  });
+
+  it.each(['/srv/shared', '/home/coder', '/etcetera', '/procedures', '/var/lib/docker-data', '/var/runner'])('allows %s', (hostPath) => {
+    expect(forbiddenReason(hostPath, PROTECTED)).toBeNull();
+  });
+});
+
+describe('planUserMounts', () => {
+  const mount = (source: string, target = '/mnt/x', readOnly?: boolean): MountSpec =>
+    readOnly === undefined ? { source, target } : { source, target, readOnly };
+
+  it.each([
+    ['a plain source', facts(), '/srv/shared/a', '/srv/shared/a', '/srv/shared/a'],
+    ['the allowed root itself', facts(), '/srv/shared', '/srv/shared', '/srv/shared'],
+    ['a symlink resolved inside an allowed root', facts(), '/srv/shared/link', '/home/coder/data', '/home/coder/data'],
+    ['a daemon host root', facts({ hostRoot: '/host' }), '/srv/shared/a', '/host/srv/shared/a', '/srv/shared/a'],
+    ['an engine host root', facts({ hostRoot: '/host', engineHostRoot: '/host' }), '/srv/shared/a', '/host/srv/shared/a', '/host/srv/shared/a'],
+  ])('binds %s', (_name, node, source, realPath, engineSource) => {
+    expect(planUserMounts([mount(source, '/data', true)], new Map([[source, realPath]]), node)).toEqual([
+      { Type: 'bind', Source: engineSource, Target: '/data', ReadOnly: true },
+    ]);
+  });
+
+  it('defaults to read-write and keeps the order', () => {
+    const planned = planUserMounts(
+      [mount('/srv/shared/b', '/b'), mount('/srv/shared/a', '/a')],
+      new Map([['/srv/shared/a', '/srv/shared/a'], ['/srv/shared/b', '/srv/shared/b']]),
+      facts(),
+    );
+    expect(planned.map((m) => [m.Source, m.ReadOnly])).toEqual([['/srv/shared/b', false], ['/srv/shared/a', false]]);
+  });
+
+  it.each([
+    ['the engine socket', facts({ allowedMountRoots: ['/'] }), '/var/run/docker.sock', '/run/docker.sock', /\/var\/run\/docker\.sock \(resolves to \/run\/docker\.sock\) is not allowed: it is an engine socket/],
+    ['a symlink to the socket inside an allowed root', facts(), '/srv/shared/sock', '/var/run/docker.sock', /resolves to \/var\/run\/docker\.sock.*engine socket/],
+    ['a symlink leaving the host root', facts({ hostRoot: '/host' }), '/srv/shared/l', '/var/lib/cvm-supervisor', /outside the host root\) is not allowed/],
+    ['/etc even when / is allowed', facts({ allowedMountRoots: ['/'] }), '/etc', '/etc', /\/etc is not allowed: it lies in \/etc/],
+    ['the state dir', facts({ allowedMountRoots: ['/var/lib'] }), '/var/lib/cvm-supervisor', '/var/lib/cvm-supervisor', /lies in \/var\/lib\/cvm-supervisor/],
+    ['a parent of the state dir', facts({ allowedMountRoots: ['/var'] }), '/var/lib', '/var/lib', /contains \/var\/lib\/cvm-supervisor/],
+    ['a path outside the allowed roots', facts(), '/opt/data', '/opt/data', /not under an allowed mount root \(\/srv\/shared, \/home\)/],
+    ['a `..` escape', facts(), '/srv/shared/x', '/srv/other', /resolves to \/srv\/other.*not under an allowed mount root/],
+    ['a sibling sharing a prefix', facts(), '/srv/shared-not', '/srv/shared-not', /not under an allowed mount root/],
+    ['any mount with no allowed roots', facts({ allowedMountRoots: [] }), '/srv/shared/a', '/srv/shared/a', /allows no user mounts/],
+  ])('refuses %s', (_name, node, source, realPath, message) => {
+    const error = errorOf(() => planUserMounts([mount(source)], new Map([[source, realPath]]), node));
+    expect(error.path).toBe('mounts[0].source');
+    expect(error.message).toMatch(message);
+  });
+
+  it('names the failing index', () => {
+    const error = errorOf(() =>
+      planUserMounts([mount('/srv/shared/a'), mount('/srv/shared/b')], new Map([['/srv/shared/a', '/srv/shared/a'], ['/srv/shared/b', '/proc']]), facts()),
+    );
+    expect(error.path).toBe('mounts[1].source');
+  });
+
+  it('refuses when the sources were not resolved', () => {
+    expect(errorOf(() => planUserMounts([mount('/srv/shared/a')], undefined, facts())).message).toMatch(/not resolved/);
+  });
+});
+
+describe('checkTarget and assertDistinctTargets', () => {
+  it.each([
+    ['/', /would shadow \//],
+    ['/proc', /would shadow \/proc/],
+    ['/proc/sys/kernel', /would shadow \/proc/],
+    ['/sys', /would shadow \/sys/],
+    ['/dev/shm', /would shadow \/dev/],
+    ['/a/../b', /not a normalised absolute path/],
+    ['rel', /not a normalised absolute path/],
+  ])('refuses target %s', (target, message) => {
+    expect(errorOf(() => { checkTarget(target, 't'); }).message).toMatch(message);
+  });
+
+  it.each(['/etc/x', '/devices', '/run/user', '/var/lib/docker'])('allows target %s', (target) => {
+    expect(() => { checkTarget(target, 't'); }).not.toThrow();
+  });
+
+  it('names both fields of a collision', () => {
+    const error = errorOf(() => {
+      assertDistinctTargets([
+        { target: '/a', where: 'home.path' },
+        { target: '/b', where: 'dockerData' },
+        { target: '/a', where: 'mounts[0].target' },
+      ]);
+    });
+    expect([error.path, error.message]).toEqual(['mounts[0].target', 'mounts[0].target: /a is already the target of home.path']);
+  });
+
+  it('passes distinct targets', () => {
+    expect(() => { assertDistinctTargets([{ target: '/a', where: 'x' }, { target: '/a/b', where: 'y' }]); }).not.toThrow();
+  });
+});
