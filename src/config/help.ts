@@ -21,6 +21,8 @@ export function helpText(): string {
     '',
     'Flags (each also read from the environment variable shown). Precedence: flag > environment > --config file > default.',
     'Write --name VALUE or --name=VALUE. Booleans take true or false, nothing else. An empty variable counts as unset.',
+    'In the --config file, values are written as on the command line, except that booleans are JSON booleans,',
+    'shutdownGrace is a JSON number and allowedMountRoots an array of paths (an empty array is allowed there).',
     ...table(flagRows),
     '',
     "envbox variables. When CODER_INNER_IMAGE is set they declare one workspace at boot, with id --boot-workspace-id.",

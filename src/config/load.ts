@@ -150,7 +150,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
 
   const engineGiven = given('engine');
   const dockerHostGiven = given('dockerHost');
-  let engine = engineGiven?.value ?? value('engine');
+  let engine = value('engine');
   if (dockerHostGiven !== undefined) {
     if (engine === 'embedded') {
       throw new ConfigError(

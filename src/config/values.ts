@@ -71,8 +71,11 @@ export function splitList(raw: string): string[] {
     .filter((item) => item !== '');
 }
 
+/** At least one path: an empty list on the command line is more likely a templating slip than a wish. */
 export function parsePathList(raw: string): string[] {
-  return splitList(raw).map(parseAbsolutePath);
+  const paths = splitList(raw).map(parseAbsolutePath);
+  if (paths.length === 0) throw new BadValue('is not a comma-separated list of absolute paths');
+  return paths;
 }
 
 /** A decimal number of seconds, 0 to one hour. */

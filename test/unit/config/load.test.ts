@@ -96,6 +96,11 @@ describe('loadConfig: precedence flag > env > file > default', () => {
     expect(loadConfig(['--allowed-mount-root', '/a', '--allowed-mount-root=/b'], env).allowedMountRoots).toEqual(['/a', '/b']);
     expect(loadConfig([], env).allowedMountRoots).toEqual(['/from-env']);
   });
+
+  it('accepts an empty allowedMountRoots array in the file', () => {
+    const readFile = filesystem({ [FILE]: '{"allowedMountRoots":[]}' });
+    expect(loadConfig(['--config', FILE], {}, readFile).allowedMountRoots).toEqual([]);
+  });
 });
 
 describe('loadConfig: engine mode', () => {
@@ -142,6 +147,8 @@ describe('loadConfig: bad input gives one line naming the field, the value and w
     [['--state-dir', 'var/lib'], {}, '--state-dir: "var/lib" is not an absolute path'],
     [['--token-file='], {}, '--token-file: "" is not an absolute path'],
     [[], { CVM_ALLOWED_MOUNT_ROOTS: '/a,b' }, 'CVM_ALLOWED_MOUNT_ROOTS: "/a,b" is not an absolute path'],
+    [[], { CVM_ALLOWED_MOUNT_ROOTS: ' , ' }, 'CVM_ALLOWED_MOUNT_ROOTS: " , " is not a comma-separated list of absolute paths'],
+    [['--allowed-mount-root='], {}, '--allowed-mount-root: "" is not a comma-separated list of absolute paths'],
     [['--shutdown-grace', '5s'], {}, '--shutdown-grace: "5s" is not a number of seconds from 0 to 3600'],
     [['--shutdown-grace', '-1'], {}, '--shutdown-grace: "-1" is not a number of seconds from 0 to 3600'],
     [['--shutdown-grace=-1'], {}, '--shutdown-grace: "-1" is not a number of seconds from 0 to 3600'],
