@@ -126,6 +126,17 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
   return built;
 }
 
+/**
+ * The node-dependent checks that need no image: run at PUT, before anything is stored, so a spec the node refuses
+ * never creates a container. The full build repeats them once the image's facts are known.
+ */
+export function precheckSpec(spec: WorkspaceSpec, node: NodeFacts, mountSources: ResolvedMountSources): void {
+  const cvm = spec.cvm ?? true;
+  runtimeFor(cvm, node);
+  planUserMounts(spec.mounts ?? [], mountSources, node);
+  deviceMappings(spec, node, cvm);
+}
+
 function runtimeFor(cvm: boolean, node: NodeFacts): string {
   if (!cvm) return 'runc';
   if (!node.cvmEnabled) {

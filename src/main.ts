@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/** The command line: `serve`, `--version`, `--help`. Bad usage or config exits 2 with one line on stderr. */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './config/schema.js';
+import { helpText } from './config/help.js';
+import { loadConfig } from './config/load.js';
+import { redactConfig } from './config/redact.js';
+import { startDaemon } from './daemon.js';
+import { createLogger } from './log.js';
+import { installShutdown } from './shutdown.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function serve(argv: string[]): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`cvm-supervisor: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  logger.info({ version: version(), config: redactConfig(config) }, 'starting');
+  const daemon = await startDaemon(config, logger);
+  installShutdown(daemon.shutdownSteps, { graceMs: config.shutdownGrace * 1000, log: logger });
+  logger.info({ listen: `${config.listen.host}:${config.listen.port}` }, 'ready');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === '--version') {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
+  if (command === undefined || command === '--help' || command === '-h' || rest.includes('--help')) {
+    process.stdout.write(`${helpText()}\n`);
+    return;
+  }
+  if (command === 'serve') {
+    await serve(rest);
+    return;
+  }
+  process.stderr.write(`cvm-supervisor: unknown command ${JSON.stringify(command)} (allowed: serve, --version, --help)\n`);
+  process.exit(2);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`cvm-supervisor: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+/**
+ * Graceful shutdown on SIGTERM/SIGINT: run the steps once, in order, within a budget, then exit. A second signal or
+ * an exhausted budget exits at once with status 1, so Kubernetes never has to SIGKILL a hung daemon.
+ */
+import type { Logger } from 'pino';
+
+export interface ShutdownOptions {
+  graceMs: number;
+  log: Logger;
+  exit?: (code: number) => void;
+  signals?: readonly NodeJS.Signals[];
+  process?: Pick<NodeJS.Process, 'once' | 'removeListener'>;
+}
+
+export type ShutdownStep = (deadline: number) => Promise<void>;
+
+export function installShutdown(steps: readonly ShutdownStep[], options: ShutdownOptions): { trigger: (reason: string) => Promise<void> } {
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const proc = options.process ?? process;
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  let running: Promise<void> | null = null;
+
+  const trigger = (reason: string): Promise<void> => {
+    if (running) {
+      options.log.warn({ reason }, 'second shutdown request; exiting now');
+      exit(1);
+      return running;
+    }
+    options.log.info({ reason, graceMs: options.graceMs }, 'shutting down');
+    const deadline = Date.now() + options.graceMs;
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('timeout');
+      }, options.graceMs);
+    });
+    const work = (async (): Promise<'done'> => {
+      for (const step of steps) await step(deadline);
+      return 'done';
+    })();
+    running = Promise.race([work, budget]).then(
+      (outcome) => {
+        clearTimeout(timer);
+        if (outcome === 'timeout') options.log.error('shutdown budget exhausted');
+        else options.log.info('shutdown complete');
+        exit(outcome === 'done' ? 0 : 1);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        options.log.error({ err }, 'shutdown failed');
+        exit(1);
+      },
+    );
+    return running;
+  };
+
+  for (const signal of signals) {
+    proc.once(signal, () => {
+      void trigger(signal);
+      // Listen again so a second signal reaches trigger() and forces the exit.
+      proc.once(signal, () => void trigger(signal));
+    });
+  }
+  return { trigger };
+}

@@ -1,0 +1,59 @@
+import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { installShutdown } from '../../src/shutdown.js';
+
+const silent = pino({ level: 'silent' });
+
+function fakeProcess(): EventEmitter & Pick<NodeJS.Process, 'once' | 'removeListener'> {
+  return new EventEmitter() as EventEmitter & Pick<NodeJS.Process, 'once' | 'removeListener'>;
+}
+
+describe('installShutdown', () => {
+  it('runs the steps in order on SIGTERM and exits 0', async () => {
+    const order: string[] = [];
+    const codes: number[] = [];
+    const proc = fakeProcess();
+    const { trigger } = installShutdown(
+      [
+        async () => {
+          await new Promise((r) => setTimeout(r, 10));
+          order.push('unready');
+        },
+        () => {
+          order.push('stop workspaces');
+          return Promise.resolve();
+        },
+      ],
+      { graceMs: 1000, log: silent, exit: (c) => codes.push(c), process: proc },
+    );
+    proc.emit('SIGTERM');
+    await trigger('again-await'); // a second request forces exit(1) but still resolves with the first run
+    expect(order).toEqual(['unready', 'stop workspaces']);
+    expect(codes).toEqual([1, 0]);
+  });
+
+  it('exits 1 when the budget runs out', async () => {
+    const codes: number[] = [];
+    const { trigger } = installShutdown([() => new Promise(() => undefined)], {
+      graceMs: 20,
+      log: silent,
+      exit: (c) => codes.push(c),
+      process: fakeProcess(),
+    });
+    await trigger('test');
+    expect(codes).toEqual([1]);
+  });
+
+  it('exits 1 when a step throws', async () => {
+    const codes: number[] = [];
+    const { trigger } = installShutdown([() => Promise.reject(new Error('boom'))], {
+      graceMs: 1000,
+      log: silent,
+      exit: (c) => codes.push(c),
+      process: fakeProcess(),
+    });
+    await trigger('test');
+    expect(codes).toEqual([1]);
+  });
+});
