@@ -47,6 +47,11 @@ start() {
     say "already running at $docker_host"
     return 0
   fi
+  if dockerd_pid=$(running_pid); then
+    say "dockerd (pid $dockerd_pid) is starting; waiting for it"
+    wait_until_answering || fail_with_log || return 1
+    return 0
+  fi
   ensure_packages
   mkdir -p "$run_dir" "$data_root" "$exec_root"
   [[ -x $shim ]] || { say "runtime shim missing or not executable: $shim"; return 1; }
@@ -63,6 +68,8 @@ start() {
   say "started (pid $(<"$pidfile")) at $docker_host"
 }
 
+# Own containerd namespaces: if a system containerd runs at its default socket, dockerd uses it instead of
+# starting a private one, and the node's own engine must not see our containers.
 launch_dockerd() {
   : >"$log_file"
   dockerd \
@@ -71,6 +78,8 @@ launch_dockerd() {
     --pidfile "$pidfile" \
     --host "$docker_host" \
     --add-runtime "sysbox-runc=$shim" \
+    --containerd-namespace cvm-supervisor-test \
+    --containerd-plugins-namespace cvm-supervisor-test-plugins \
     "$@" \
     >>"$log_file" 2>&1 </dev/null &
   dockerd_pid=$!
