@@ -9,8 +9,10 @@ export interface ShutdownOptions {
   log: Logger;
   exit?: (code: number) => void;
   signals?: readonly NodeJS.Signals[];
-  process?: Pick<NodeJS.Process, 'once' | 'removeListener'>;
+  process?: Pick<NodeJS.Process, 'on'>;
 }
+
+const DUPLICATE_SIGNAL_MS = 1000;
 
 export type ShutdownStep = (deadline: number) => Promise<void>;
 
@@ -54,12 +56,14 @@ export function installShutdown(steps: readonly ShutdownStep[], options: Shutdow
     return running;
   };
 
-  for (const signal of signals) {
-    proc.once(signal, () => {
-      void trigger(signal);
-      // Listen again so a second signal reaches trigger() and forces the exit.
-      proc.once(signal, () => void trigger(signal));
-    });
-  }
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Some supervisors (GNU timeout, a shell's process group) deliver one request twice at once; only a signal
+    // that comes later is a person insisting.
+    if (running && Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+    firstSignalAt ||= Date.now();
+    void trigger(signal);
+  };
+  for (const signal of signals) proc.on(signal, onSignal);
   return { trigger };
 }

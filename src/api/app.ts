@@ -6,8 +6,9 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 
 export function buildApp(logger: Logger) {
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true });
-  app.get('/healthz', () => ({ status: 'ok' }));
+  const app = Fastify({ loggerInstance: logger });
+  // Probes come every few seconds; their request logs would drown everything else.
+  app.get('/healthz', { logLevel: 'warn' }, () => ({ status: 'ok' }));
   return app;
 }
 

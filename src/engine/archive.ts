@@ -84,44 +84,37 @@ export async function statContainerPath(container: Dockerode.Container, path: st
   return decodePathStatHeader(header);
 }
 
-type TarReadResult = { kind: 'file'; content: Buffer } | { kind: 'not-a-file' } | { kind: 'too-large' };
-
-/** Reads the first tar entry; stops reading (and the caller drops the connection) as soon as the answer is known. */
-function readSingleFile(tar: Readable, maxBytes: number): Promise<TarReadResult> {
+/**
+ * The first tar entry's contents if it is a regular file of at most maxBytes. Decided on the entry's header,
+ * before any of its body is read (tar-stream never yields more body than the header's size), so a huge file
+ * costs one 512-byte header; the caller then drops the connection.
+ */
+function readSingleFile(tar: Readable, maxBytes: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const extractor = extract();
     let settled = false;
-    const finish = (result: TarReadResult): void => {
+    const finish = (content: Buffer | undefined): void => {
       if (settled) return;
       settled = true;
       tar.unpipe(extractor);
       extractor.destroy();
-      resolve(result);
+      resolve(content);
     };
-    extractor.on('entry', (header, body, next) => {
-      if (header.type !== 'file') {
-        finish({ kind: 'not-a-file' });
-        return;
-      }
-      if (header.size > maxBytes) {
-        finish({ kind: 'too-large' });
+    extractor.on('entry', (header, body) => {
+      if (header.type !== 'file' || header.size > maxBytes) {
+        finish(undefined);
         return;
       }
       const chunks: Buffer[] = [];
-      let length = 0;
       body.on('data', (data: unknown) => {
-        const chunk = data as Buffer;
-        length += chunk.length;
-        if (length > maxBytes) finish({ kind: 'too-large' });
-        else chunks.push(chunk);
+        chunks.push(data as Buffer);
       });
       body.on('end', () => {
-        finish({ kind: 'file', content: Buffer.concat(chunks) });
-        next();
+        finish(Buffer.concat(chunks));
       });
     });
     extractor.on('finish', () => {
-      finish({ kind: 'not-a-file' });
+      finish(undefined);
     });
     extractor.on('error', (err) => {
       if (!settled) reject(err);
@@ -157,8 +150,7 @@ export async function readContainerFile(
     return undefined;
   }
   try {
-    const result = await readSingleFile(tar, maxBytes);
-    return result.kind === 'file' ? result.content : undefined;
+    return await readSingleFile(tar, maxBytes);
   } catch (err) {
     throw archiveError(operation, err);
   } finally {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EngineError } from '../engine/errors.js';
-import type { Engine } from '../engine/types.js';
+import type { Engine, PathStat } from '../engine/types.js';
 import { INSPECTION_LABEL } from '../workspace/labels.js';
 import type { ImageFacts, InitInfo, OsRelease, PasswdEntry } from './facts.js';
 import { describeType, isExecutable, permissionBits } from './filemode.js';
@@ -25,15 +25,27 @@ export const MAX_FACT_FILE_BYTES = 256 * 1024;
 /** Never run: if anything did start the container, it would fail at once instead of doing work. */
 const NEVER_STARTED_ENTRYPOINT = ['/cvm-supervisor-inspection-is-never-started'];
 
-/** The engine's lstat, with dockerd's 500 on a symlink it cannot resolve read as a loop (see resolve.ts). */
+/**
+ * The engine's lstat, with dockerd's 500 on a symlink it cannot resolve read as a loop (see resolve.ts).
+ * Memoized for one detection: the lookups share prefixes such as /usr and /usr/lib.
+ */
 function engineLstat(engine: InspectionEngine, containerId: string): Lstat {
-  return async (path) => {
+  const seen = new Map<string, Promise<PathStat | undefined>>();
+  const lstat = async (path: string): Promise<PathStat | undefined> => {
     try {
       return await engine.statPath(containerId, path);
     } catch (error) {
       if (error instanceof EngineError && error.statusCode === 500) throw new LinkLoopError(path);
       throw error;
     }
+  };
+  return (path) => {
+    let result = seen.get(path);
+    if (result === undefined) {
+      result = lstat(path);
+      seen.set(path, result);
+    }
+    return result;
   };
 }
 

@@ -38,20 +38,32 @@ export class ContainerWatcher {
 
   private async run(): Promise<void> {
     const signal = this.controller.signal;
-    while (!signal.aborted) {
+    let failures = 0;
+    while (!this.stopped()) {
+      // One controller per connection, so a long engine outage does not pile listeners onto the daemon's signal.
+      const connection = new AbortController();
+      const abort = (): void => {
+        connection.abort();
+      };
+      signal.addEventListener('abort', abort, { once: true });
       try {
         for await (const event of this.engine.events({
           since: this.cursor,
           filters: { type: ['container'], event: ['die'], label: [WORKSPACE_LABEL] },
-          signal,
+          signal: connection.signal,
         })) {
+          if (failures > 0) this.log.info('engine event stream is back');
+          failures = 0;
           this.handle(event);
         }
       } catch (err) {
         if (this.stopped()) break;
-        this.log.warn({ err }, 'engine event stream failed; reconnecting');
+        if (failures === 0) this.log.warn({ err }, 'engine event stream failed; reconnecting with backoff');
+        failures += 1;
+      } finally {
+        signal.removeEventListener('abort', abort);
       }
-      if (!this.stopped()) await delay(this.reconnectDelayMs, signal);
+      if (!this.stopped()) await delay(Math.min(this.reconnectDelayMs * 2 ** Math.min(failures, 5), 30_000), signal);
     }
   }
 
@@ -76,14 +88,12 @@ export class ContainerWatcher {
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
