@@ -21,20 +21,12 @@ export interface Daemon {
   shutdownSteps: ShutdownStep[];
 }
 
-export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
-  if (config.engine === 'embedded') throw new Error('--engine embedded is not supported by this build yet; use --engine host');
-  const engine = new DockerEngine({ dockerHost: config.dockerHost });
+/** The manager with its real collaborators; `serve` and the integration tests both build it here. */
+export function createManager(config: Config, engine: Engine, logger: Logger): WorkspaceManager {
   const engineHostRoot = engineHostRootFor(config, 'host');
-  await engine.ping();
-  const info = await engine.info();
-  logger.info({ engine: info.serverVersion, runtimes: info.runtimes, cvmRuntime: config.runtime }, 'connected to the engine');
-  if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
-    logger.warn({ runtime: config.runtime }, 'the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing)');
-  }
-
   const facts = new ImageFactsCache();
   const nodeFacts = () => readNodeFacts(engine, config, engineHostRoot);
-  const manager = new WorkspaceManager({
+  return new WorkspaceManager({
     engine,
     store: new StateStore(config.stateDir),
     logger,
@@ -46,20 +38,41 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       precheckSpec(spec, await nodeFacts(), mountSources);
     },
   });
-  await manager.init();
+}
 
-  if (config.bootWorkspace) {
-    const { id, spec } = config.bootWorkspace;
-    const { created } = await manager.put(id, spec);
+/**
+ * The envbox-style workspace declared by config. Unlike a PUT, a changed declaration is applied at once: an envbox
+ * user who changes CODER_INNER_IMAGE and restarts the pod expects the new image.
+ */
+async function declareBootWorkspace(manager: WorkspaceManager, config: Config, logger: Logger): Promise<void> {
+  if (!config.bootWorkspace) return;
+  const { id, spec } = config.bootWorkspace;
+  const { created, status } = await manager.put(id, spec);
+  if (!created && status.outdated) {
+    logger.info({ workspace: id }, 'the boot workspace declaration changed; rebuilding');
+    await manager.rebuild(id);
+  } else {
     logger.info({ workspace: id, created }, 'declared the boot workspace');
   }
+}
+
+export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
+  if (config.engine === 'embedded') throw new Error('--engine embedded is not supported by this build yet; use --engine host');
+  const engine = new DockerEngine({ dockerHost: config.dockerHost });
+  await engine.ping();
+  const info = await engine.info();
+  logger.info({ engine: info.serverVersion, runtimes: info.runtimes, cvmRuntime: config.runtime }, 'connected to the engine');
+  if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
+    logger.warn({ runtime: config.runtime }, 'the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing)');
+  }
+
+  const manager = createManager(config, engine, logger);
+  await manager.init();
+  await declareBootWorkspace(manager, config, logger);
 
   const app = buildApp(logger);
   await app.listen({ host: config.listen.host, port: config.listen.port });
 
-  const shutdownSteps: ShutdownStep[] = [
-    () => app.close(),
-    () => manager.shutdown(config.shutdownPolicy),
-  ];
+  const shutdownSteps: ShutdownStep[] = [() => app.close(), () => manager.shutdown(config.shutdownPolicy)];
   return { engine, manager, app, shutdownSteps };
 }
