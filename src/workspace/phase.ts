@@ -24,7 +24,8 @@ const FORWARD: Record<Phase, readonly Phase[]> = {
   pulling: ['creating'],
   creating: ['starting'],
   starting: ['running'],
-  running: [],
+  // rebuild: the new image is pulled while the old container still runs.
+  running: ['pulling'],
   stopping: [],
   stopped: ['pulling', 'creating', 'starting'],
   failed: ['pulling', 'creating', 'starting'],
