@@ -1,0 +1,150 @@
+/**
+ * A WorkspaceManager with its real collaborators (createManager) against the test engine, for in-process
+ * lifecycle tests: a temp state dir, config from the real loader, waiting for a phase, and cleanup.
+ *
+ * Test files run in parallel against one engine, but a daemon assumes it owns its engine: init() removes every
+ * workspace container it has no desired state for, and every inspection container. So each harness gives its
+ * manager a scoped view of the engine: listing returns only containers of workspaces whose id starts with the
+ * harness's prefix, and inspection containers this harness made. Everything else is the real engine, unchanged.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { createManager } from '../../src/daemon.js';
+import { DockerEngine } from '../../src/engine/docker.js';
+import type { ContainerCreateSpec, ContainerSummary } from '../../src/engine/types.js';
+import { INSPECTION_LABEL, WORKSPACE_LABEL } from '../../src/workspace/labels.js';
+import type { WorkspaceManager } from '../../src/workspace/manager.js';
+import type { Phase } from '../../src/workspace/phase.js';
+import type { WorkspaceStatus } from '../../src/workspace/workspace.js';
+import { engineRequest, removeLabelled, testDockerHost } from './engine.js';
+
+/** The real engine adapter, seeing only this harness's workspaces and inspection containers when it lists. */
+export class ScopedEngine extends DockerEngine {
+  private readonly createdIds = new Set<string>();
+
+  constructor(
+    dockerHost: string,
+    private readonly idPrefix: string,
+  ) {
+    super({ dockerHost });
+  }
+
+  override async createContainer(spec: ContainerCreateSpec): Promise<string> {
+    const id = await super.createContainer(spec);
+    this.createdIds.add(id);
+    return id;
+  }
+
+  override async listContainers(labels: string[]): Promise<ContainerSummary[]> {
+    return (await super.listContainers(labels)).filter((c) => {
+      const workspace = c.labels[WORKSPACE_LABEL];
+      if (workspace !== undefined) return workspace.startsWith(`${this.idPrefix}-`);
+      return c.labels[INSPECTION_LABEL] !== undefined && this.createdIds.has(c.id);
+    });
+  }
+}
+
+export interface HarnessOptions {
+  /** Extra daemon flags, e.g. ['--cvm-enabled', 'false']. --state-dir and --docker-host are set by the harness. */
+  flags?: readonly string[];
+  /** pino level; 'debug' while debugging a test. */
+  logLevel?: pino.Level | 'silent';
+}
+
+export class ManagerHarness {
+  readonly engine: ScopedEngine;
+  readonly config: Config;
+  manager: WorkspaceManager;
+  private readonly usedIds = new Set<string>();
+  private readonly managers: WorkspaceManager[] = [];
+
+  private constructor(
+    readonly prefix: string,
+    readonly stateDir: string,
+    private readonly options: HarnessOptions,
+  ) {
+    this.config = loadConfig(['--state-dir', stateDir, '--docker-host', testDockerHost(), ...(options.flags ?? [])], {});
+    this.engine = new ScopedEngine(this.config.dockerHost, prefix);
+    this.manager = this.newManager();
+  }
+
+  /**
+   * `prefix` must be unique per test file (e.g. its name), so files running in parallel never share a workspace.
+   * The manager is initialised.
+   */
+  static async create(prefix: string, options: HarnessOptions = {}): Promise<ManagerHarness> {
+    const stateDir = await mkdtemp(path.join(tmpdir(), `cvm-${prefix}-`));
+    const harness = new ManagerHarness(prefix, stateDir, options);
+    await harness.manager.init();
+    return harness;
+  }
+
+  /** A workspace id under this harness's prefix; remembered for cleanup. */
+  id(name: string): string {
+    const id = `${this.prefix}-${name}`;
+    this.usedIds.add(id);
+    return id;
+  }
+
+  /** A second manager on the same state dir and engine view, as after a daemon restart. Not initialised. */
+  newManager(): WorkspaceManager {
+    const manager = createManager(this.config, this.engine, pino({ level: this.options.logLevel ?? 'silent' }));
+    this.managers.push(manager);
+    return manager;
+  }
+
+  /** Polls the manager until the workspace reaches `phase`; the error shows the last status and log lines. */
+  async waitFor(id: string, phase: Phase, timeoutMs = 30_000, manager = this.manager): Promise<WorkspaceStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = manager.get(id);
+      if (status.phase === phase) return status;
+      if (Date.now() > deadline) {
+        const log = (manager.workspace(id)?.log.snapshot() ?? []).slice(-15).map((e) => `  ${e.kind}: ${e.message}`);
+        throw new Error(
+          `workspace ${id} did not reach ${phase} within ${timeoutMs} ms; it is ${status.phase}` +
+            `${status.reason ? ` (${status.reason}: ${status.message ?? ''})` : ''}\n${log.join('\n')}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  /** Every manager shuts down leaving containers as they are, then this harness's containers and volumes go. */
+  async cleanup(): Promise<void> {
+    for (const manager of this.managers) await manager.shutdown('keep');
+    for (const id of this.usedIds) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
+    await rm(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** The engine's full inspect document (GET /containers/{id}/json), read past the product's adapter. */
+export async function inspectRaw(nameOrId: string): Promise<Record<string, unknown> & { Id: string }> {
+  const response = await engineRequest('GET', `/containers/${encodeURIComponent(nameOrId)}/json`);
+  if (response.status !== 200) throw new Error(`inspect ${nameOrId}: ${response.status} ${response.body}`);
+  return JSON.parse(response.body) as Record<string, unknown> & { Id: string };
+}
+
+/** Ids of all containers (any state) labelled as workspace `id`'s, straight from the engine. */
+export async function containersOfWorkspace(id: string): Promise<string[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`${WORKSPACE_LABEL}=${id}`] }));
+  const response = await engineRequest('GET', `/containers/json?all=true&filters=${filters}`);
+  if (response.status !== 200) throw new Error(`list containers of ${id}: ${response.status} ${response.body}`);
+  return (JSON.parse(response.body) as { Id: string }[]).map((c) => c.Id);
+}
+
+/** Names of the volumes labelled as workspace `id`'s. */
+export async function volumesOfWorkspace(id: string): Promise<string[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`${WORKSPACE_LABEL}=${id}`] }));
+  const response = await engineRequest('GET', `/volumes?filters=${filters}`);
+  if (response.status !== 200) throw new Error(`list volumes of ${id}: ${response.status} ${response.body}`);
+  return ((JSON.parse(response.body) as { Volumes: { Name: string }[] | null }).Volumes ?? []).map((v) => v.Name);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
