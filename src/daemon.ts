@@ -2,13 +2,14 @@
  * `cvm-supervisor serve`: wires the engine, the state store, the workspace manager and the HTTP server together,
  * declares the boot workspace from config, and returns the shutdown steps.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type App, buildApp } from './api/app.js';
 import { type Config, engineHostRootFor } from './config/schema.js';
 import { DockerEngine } from './engine/docker.js';
 import type { Engine } from './engine/types.js';
 import { readNodeFacts, resolveMountSources } from './host/node-facts.js';
-import { ImageFactsCache } from './image/detect.js';
+import { detectImageFacts, ImageFactsCache } from './image/detect.js';
 import type { ShutdownStep } from './shutdown.js';
 import { precheckSpec } from './workspace/container-spec.js';
 import { WorkspaceManager } from './workspace/manager.js';
@@ -24,12 +25,14 @@ export interface Daemon {
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
 export function createManager(config: Config, engine: Engine, logger: Logger): WorkspaceManager {
   const engineHostRoot = engineHostRootFor(config, 'host');
-  const facts = new ImageFactsCache();
+  const inspectionOwner = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
+  const facts = new ImageFactsCache((e, imageId) => detectImageFacts(e, imageId, inspectionOwner));
   const nodeFacts = () => readNodeFacts(engine, config, engineHostRoot);
   return new WorkspaceManager({
     engine,
     store: new StateStore(config.stateDir),
     logger,
+    inspectionOwner,
     imageFacts: (imageId) => facts.get(engine, imageId),
     nodeFacts,
     resolveMountSources: (sources) => resolveMountSources(config.hostRoot, sources),
@@ -42,7 +45,7 @@ export function createManager(config: Config, engine: Engine, logger: Logger): W
 
 /**
  * The envbox-style workspace declared by config. Unlike a PUT, a changed declaration is applied at once: an envbox
- * user who changes CODER_INNER_IMAGE and restarts the pod expects the new image.
+ * user who changes CODER_INNER_IMAGE and restarts the pod expects the new image. It pulls only what is missing.
  */
 async function declareBootWorkspace(manager: WorkspaceManager, config: Config, logger: Logger): Promise<void> {
   if (!config.bootWorkspace) return;
@@ -50,7 +53,7 @@ async function declareBootWorkspace(manager: WorkspaceManager, config: Config, l
   const { created, status } = await manager.put(id, spec);
   if (!created && status.outdated) {
     logger.info({ workspace: id }, 'the boot workspace declaration changed; rebuilding');
-    await manager.rebuild(id);
+    await manager.rebuild(id, { pull: false });
   } else {
     logger.info({ workspace: id, created }, 'declared the boot workspace');
   }

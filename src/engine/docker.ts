@@ -5,7 +5,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import { readContainerFile, putContainerFiles, statContainerPath } from './archive.js';
-import { EngineError, EngineUnavailableError } from './errors.js';
+import { EngineError, EngineUnavailableError, PullError } from './errors.js';
 import { followPull } from './pull.js';
 import type {
   ContainerCreateSpec,
@@ -165,7 +165,10 @@ export class DockerEngine implements Engine {
         ...(options.signal ? { abortSignal: options.signal } : {}),
       })) as unknown as Readable;
     } catch (err) {
-      throw toEngineError('pull', err);
+      const engineError = toEngineError('pull', err);
+      // The engine refused the pull before streaming (registry unreachable, auth): a pull failure, not an engine one.
+      if (engineError instanceof EngineUnavailableError) throw engineError;
+      throw new PullError(ref, engineError.statusCode, engineError.message);
     }
     await followPull(ref, stream, options);
   }

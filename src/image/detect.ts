@@ -105,14 +105,20 @@ async function detectSleep(lstat: Lstat): Promise<string | null> {
   return null;
 }
 
+/**
+ * Who made an inspection container (the label's value). Daemons sharing an engine (tests, a rolling update) each
+ * clean up only their own leftovers; the owner is stable across restarts of one daemon.
+ */
+export const DEFAULT_INSPECTION_OWNER = 'cvm-supervisor';
+
 /** `imageId` should be the image's ID (sha256:...), not a tag: tags move, and the cache is keyed on it. */
-export async function detectImageFacts(engine: InspectionEngine, imageId: string): Promise<ImageFacts> {
+export async function detectImageFacts(engine: InspectionEngine, imageId: string, owner = DEFAULT_INSPECTION_OWNER): Promise<ImageFacts> {
   const containerId = await engine.createContainer({
     name: `cvm-inspect-${randomBytes(6).toString('hex')}`,
     Image: imageId,
     Entrypoint: NEVER_STARTED_ENTRYPOINT,
     Cmd: [],
-    Labels: { [INSPECTION_LABEL]: 'true' },
+    Labels: { [INSPECTION_LABEL]: owner },
     HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'no' } },
   });
   let detected: ImageFacts;
@@ -134,8 +140,8 @@ export async function detectImageFacts(engine: InspectionEngine, imageId: string
 }
 
 /** Removes inspection containers a previous run left behind (killed mid-detection). Returns how many. */
-export async function removeStaleInspections(engine: InspectionEngine): Promise<number> {
-  const stale = await engine.listContainers([INSPECTION_LABEL]);
+export async function removeStaleInspections(engine: InspectionEngine, owner = DEFAULT_INSPECTION_OWNER): Promise<number> {
+  const stale = await engine.listContainers([`${INSPECTION_LABEL}=${owner}`]);
   for (const container of stale) await engine.removeContainer(container.id, { force: true });
   return stale.length;
 }

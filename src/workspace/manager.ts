@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { removeStaleInspections } from '../image/detect.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { WORKSPACE_LABEL } from './labels.js';
+import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import { Operations, type OperationDeps } from './operations.js';
 import { restartBackoffMs, restartDecision } from './phase.js';
 import { specHash } from './spec-hash.js';
@@ -31,6 +31,8 @@ export interface ManagerOptions extends OperationDeps {
   logger: Logger;
   /** Checks a spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, devices). */
   precheck: (spec: WorkspaceSpec) => Promise<void>;
+  /** This daemon's inspection-container owner (see image/detect.ts). */
+  inspectionOwner: string;
   /** Notified when a workspace is restarted after its PID 1 died (metrics). */
   onRestart?: (reason: string) => void;
 }
@@ -53,18 +55,22 @@ export class WorkspaceManager {
   async init(): Promise<void> {
     const { store, engine, logger } = this.options;
     await store.init();
-    await removeStaleInspections(engine);
+    await removeStaleInspections(engine, this.options.inspectionOwner);
     const [records, containers] = await Promise.all([store.loadAll(), engine.listContainers([WORKSPACE_LABEL])]);
     const known = new Set(records.map((r) => r.id));
-    for (const orphan of containers.filter((c) => !known.has(c.labels[WORKSPACE_LABEL] ?? ''))) {
-      logger.warn({ container: orphan.name, workspace: orphan.labels[WORKSPACE_LABEL] }, 'removing a container of a workspace with no desired state');
-      await engine.removeContainer(orphan.id, { force: true });
+    for (const stranger of containers.filter((c) => !known.has(c.labels[WORKSPACE_LABEL] ?? ''))) {
+      // Left alone: with no record it may belong to another daemon on this engine, and removing is irreversible.
+      logger.warn({ container: stranger.name, workspace: stranger.labels[WORKSPACE_LABEL] }, 'a workspace container with no desired state here');
     }
     this.watcher.start();
     for (const record of records) {
-      const ws = new Workspace(record);
-      this.workspaces.set(record.id, ws);
+      const ws = this.track(new Workspace(record));
       const existing = containers.find((c) => c.labels[WORKSPACE_LABEL] === record.id && c.name === this.ops.containerName(record.id));
+      // Known at once from the list's labels, so a PUT right after start already sees `outdated`.
+      if (existing?.labels[GENERATION_LABEL] === String(record.generation)) {
+        ws.containerId = existing.id;
+        ws.containerSpecHash = existing.labels[SPEC_HASH_LABEL] ?? null;
+      }
       void this.enqueue(ws, () => this.ops.resume(ws, existing?.id ?? null));
     }
     logger.info({ workspaces: records.length, containers: containers.length }, 'adopted existing state');
@@ -105,8 +111,7 @@ export class WorkspaceManager {
       restarts: 0,
     };
     await this.options.store.save(record);
-    const ws = new Workspace(record);
-    this.workspaces.set(id, ws);
+    const ws = this.track(new Workspace(record));
     void this.enqueue(ws, () => this.ops.converge(ws));
     return { created: true, status: this.get(id) };
   }
@@ -126,11 +131,14 @@ export class WorkspaceManager {
     });
   }
 
-  /** Pulls again (unless pullPolicy is never) and recreates the container; volumes stay. */
-  async rebuild(id: string): Promise<WorkspaceStatus> {
+  /**
+   * Recreates the container from the current spec; volumes stay. Pulls again unless pullPolicy is never, or
+   * `pull` is false, which pulls only a missing image.
+   */
+  async rebuild(id: string, options: { pull: boolean } = { pull: true }): Promise<WorkspaceStatus> {
     const ws = this.require(id);
     ws.record.generation += 1;
-    ws.record.pending = { op: 'rebuild' };
+    ws.record.pending = { op: 'rebuild', pull: options.pull };
     return this.changeDesired(id, ws.record.desired, (w) => this.ops.converge(w));
   }
 
@@ -163,6 +171,17 @@ export class WorkspaceManager {
     if (policy === 'stop') {
       await Promise.all([...this.workspaces.values()].map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws))));
     }
+  }
+
+  /** Registers a workspace and mirrors its phase changes and failures into the daemon's log for admins. */
+  private track(ws: Workspace): Workspace {
+    this.workspaces.set(ws.id, ws);
+    ws.log.subscribe((event) => {
+      if (event.kind === 'phase' || event.kind === 'failure') {
+        this.options.logger.info({ workspace: ws.id, phase: ws.phase, reason: ws.reason, detail: ws.message }, `workspace ${ws.id} is ${ws.phase}`);
+      }
+    });
+    return ws;
   }
 
   private require(id: string): Workspace {

@@ -78,7 +78,8 @@ export class Operations {
         ws.record.pending = { op: 'create' };
         await this.deps.store.save(ws.record);
       }
-      await this.create(ws, ws.record.pending?.op === 'rebuild');
+      const current = ws.record.pending;
+      await this.create(ws, current?.op === 'rebuild' && current.pull);
     }
     if (ws.record.desired === 'running') await this.startContainer(ws);
     else await this.stop(ws);
@@ -127,12 +128,12 @@ export class Operations {
     return { running: details.state.running };
   }
 
-  private async create(ws: Workspace, rebuild: boolean): Promise<void> {
+  private async create(ws: Workspace, forcePull: boolean): Promise<void> {
     const { engine, store } = this.deps;
     const { spec, generation } = ws.record;
     const signal = ws.abort.signal;
     ws.setPhase('pulling');
-    const image = await ensureImage(engine, spec.image, spec.pullPolicy ?? 'if-not-present', rebuild, ws.log, signal);
+    const image = await ensureImage(engine, spec.image, spec.pullPolicy ?? 'if-not-present', forcePull, ws.log, signal);
     ws.imageId = image.id;
     ws.imageDigest = image.digest;
     const facts = await this.deps.imageFacts(image.id);

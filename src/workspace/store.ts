@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { WorkspaceSpec } from './spec.js';
 
 export type DesiredState = 'running' | 'stopped';
-export type PendingOperation = { op: 'create' } | { op: 'rebuild' } | { op: 'delete'; purge: boolean };
+/** `pull: false` (a changed boot declaration) pulls only what is missing; an explicit rebuild pulls again. */
+export type PendingOperation = { op: 'create' } | { op: 'rebuild'; pull: boolean } | { op: 'delete'; purge: boolean };
 
 export interface WorkspaceRecord {
   id: string;
