@@ -236,3 +236,39 @@ describe('engine sockets are refused as mount sources whatever the allowed roots
     },
   );
 });
+
+describe('the manager keeps its own files out of reach', () => {
+  let h: ManagerHarness;
+  beforeAll(async () => {
+    await requireTestEngine({ images: [BUSYBOX_IMAGE] });
+    h = await ManagerHarness.create('secstate', { flags: ['--allowed-mount-root', tmpdir()] });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  it('refuses to mount its state dir, or a directory that contains it, even under an allowed root', async () => {
+    for (const [name, source, why] of [
+      ['statedir', h.stateDir, /not allowed: it lies in/],
+      ['stateparent', tmpdir(), /not allowed: it contains/],
+    ] as const) {
+      const id = h.id(name);
+      const error = await refusalOf(h.manager.put(id, { image: BUSYBOX_IMAGE, pullPolicy: 'never', mounts: [{ source, target: '/mnt/x' }] }));
+      expect(error).toBeInstanceOf(InvalidSpecError);
+      expect((error as Error).message).toMatch(why);
+      await expectNothingLeft(h, id);
+    }
+  });
+
+  // BUG: WorkspaceManager.put stores the record before anything checks the id (only buildContainerSpec does,
+  // later), and StateStore joins the id into a path, so '../x' writes <state-dir>/x.json outside workspaces/.
+  it.fails('refuses an id that is not a DNS label before storing anything', async () => {
+    const outcome = await h.manager.put('../secstate-escape', { image: BUSYBOX_IMAGE, pullPolicy: 'never' }).then(
+      () => 'accepted',
+      (error: unknown) => error,
+    );
+    await h.manager.idle();
+    expect(await readdir(h.stateDir)).toEqual(['workspaces']);
+    expect(outcome).toBeInstanceOf(InvalidSpecError);
+  });
+});
