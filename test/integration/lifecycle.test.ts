@@ -116,20 +116,21 @@ describe('workspace lifecycle (manager against the test engine)', () => {
     expect(await docker(['exec', name, 'sh', '-c', 'echo $STAGE'])).toBe('two');
   });
 
-  it('delete keeps the home volume; delete with purge removes it', async () => {
+  it('delete keeps the home and dockerData volumes; delete with purge removes them', async () => {
     const id = h.id('delete');
-    const home = `cvm-${id}-home`;
-    await h.manager.put(id, busybox());
+    const volumes = [`cvm-${id}-docker`, `cvm-${id}-home`];
+    const spec = busybox({ dockerData: { volume: `cvm-${id}-docker` } });
+    await h.manager.put(id, spec);
     await h.waitFor(id, 'running');
-    expect(await volumesOfWorkspace(id)).toEqual([home]);
+    expect((await volumesOfWorkspace(id)).sort()).toEqual(volumes);
 
     await h.manager.delete(id, false);
     await h.manager.idle();
     expect(() => h.manager.get(id)).toThrow(WorkspaceNotFoundError);
     expect(await containersOfWorkspace(id)).toEqual([]);
-    expect(await volumesOfWorkspace(id)).toEqual([home]);
+    expect((await volumesOfWorkspace(id)).sort()).toEqual(volumes);
 
-    await h.manager.put(id, busybox());
+    await h.manager.put(id, spec);
     await h.waitFor(id, 'running');
     await h.manager.delete(id, true);
     await h.manager.idle();
