@@ -3,11 +3,12 @@
  * declares the boot workspace from config, and returns the shutdown steps.
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type App, buildApp } from './api/app.js';
 import { type Config, engineHostRootFor } from './config/schema.js';
 import { DockerEngine } from './engine/docker.js';
-import type { Engine } from './engine/types.js';
+import type { Engine, EngineInfo } from './engine/types.js';
 import { readNodeFacts, resolveMountSources } from './host/node-facts.js';
 import { detectImageFacts, ImageFactsCache } from './image/detect.js';
 import type { ShutdownStep } from './shutdown.js';
@@ -19,6 +20,8 @@ export interface Daemon {
   engine: Engine;
   manager: WorkspaceManager;
   app: App;
+  /** Resolves true once the engine answered and the workspaces were adopted; false if that failed. */
+  started: Promise<boolean>;
   shutdownSteps: ShutdownStep[];
 }
 
@@ -59,23 +62,48 @@ async function declareBootWorkspace(manager: WorkspaceManager, config: Config, l
   }
 }
 
+/** Waits for the engine with capped backoff: the daemon serves /healthz before the engine is up. */
+async function connectEngine(engine: Engine, logger: Logger, signal: AbortSignal): Promise<EngineInfo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await engine.ping();
+      return await engine.info();
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (attempt === 1) logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'the engine does not answer yet; retrying');
+      await sleep(Math.min(500 * 2 ** attempt, 30_000), undefined, { signal });
+    }
+  }
+}
+
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   if (config.engine === 'embedded') throw new Error('--engine embedded is not supported by this build yet; use --engine host');
   const engine = new DockerEngine({ dockerHost: config.dockerHost });
-  await engine.ping();
-  const info = await engine.info();
-  logger.info({ engine: info.serverVersion, runtimes: info.runtimes, cvmRuntime: config.runtime }, 'connected to the engine');
-  if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
-    logger.warn({ runtime: config.runtime }, 'the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing)');
-  }
-
   const manager = createManager(config, engine, logger);
-  await manager.init();
-  await declareBootWorkspace(manager, config, logger);
-
   const app = buildApp(logger);
   await app.listen({ host: config.listen.host, port: config.listen.port });
 
-  const shutdownSteps: ShutdownStep[] = [() => app.close(), () => manager.shutdown(config.shutdownPolicy)];
-  return { engine, manager, app, shutdownSteps };
+  const stopConnecting = new AbortController();
+  const started = (async () => {
+    const info = await connectEngine(engine, logger, stopConnecting.signal);
+    logger.info({ engine: info.serverVersion, runtimes: info.runtimes, cvmRuntime: config.runtime }, 'connected to the engine');
+    if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
+      logger.warn({ runtime: config.runtime }, 'the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing)');
+    }
+    await manager.init();
+    await declareBootWorkspace(manager, config, logger);
+    return true;
+  })().catch((err: unknown) => {
+    if (!stopConnecting.signal.aborted) logger.error({ err }, 'the daemon could not start its workspaces');
+    return false;
+  });
+
+  const shutdownSteps: ShutdownStep[] = [
+    () => app.close(),
+    async () => {
+      stopConnecting.abort();
+      if (await started) await manager.shutdown(config.shutdownPolicy);
+    },
+  ];
+  return { engine, manager, app, started, shutdownSteps };
 }

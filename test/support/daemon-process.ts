@@ -25,7 +25,8 @@ export class DaemonProcess {
   private readonly waiters = new Set<() => void>();
 
   constructor(args: readonly string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [MAIN, 'serve', '--docker-host', testDockerHost(), '--listen', '127.0.0.1:0', ...args], {
+    const engine = args.includes('--docker-host') ? [] : ['--docker-host', testDockerHost()];
+    this.child = spawn(process.execPath, [MAIN, 'serve', ...engine, '--listen', '127.0.0.1:0', ...args], {
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
