@@ -96,7 +96,7 @@ describe('containers the manager creates are unprivileged', () => {
       ['systemd', { image: BOOKWORM_SYSTEMD_IMAGE, username: 'coder', pullPolicy: 'never' }],
       ['keepalive', busybox],
       ['standard', { ...busybox, cvm: false }],
-      ['dockerdata', { ...busybox, dockerData: { volume: 'cvm-secvar-dockerdata-docker' } }],
+      ['dockerdata', { ...busybox, dockerData: { volume: `cvm-${h.prefix}-dockerdata-docker` } }],
       ['usermount', { ...busybox, mounts: [{ source: mountDir, target: '/shared', readOnly: true }] }],
       // runc makes its own node for a standard workspace, so the host node's mode does not matter there.
       ...(tun.exists ? [['standard-tun', { ...busybox, cvm: false, devices: { tun: true } }] as [string, WorkspaceSpec]] : []),

@@ -7,6 +7,7 @@
  * manager a scoped view of the engine: listing returns only containers of workspaces whose id starts with the
  * harness's prefix, and inspection containers this harness made. Everything else is the real engine, unchanged.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,17 +74,19 @@ export class ManagerHarness {
   }
 
   /**
-   * `prefix` must be unique per test file (e.g. its name), so files running in parallel never share a workspace.
+   * `name` must be unique per test file (e.g. the file's name), so files running in parallel never share a
+   * workspace; a random part is added because several people may run the same file at once on this engine.
    * The manager is initialised.
    */
-  static async create(prefix: string, options: HarnessOptions = {}): Promise<ManagerHarness> {
+  static async create(name: string, options: HarnessOptions = {}): Promise<ManagerHarness> {
+    const prefix = `${name}-${randomBytes(3).toString('hex')}`;
     const stateDir = await mkdtemp(path.join(tmpdir(), `cvm-${prefix}-`));
     const harness = new ManagerHarness(prefix, stateDir, options);
     await harness.manager.init();
     return harness;
   }
 
-  /** A workspace id under this harness's prefix; remembered for cleanup. */
+  /** A workspace id under this harness's prefix (`<name>-<random>-`); remembered for cleanup. */
   id(name: string): string {
     const id = `${this.prefix}-${name}`;
     this.usedIds.add(id);
