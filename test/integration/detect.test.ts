@@ -9,6 +9,9 @@ import type { ContainerDetails, EngineEvent } from '../../src/engine/types.js';
 import { detectImageFacts, ImageFactsCache } from '../../src/image/detect.js';
 import type { ImageFacts, InitInfo } from '../../src/image/facts.js';
 import { INSPECTION_LABEL } from '../../src/workspace/labels.js';
+
+/** The inspection owner of this file's detections (the daemon uses a hash of its state dir). */
+const TEST_OWNER = 'detect-test';
 import { requireTestEngine, testDockerHost } from '../support/engine.js';
 import {
   ALL_TEST_IMAGES,
@@ -96,7 +99,7 @@ async function detectWatched(tag: string): Promise<WatchedDetection> {
   });
   const since = BigInt(Date.now()) * 1_000_000n;
   const started = performance.now();
-  const facts = await detectImageFacts(watched, imageId);
+  const facts = await detectImageFacts(watched, imageId, TEST_OWNER);
   const elapsedMs = performance.now() - started;
   const { containerId, actions } = await inspectionLifecycle(imageId, since);
   return { facts, actions, inspectionContainerId: containerId, calls, stateBeforeRemoval, elapsedMs };
@@ -142,8 +145,8 @@ describe('detectImageFacts on the real engine', () => {
     expect(calls.at(-1)).toBe('removeContainer');
     expect(stateBeforeRemoval).toMatchObject({ status: 'created', running: false, pid: 0, exitCode: 0, startedAt: '0001-01-01T00:00:00Z' });
     expect(await engine.inspectContainer(inspectionContainerId)).toBeUndefined();
-    const leftovers = await engine.listContainers([INSPECTION_LABEL]);
-    expect(leftovers.filter((container) => container.image === facts.imageId)).toEqual([]);
+    // Only this file's inspections: other test files run daemons on this engine at the same time.
+    expect(await engine.listContainers([`${INSPECTION_LABEL}=${TEST_OWNER}`])).toEqual([]);
   });
 
   it('reads os-release and passwd of the busybox images through the /etc/os-release link', async () => {

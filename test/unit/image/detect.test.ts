@@ -32,6 +32,7 @@ class FakeInspectionEngine implements InspectionEngine {
   readonly created: ContainerCreateSpec[] = [];
   readonly removed: string[] = [];
   readonly containers = new Map<string, Tree>();
+  private readonly labels = new Map<string, Record<string, string>>();
   private next = 0;
 
   constructor(private readonly images: Record<string, Tree>) {}
@@ -42,6 +43,7 @@ class FakeInspectionEngine implements InspectionEngine {
     this.created.push(spec);
     const id = `c${this.next++}`;
     this.containers.set(id, tree);
+    this.labels.set(id, spec.Labels);
     return Promise.resolve(id);
   }
 
@@ -74,8 +76,15 @@ class FakeInspectionEngine implements InspectionEngine {
     return Promise.resolve();
   }
 
-  listContainers(): Promise<{ id: string; name: string; image: string; labels: Record<string, string>; state: string }[]> {
-    return Promise.resolve([...this.containers.keys()].map((id) => ({ id, name: id, image: 'x', labels: { [INSPECTION_LABEL]: 'true' }, state: 'created' })));
+  /** Honours `key=value` and `key` filters, as the engine does. */
+  listContainers(filters: string[]): Promise<{ id: string; name: string; image: string; labels: Record<string, string>; state: string }[]> {
+    const matches = (labels: Record<string, string>): boolean =>
+      filters.every((f) => {
+        const [key = '', value] = f.split('=');
+        return key in labels && (value === undefined || labels[key] === value);
+      });
+    const ids = [...this.containers.keys()].filter((id) => matches(this.labels.get(id) ?? {}));
+    return Promise.resolve(ids.map((id) => ({ id, name: id, image: 'x', labels: this.labels.get(id) ?? {}, state: 'created' })));
   }
 }
 
@@ -152,11 +161,11 @@ describe('detectImageFacts: files and lifecycle', () => {
 
   it('creates a labelled inspection container on the default runtime and removes it', async () => {
     const engine = new FakeInspectionEngine({ 'sha256:img': base });
-    await detectImageFacts(engine, 'sha256:img');
+    await detectImageFacts(engine, 'sha256:img', 'daemon-a');
     expect(engine.created).toHaveLength(1);
     const [spec] = engine.created;
     expect(spec?.name).toMatch(/^cvm-inspect-[0-9a-f]{12}$/);
-    expect(spec?.Labels).toEqual({ [INSPECTION_LABEL]: 'true' });
+    expect(spec?.Labels).toEqual({ [INSPECTION_LABEL]: 'daemon-a' });
     expect(spec?.HostConfig.Runtime).toBeUndefined();
     expect(engine.removed).toEqual(['c0']);
     expect(engine.containers.size).toBe(0);
@@ -169,12 +178,15 @@ describe('detectImageFacts: files and lifecycle', () => {
     expect(engine.removed).toEqual(['c0']);
   });
 
-  it('removeStaleInspections removes what is listed', async () => {
+  it('removeStaleInspections removes the leftovers of its own owner and nothing else', async () => {
     const engine = new FakeInspectionEngine({ 'sha256:img': base });
-    await engine.createContainer({ name: 'left', Image: 'sha256:img', Labels: {}, HostConfig: {} });
-    await engine.createContainer({ name: 'left2', Image: 'sha256:img', Labels: {}, HostConfig: {} });
-    expect(await removeStaleInspections(engine)).toBe(2);
-    expect(engine.containers.size).toBe(0);
+    const mine = { [INSPECTION_LABEL]: 'daemon-a' };
+    await engine.createContainer({ name: 'left', Image: 'sha256:img', Labels: mine, HostConfig: {} });
+    await engine.createContainer({ name: 'left2', Image: 'sha256:img', Labels: mine, HostConfig: {} });
+    await engine.createContainer({ name: 'other', Image: 'sha256:img', Labels: { [INSPECTION_LABEL]: 'daemon-b' }, HostConfig: {} });
+    await engine.createContainer({ name: 'workspace', Image: 'sha256:img', Labels: {}, HostConfig: {} });
+    expect(await removeStaleInspections(engine, 'daemon-a')).toBe(2);
+    expect(engine.containers.size).toBe(2);
   });
 });
 
