@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { extract, pack } from 'tar-stream';
-import { EngineError, EngineUnavailableError } from './errors.js';
+import { EngineError, statusOf, toEngineError } from './errors.js';
 import type { PathStat } from './types.js';
 
 export interface ArchiveOptions {
@@ -15,30 +15,6 @@ export interface ArchiveOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES']);
-
-interface DockerodeFailure {
-  statusCode?: number;
-  code?: string;
-  name?: string;
-  message?: string;
-}
-
-function archiveError(operation: string, err: unknown): EngineError {
-  if (err instanceof EngineError) return err;
-  const failure = (err ?? {}) as DockerodeFailure;
-  if (failure.code !== undefined && CONNECTION_ERRORS.has(failure.code)) {
-    return new EngineUnavailableError(operation, `${failure.code}: ${failure.message ?? ''}`);
-  }
-  if (failure.name === 'AbortError' || failure.name === 'TimeoutError') {
-    return new EngineUnavailableError(operation, 'request timed out or was aborted');
-  }
-  return new EngineError(operation, failure.statusCode ?? null, failure.message ?? String(err));
-}
-
-function statusOf(err: unknown): number | undefined {
-  return (err as DockerodeFailure | undefined)?.statusCode;
-}
 
 /** The archive API answers 404 both for a missing path and a missing container; only the first means "absent". */
 async function throwIfContainerMissing(container: Dockerode.Container, operation: string): Promise<void> {
@@ -46,7 +22,7 @@ async function throwIfContainerMissing(container: Dockerode.Container, operation
     await container.inspect();
   } catch (err) {
     if (statusOf(err) === 404) throw new EngineError(operation, 404, `no such container: ${container.id}`);
-    throw archiveError(operation, err);
+    throw toEngineError(operation, err);
   }
 }
 
@@ -74,7 +50,7 @@ export async function statContainerPath(container: Dockerode.Container, path: st
       abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     })) as IncomingMessage;
   } catch (err) {
-    if (statusOf(err) !== 404) throw archiveError(operation, err);
+    if (statusOf(err) !== 404) throw toEngineError(operation, err);
     await throwIfContainerMissing(container, operation);
     return undefined;
   }
@@ -145,14 +121,14 @@ export async function readContainerFile(
       abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     })) as unknown as IncomingMessage;
   } catch (err) {
-    if (statusOf(err) !== 404) throw archiveError(operation, err);
+    if (statusOf(err) !== 404) throw toEngineError(operation, err);
     await throwIfContainerMissing(container, operation);
     return undefined;
   }
   try {
     return await readSingleFile(tar, maxBytes);
   } catch (err) {
-    throw archiveError(operation, err);
+    throw toEngineError(operation, err);
   } finally {
     tar.destroy();
   }
@@ -201,6 +177,6 @@ export async function putContainerFiles(
       abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     });
   } catch (err) {
-    throw archiveError(`put files into ${dir}`, err);
+    throw toEngineError(`put files into ${dir}`, err);
   }
 }

@@ -5,7 +5,8 @@
 import { PassThrough, type Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import { readContainerFile, putContainerFiles, statContainerPath } from './archive.js';
-import { EngineError, EngineUnavailableError, PullError } from './errors.js';
+import { EngineUnavailableError, PullError, statusOf, toEngineError } from './errors.js';
+import { parseEventLine, sinceParam } from './events.js';
 import { followPull } from './pull.js';
 import type {
   ContainerCreateSpec,
@@ -31,7 +32,6 @@ export interface DockerEngineOptions {
 }
 
 const DEFAULT_HOST = 'unix:///var/run/docker.sock';
-const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES']);
 
 export function dockerodeOptions(dockerHost: string): Dockerode.DockerOptions {
   if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
@@ -49,39 +49,12 @@ export function dockerodeOptions(dockerHost: string): Dockerode.DockerOptions {
   }
 }
 
-interface DockerodeError {
-  statusCode?: number;
-  code?: string;
-  json?: { message?: string } | null;
-  message?: string;
-}
-
-export function toEngineError(operation: string, err: unknown): EngineError {
-  if (err instanceof EngineError) return err;
-  const e = (err ?? {}) as DockerodeError;
-  if (e.code && CONNECTION_ERRORS.has(e.code)) return new EngineUnavailableError(operation, `${e.code}: ${e.message ?? ''}`);
-  if (err instanceof Error && err.name === 'AbortError') return new EngineUnavailableError(operation, 'request timed out or was aborted');
-  const message = e.json?.message ?? e.message ?? String(err);
-  return new EngineError(operation, e.statusCode ?? null, message);
-}
-
 /**
  * dockerode accepts `abortSignal` on every call, but @types/dockerode declares it on only some of them; this
  * calls a bound method with it where the declarations lag behind.
  */
 function callWithSignal<R>(bound: (...args: never[]) => unknown, abortSignal: AbortSignal): Promise<R> {
   return (bound as (options: { abortSignal: AbortSignal }) => Promise<R>)({ abortSignal });
-}
-
-function isNotFound(err: unknown): boolean {
-  return (err as DockerodeError | undefined)?.statusCode === 404;
-}
-
-/** Docker's nanosecond timestamps as the `since` query wants them: "seconds.nanoseconds". */
-function sinceParam(timeNano: bigint): string {
-  const s = timeNano / 1_000_000_000n;
-  const ns = timeNano % 1_000_000_000n;
-  return `${s}.${ns.toString().padStart(9, '0')}`;
 }
 
 export class DockerEngine implements Engine {
@@ -106,7 +79,7 @@ export class DockerEngine implements Engine {
     try {
       return await fn(AbortSignal.timeout(this.timeoutMs));
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (statusOf(err) === 404) return undefined;
       throw toEngineError(operation, err);
     }
   }
@@ -183,7 +156,7 @@ export class DockerEngine implements Engine {
       await this.docker.getContainer(id).start({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
       // 304: already started.
-      if ((err as DockerodeError).statusCode !== 304) throw toEngineError('container start', err);
+      if (statusOf(err) !== 304) throw toEngineError('container start', err);
     }
   }
 
@@ -194,7 +167,7 @@ export class DockerEngine implements Engine {
         .getContainer(id)
         .stop({ ...(timeoutSeconds !== undefined ? { t: timeoutSeconds } : {}), abortSignal: AbortSignal.timeout(budgetMs) });
     } catch (err) {
-      const status = (err as DockerodeError).statusCode;
+      const status = statusOf(err);
       if (status !== 304 && status !== 404) throw toEngineError('container stop', err);
     }
   }
@@ -203,7 +176,7 @@ export class DockerEngine implements Engine {
     try {
       await this.docker.getContainer(id).kill({ signal, abortSignal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
-      const status = (err as DockerodeError).statusCode;
+      const status = statusOf(err);
       // 409: not running.
       if (status !== 409 && status !== 404) throw toEngineError('container kill', err);
     }
@@ -374,7 +347,7 @@ export class DockerEngine implements Engine {
         while ((nl = buffered.indexOf('\n')) >= 0) {
           const line = buffered.slice(0, nl).trim();
           buffered = buffered.slice(nl + 1);
-          if (line) yield parseEvent(line);
+          if (line) yield parseEventLine(line);
         }
       }
     } catch (err) {
@@ -382,28 +355,6 @@ export class DockerEngine implements Engine {
       throw toEngineError('events', err);
     }
   }
-}
-
-interface RawEvent {
-  Type?: string;
-  Action?: string;
-  Actor?: { ID?: string; Attributes?: Record<string, string> };
-  timeNano?: number | string;
-  time?: number;
-}
-
-function parseEvent(line: string): EngineEvent {
-  const raw = JSON.parse(line) as RawEvent;
-  // JSON numbers lose precision past 2^53; the engine's timeNano (~1.8e18) does, so round down to the microsecond
-  // the double can still carry and rely on `since` being inclusive.
-  const timeNano = raw.timeNano !== undefined ? BigInt(Math.floor(Number(raw.timeNano) / 1000)) * 1000n : BigInt(raw.time ?? 0) * 1_000_000_000n;
-  return {
-    type: raw.Type ?? '',
-    action: raw.Action ?? '',
-    id: raw.Actor?.ID ?? '',
-    attributes: raw.Actor?.Attributes ?? {},
-    timeNano,
-  };
 }
 
 function toArray(v: string | string[] | null | undefined): string[] | null {

@@ -30,3 +30,31 @@ export class PullError extends EngineError {
     this.name = 'PullError';
   }
 }
+
+const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES']);
+
+/** The shape of what dockerode and docker-modem throw. */
+interface DockerodeFailure {
+  statusCode?: number;
+  code?: string;
+  name?: string;
+  json?: { message?: string } | null;
+  message?: string;
+}
+
+export function statusOf(err: unknown): number | undefined {
+  return (err as DockerodeFailure | undefined)?.statusCode;
+}
+
+/** Maps whatever dockerode threw onto EngineError / EngineUnavailableError. */
+export function toEngineError(operation: string, err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  const failure = (err ?? {}) as DockerodeFailure;
+  if (failure.code !== undefined && CONNECTION_ERRORS.has(failure.code)) {
+    return new EngineUnavailableError(operation, `${failure.code}: ${failure.message ?? ''}`);
+  }
+  if (failure.name === 'AbortError' || failure.name === 'TimeoutError') {
+    return new EngineUnavailableError(operation, 'request timed out or was aborted');
+  }
+  return new EngineError(operation, failure.statusCode ?? null, failure.json?.message ?? failure.message ?? String(err));
+}
