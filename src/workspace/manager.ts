@@ -10,7 +10,7 @@ import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js'
 import { Operations, type OperationDeps } from './operations.js';
 import { restartBackoffMs, restartDecision } from './phase.js';
 import { specHash } from './spec-hash.js';
-import type { WorkspaceSpec } from './spec.js';
+import { InvalidSpecError, isValidWorkspaceId, type WorkspaceSpec } from './spec.js';
 import type { StateStore, WorkspaceRecord } from './store.js';
 import { ContainerWatcher, type ContainerDeath } from './watcher.js';
 import { Workspace, type WorkspaceStatus } from './workspace.js';
@@ -91,6 +91,8 @@ export class WorkspaceManager {
 
   /** Stores the desired spec and converges. A replaced spec takes effect at the next rebuild (`outdated`). */
   async put(id: string, spec: WorkspaceSpec): Promise<{ created: boolean; status: WorkspaceStatus }> {
+    // The id becomes a file name in the state dir and part of container and volume names.
+    if (!isValidWorkspaceId(id)) throw new InvalidSpecError('id', `${JSON.stringify(id)} is not a DNS label (1-63 of [a-z0-9-])`);
     await this.options.precheck(spec);
     const existing = this.workspaces.get(id);
     if (existing && existing.phase !== 'deleting') {
@@ -218,7 +220,16 @@ export class WorkspaceManager {
       if (!exit) return;
       if (ws.startedAt && Date.now() - Date.parse(ws.startedAt) > STABLE_RUN_MS) ws.consecutiveCrashes = 0;
       ws.consecutiveCrashes += 1;
-      if (restartDecision(ws.record.spec.restartPolicy ?? 'on-failure', exit.exitCode, exit.oomKilled) === 'stay-down') return;
+      if (restartDecision(ws.record.spec.restartPolicy ?? 'on-failure', exit.exitCode, exit.oomKilled) === 'stay-down') {
+        // Like Docker's own policies: a workspace left down stays down across a daemon restart too.
+        ws.record.desired = 'stopped';
+        await this.options.store.save(ws.record);
+        // A clean exit (e.g. `poweroff` inside) is a stop, not a failure.
+        if (exit.exitCode === 0 && !exit.oomKilled) ws.setPhase('stopped');
+        else ws.setPhase('failed', exit);
+        return;
+      }
+      ws.setPhase('failed', exit);
       const delayMs = restartBackoffMs(ws.consecutiveCrashes);
       ws.log.append('info', `restarting in ${delayMs} ms (restart policy ${ws.record.spec.restartPolicy ?? 'on-failure'})`);
       ws.restartTimer = setTimeout(() => {

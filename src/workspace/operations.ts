@@ -28,6 +28,13 @@ export interface OperationDeps {
   resolveMountSources: (sources: string[]) => Promise<ResolvedMountSources>;
 }
 
+export interface PidOneExit {
+  exitCode: number;
+  oomKilled: boolean;
+  reason: FailureReason;
+  message: string;
+}
+
 export class Operations {
   constructor(private readonly deps: OperationDeps) {}
 
@@ -102,15 +109,18 @@ export class Operations {
     await this.stop(ws);
   }
 
-  /** After a `die` event: records why PID 1 exited. Null when the container is in fact running again. */
-  async observeExit(ws: Workspace): Promise<{ exitCode: number; oomKilled: boolean; reason: FailureReason } | null> {
+  /** After a `die` event: how PID 1 exited. Null when the container is in fact running again. */
+  async observeExit(ws: Workspace): Promise<PidOneExit | null> {
     if (ws.containerId === null) return null;
     const details = await this.deps.engine.inspectContainer(ws.containerId);
     if (!details || details.state.running) return null;
     const { exitCode, oomKilled } = details.state;
-    const reason: FailureReason = oomKilled ? 'OOMKilled' : 'ContainerExited';
-    ws.setPhase('failed', { reason, message: oomKilled ? 'PID 1 was killed for running out of memory' : `PID 1 exited with code ${exitCode}` });
-    return { exitCode, oomKilled, reason };
+    return {
+      exitCode,
+      oomKilled,
+      reason: oomKilled ? 'OOMKilled' : 'ContainerExited',
+      message: oomKilled ? 'PID 1 was killed for running out of memory' : `PID 1 exited with code ${exitCode}`,
+    };
   }
 
   private async adoptContainer(ws: Workspace, containerId: string): Promise<{ running: boolean } | null> {

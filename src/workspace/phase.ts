@@ -1,4 +1,5 @@
 /** The per-workspace state machine (API.md phases), as pure data and functions. */
+import type { RestartPolicy } from './spec.js';
 
 export const PHASES = ['pending', 'pulling', 'creating', 'starting', 'running', 'stopping', 'stopped', 'failed', 'deleting'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -46,13 +47,6 @@ export class TransitionError extends Error {
     this.name = 'TransitionError';
   }
 }
-
-/** Which phases mean "a container should exist and be running" for readiness and metrics. */
-export function isActive(phase: Phase): boolean {
-  return phase === 'starting' || phase === 'running';
-}
-
-export type RestartPolicy = 'no' | 'on-failure' | 'always';
 
 /** Decides what to do after PID 1 exited on its own (not by one of our operations). */
 export function restartDecision(policy: RestartPolicy, exitCode: number, oomKilled: boolean): 'restart' | 'stay-down' {

@@ -13,7 +13,7 @@ import type { EventLog, LogEvent } from '../../src/workspace/event-log.js';
 import type { WorkspaceRecord } from '../../src/workspace/store.js';
 import type { WorkspaceSpec } from '../../src/workspace/spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
-import { BUSYBOX_IMAGE } from '../support/images.js';
+import { BUSYBOX_IMAGE, BUSYBOX_INIT_IMAGE } from '../support/images.js';
 import { inspectRaw, ManagerHarness, sleep } from '../support/manager.js';
 
 interface RawState {
@@ -55,7 +55,7 @@ describe('workspace deaths and daemon restarts', () => {
   const lastSeq = (log: EventLog): number => log.snapshot().at(-1)?.seq ?? 0;
 
   beforeAll(async () => {
-    await requireTestEngine({ images: [BUSYBOX_IMAGE], runtimes: [CVM_RUNTIME] });
+    await requireTestEngine({ images: [BUSYBOX_IMAGE, BUSYBOX_INIT_IMAGE], runtimes: [CVM_RUNTIME] });
     h = await ManagerHarness.create('rst');
   });
   afterAll(async () => {
@@ -86,6 +86,26 @@ describe('workspace deaths and daemon restarts', () => {
     expect(h.manager.get(ws.id)).toMatchObject({ phase: 'failed', reason: 'ContainerExited', restarts: 0, containerId: ws.containerId });
     expect((await stateOf(ws.container)).Running).toBe(false);
     expect(ws.log.snapshot().filter((e) => e.seq > before && /restarting/.test(e.message))).toEqual([]);
+  });
+
+  it('a clean exit of PID 1 (poweroff inside) is a stop under on-failure, and stays stopped for a new manager', async () => {
+    // busybox init powers off and exits 0 on SIGUSR2, as `poweroff` inside the workspace would.
+    const ws = await running('poweroff', { image: BUSYBOX_INIT_IMAGE, pullPolicy: 'never' });
+    const before = lastSeq(ws.log);
+    await docker(['kill', '--signal', 'SIGUSR2', ws.container]);
+    await nextEvent(ws.log, before, (e) => phaseOf(e) === 'stopped', 10_000);
+    expect((await stateOf(ws.container)).ExitCode).toBe(0);
+    await sleep(2_000);
+    expect(h.manager.get(ws.id)).toMatchObject({ phase: 'stopped', reason: null, restarts: 0 });
+    expect(ws.log.snapshot().filter((e) => e.seq > before && (phaseOf(e) === 'failed' || /restarting/.test(e.message)))).toEqual([]);
+
+    await h.manager.shutdown('keep');
+    const next = h.newManager();
+    await next.init();
+    await next.idle();
+    expect(next.get(ws.id)).toMatchObject({ phase: 'stopped' });
+    expect((await stateOf(ws.container)).Running).toBe(false);
+    h.manager = next;
   });
 
   it('PID 1 killed for memory is reported as OOMKilled and restarted', async () => {

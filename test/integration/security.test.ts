@@ -260,9 +260,8 @@ describe('the manager keeps its own files out of reach', () => {
     }
   });
 
-  // BUG: WorkspaceManager.put stores the record before anything checks the id (only buildContainerSpec does,
-  // later), and StateStore joins the id into a path, so '../x' writes <state-dir>/x.json outside workspaces/.
-  it.fails('refuses an id that is not a DNS label before storing anything', async () => {
+  // StateStore joins the id into a path: a '../x' id must never reach it.
+  it('refuses an id that is not a DNS label before storing anything', async () => {
     const outcome = await h.manager.put('../secstate-escape', { image: BUSYBOX_IMAGE, pullPolicy: 'never' }).then(
       () => 'accepted',
       (error: unknown) => error,

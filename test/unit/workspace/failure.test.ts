@@ -4,7 +4,7 @@ import { toWorkspaceFailure } from '../../../src/workspace/failure.js';
 import { InvalidSpecError } from '../../../src/workspace/spec.js';
 
 describe('toWorkspaceFailure', () => {
-  it.each([
+  it.each<[Error, string]>([
     [new PullError('r', 401, 'unauthorized'), 'ImagePullAuthFailed'],
     [new PullError('r', null, 'Head "https://r/v2/x/manifests/1": unauthorized: authentication required'), 'ImagePullAuthFailed'],
     [new PullError('r', 404, 'manifest unknown'), 'ImageNotFound'],
