@@ -58,6 +58,7 @@ describe('serve', () => {
   const id = 'cli-systemd';
   beforeAll(async () => {
     await requireTestEngine({ images: [BOOKWORM_SYSTEMD_IMAGE], runtimes: ['sysbox-runc'] });
+    await removeLabelled(`dev.cvm-supervisor.workspace=${id}`); // left by an interrupted earlier run
   });
   afterAll(async () => {
     await removeLabelled(`dev.cvm-supervisor.workspace=${id}`);

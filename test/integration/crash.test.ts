@@ -99,6 +99,8 @@ describe('SIGKILL in the middle of create', () => {
   const ids = ['crash-c-inspect', 'crash-c-create', 'crash-c-start'];
   beforeAll(async () => {
     await requireTestEngine({ images: [BUSYBOX_IMAGE], runtimes: ['sysbox-runc'] });
+    // Fixed ids: clear what an interrupted earlier run may have left.
+    for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
   });
   afterAll(async () => {
     for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
@@ -121,6 +123,8 @@ describe('SIGKILL in the middle of rebuild', () => {
   const ids = ['crash-r-die', 'crash-r-destroy', 'crash-r-create'];
   beforeAll(async () => {
     await requireTestEngine({ images: [BUSYBOX_IMAGE], runtimes: ['sysbox-runc'] });
+    // Fixed ids: clear what an interrupted earlier run may have left.
+    for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
   });
   afterAll(async () => {
     for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
