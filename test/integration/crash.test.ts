@@ -95,21 +95,26 @@ async function restartAndVerify(stateDir: string, id: string, env: Record<string
 
 const isWorkspace = (id: string) => (e: EngineEvent) => e.Actor.Attributes['name'] === `cvm-${id}`;
 
+const CREATE_IDS = ['crash-c-inspect', 'crash-c-create', 'crash-c-start'] as const;
+const REBUILD_IDS = ['crash-r-die', 'crash-r-destroy', 'crash-r-create'] as const;
+
+async function removeTestWorkspaces(): Promise<void> {
+  for (const id of [...CREATE_IDS, ...REBUILD_IDS]) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
+}
+
+beforeAll(async () => {
+  await requireTestEngine({ images: [BUSYBOX_IMAGE], runtimes: ['sysbox-runc'] });
+  await removeTestWorkspaces(); // fixed ids: clear what an interrupted earlier run may have left
+});
+afterAll(removeTestWorkspaces);
+
 describe('SIGKILL in the middle of create', () => {
-  const ids = ['crash-c-inspect', 'crash-c-create', 'crash-c-start'];
-  beforeAll(async () => {
-    await requireTestEngine({ images: [BUSYBOX_IMAGE], runtimes: ['sysbox-runc'] });
-    // Fixed ids: clear what an interrupted earlier run may have left.
-    for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
-  });
-  afterAll(async () => {
-    for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
-  });
+  const ids = CREATE_IDS;
 
   it.each([
-    ['the inspection container is created', ids[0] ?? '', (_id: string) => (e: EngineEvent) => e.Action === 'create' && INSPECTION_LABEL in e.Actor.Attributes],
-    ['the workspace container is created', ids[1] ?? '', (id: string) => (e: EngineEvent) => e.Action === 'create' && isWorkspace(id)(e)],
-    ['the workspace container starts', ids[2] ?? '', (id: string) => (e: EngineEvent) => e.Action === 'start' && isWorkspace(id)(e)],
+    ['the inspection container is created', ids[0], (_id: string) => (e: EngineEvent) => e.Action === 'create' && INSPECTION_LABEL in e.Actor.Attributes],
+    ['the workspace container is created', ids[1], (id: string) => (e: EngineEvent) => e.Action === 'create' && isWorkspace(id)(e)],
+    ['the workspace container starts', ids[2], (id: string) => (e: EngineEvent) => e.Action === 'start' && isWorkspace(id)(e)],
   ])('when %s', { timeout: 120_000 }, async (what, id, match) => {
     const stateDir = await mkdtemp(join(tmpdir(), 'cvm-crash-'));
     await seedHome(id);
@@ -120,20 +125,12 @@ describe('SIGKILL in the middle of create', () => {
 });
 
 describe('SIGKILL in the middle of rebuild', () => {
-  const ids = ['crash-r-die', 'crash-r-destroy', 'crash-r-create'];
-  beforeAll(async () => {
-    await requireTestEngine({ images: [BUSYBOX_IMAGE], runtimes: ['sysbox-runc'] });
-    // Fixed ids: clear what an interrupted earlier run may have left.
-    for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
-  });
-  afterAll(async () => {
-    for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
-  });
+  const ids = REBUILD_IDS;
 
   it.each([
-    ['the old container has died', ids[0] ?? '', 'die'],
-    ['the old container is destroyed', ids[1] ?? '', 'destroy'],
-    ['the new container is created', ids[2] ?? '', 'create'],
+    ['the old container has died', ids[0], 'die'],
+    ['the old container is destroyed', ids[1], 'destroy'],
+    ['the new container is created', ids[2], 'create'],
   ])('when %s', { timeout: 180_000 }, async (_what, id, action) => {
     const stateDir = await mkdtemp(join(tmpdir(), 'cvm-crash-'));
     await seedHome(id);
