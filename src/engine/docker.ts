@@ -172,16 +172,6 @@ export class DockerEngine implements Engine {
     }
   }
 
-  async killContainer(id: string, signal = 'SIGKILL'): Promise<void> {
-    try {
-      await this.docker.getContainer(id).kill({ signal, abortSignal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (err) {
-      const status = statusOf(err);
-      // 409: not running.
-      if (status !== 409 && status !== 404) throw toEngineError('container kill', err);
-    }
-  }
-
   async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
     await this.callOrMissing('container remove', (abortSignal) =>
       this.docker.getContainer(id).remove({ force: options.force ?? false, v: false, abortSignal }),

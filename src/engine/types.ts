@@ -177,7 +177,6 @@ export interface Engine {
   startContainer(id: string): Promise<void>;
   /** Sends the container's stop signal, then SIGKILL after timeoutSeconds. Already-stopped is not an error. */
   stopContainer(id: string, timeoutSeconds?: number): Promise<void>;
-  killContainer(id: string, signal?: string): Promise<void>;
   /** Missing is not an error. */
   removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
   inspectContainer(id: string): Promise<ContainerDetails | undefined>;

@@ -10,6 +10,8 @@ import type { PullPolicy } from './spec.js';
 export interface PresentImage {
   id: string;
   digest: string | null;
+  /** Layer bytes this call downloaded (0 when the image was already present). */
+  pulledBytes: number;
 }
 
 /** `name` → `name:latest`; a tag or digest is kept. Registry ports (`host:5000/name`) are not tags. */
@@ -48,13 +50,19 @@ export class PullProgress {
 
   flush(): void {
     this.lastEmit = this.now();
+    this.emit(this.bytesDone(), this.bytesTotal());
+  }
+
+  bytesDone(): number {
     let done = 0;
+    for (const layer of this.layers.values()) done += layer.current;
+    return done;
+  }
+
+  private bytesTotal(): number {
     let total = 0;
-    for (const layer of this.layers.values()) {
-      done += layer.current;
-      total += layer.total;
-    }
-    this.emit(done, total);
+    for (const layer of this.layers.values()) total += layer.total;
+    return total;
   }
 }
 
@@ -68,6 +76,7 @@ export async function ensureImage(
 ): Promise<PresentImage> {
   const fullRef = withDefaultTag(ref);
   let local = await engine.inspectImage(fullRef);
+  let pulledBytes = 0;
   if (policy === 'never') {
     if (!local) throw new WorkspaceFailure('ImageNotFound', `${fullRef} is not present on the node and pullPolicy is never`);
   } else if (!local || policy === 'always' || forcePull) {
@@ -77,9 +86,10 @@ export async function ensureImage(
         progress.update(e);
       } });
     progress.flush();
+    pulledBytes = progress.bytesDone();
     local = await engine.inspectImage(fullRef);
     if (!local) throw new WorkspaceFailure('ImageNotFound', `${fullRef} was pulled but the engine does not list it`);
     log.append('pull', `pulled ${fullRef}`, { imageId: local.id });
   }
-  return { id: local.id, digest: digestFor(fullRef, local.repoDigests) };
+  return { id: local.id, digest: digestFor(fullRef, local.repoDigests), pulledBytes };
 }

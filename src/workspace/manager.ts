@@ -33,8 +33,6 @@ export interface ManagerOptions extends OperationDeps {
   precheck: (spec: WorkspaceSpec) => Promise<void>;
   /** This daemon's inspection-container owner (see image/detect.ts). */
   inspectionOwner: string;
-  /** Notified when a workspace is restarted after its PID 1 died (metrics). */
-  onRestart?: (reason: string) => void;
 }
 
 export class WorkspaceManager {
@@ -238,7 +236,7 @@ export class WorkspaceManager {
           if (ws.phase !== 'failed' || ws.record.desired !== 'running') return;
           ws.record.restarts += 1;
           await this.options.store.save(ws.record);
-          this.options.onRestart?.(exit.reason);
+          this.options.metrics?.restarted(exit.reason);
           await this.ops.converge(ws);
         });
       }, delayMs);

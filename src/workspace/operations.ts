@@ -10,6 +10,7 @@ import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { buildContainerSpec, containerName } from './container-spec.js';
 import { toWorkspaceFailure, WorkspaceFailure } from './failure.js';
 import { ensureImage } from './image-pull.js';
+import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import type { ResolvedMountSources } from './mounts.js';
 import type { NodeFacts } from './node-facts.js';
@@ -26,6 +27,7 @@ export interface OperationDeps {
   /** Fresh node facts (the engine's runtimes can change under us). */
   nodeFacts: () => Promise<NodeFacts>;
   resolveMountSources: (sources: string[]) => Promise<ResolvedMountSources>;
+  metrics?: LifecycleMetrics;
 }
 
 export interface PidOneExit {
@@ -139,25 +141,35 @@ export class Operations {
   }
 
   private async create(ws: Workspace, forcePull: boolean): Promise<void> {
-    const { engine, store } = this.deps;
-    const { spec, generation } = ws.record;
-    const signal = ws.abort.signal;
+    const { engine, metrics } = this.deps;
+    const { spec } = ws.record;
     ws.setPhase('pulling');
-    const image = await ensureImage(engine, spec.image, spec.pullPolicy ?? 'if-not-present', forcePull, ws.log, signal);
+    const image = await timed(metrics, 'pull', () =>
+      ensureImage(engine, spec.image, spec.pullPolicy ?? 'if-not-present', forcePull, ws.log, ws.abort.signal),
+    );
+    metrics?.pulled(image.pulledBytes);
     ws.imageId = image.id;
     ws.imageDigest = image.digest;
-    const facts = await this.deps.imageFacts(image.id);
+    const facts = await timed(metrics, 'detect', () => this.deps.imageFacts(image.id));
     ws.init = facts.init;
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
 
     ws.setPhase('creating');
+    await timed(metrics, 'create', () => this.createContainer(ws, image.id, facts));
+    if (ws.record.desired !== 'running') ws.setPhase('stopped');
+  }
+
+  /** Volumes, then the container (or the one a crashed run already made), then the bootstrap file. */
+  private async createContainer(ws: Workspace, imageId: string, facts: ImageFacts): Promise<void> {
+    const { engine, store } = this.deps;
+    const { spec, generation } = ws.record;
     const hash = specHash(spec);
     const createSpec = buildContainerSpec({
       id: ws.id,
       spec,
       facts,
       node: await this.deps.nodeFacts(),
-      imageId: image.id,
+      imageId,
       specHash: hash,
       generation,
       mountSources: await this.deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
@@ -186,7 +198,6 @@ export class Operations {
     ws.workdir = createSpec.WorkingDir ?? null;
     ws.record.pending = null;
     await store.save(ws.record);
-    if (ws.record.desired !== 'running') ws.setPhase('stopped');
   }
 
   private async startContainer(ws: Workspace): Promise<void> {
@@ -195,8 +206,11 @@ export class Operations {
     const before = await engine.inspectContainer(ws.containerId);
     if (before?.state.running && ws.phase === 'running') return;
     ws.setPhase('starting');
-    await engine.startContainer(ws.containerId);
-    const after = await engine.inspectContainer(ws.containerId);
+    const containerId = ws.containerId;
+    const after = await timed(this.deps.metrics, 'start', async () => {
+      await engine.startContainer(containerId);
+      return engine.inspectContainer(containerId);
+    });
     if (!after?.state.running) {
       throw new WorkspaceFailure('ContainerExited', `PID 1 exited right after start with code ${after?.state.exitCode ?? 'unknown'}`);
     }

@@ -1,0 +1,96 @@
+/**
+ * The daemon's one Prometheus registry. prom-client's process and Node metrics keep their standard names; the
+ * daemon's own are `cvm_supervisor_*`. No label takes an unbounded value: never a workspace id.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { PHASES, type Phase } from './workspace/phase.js';
+import type { LifecycleMetrics, TimedStep } from './workspace/lifecycle-metrics.js';
+
+const STEP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class Metrics implements LifecycleMetrics {
+  readonly registry = new Registry();
+  private readonly info: Gauge<'version' | 'engine_version'>;
+  private readonly phaseDuration: Histogram<'phase'>;
+  private readonly pullBytes: Counter;
+  private readonly restarts: Counter<'reason'>;
+  private readonly engineErrors: Counter<'operation'>;
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+
+  /** `phases` is read at scrape time, so the gauge is always exactly what the manager holds. */
+  constructor(version: string, phases: () => Iterable<Phase>) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.info = new Gauge({
+      name: 'cvm_supervisor_info',
+      help: 'The daemon version and the engine version it talks to (value is always 1).',
+      labelNames: ['version', 'engine_version'],
+      registers,
+    });
+    this.info.set({ version, engine_version: 'unknown' }, 1);
+    new Gauge({
+      name: 'cvm_supervisor_workspaces',
+      help: 'Workspaces by lifecycle phase.',
+      labelNames: ['phase'],
+      registers,
+      collect() {
+        const counts = new Map<Phase, number>(PHASES.map((p) => [p, 0]));
+        for (const phase of phases()) counts.set(phase, (counts.get(phase) ?? 0) + 1);
+        for (const [phase, count] of counts) this.set({ phase }, count);
+      },
+    });
+    this.phaseDuration = new Histogram({
+      name: 'cvm_supervisor_phase_duration_seconds',
+      help: 'How long successful lifecycle steps take: pull, detect (init detection), create, start.',
+      labelNames: ['phase'],
+      buckets: STEP_BUCKETS,
+      registers,
+    });
+    this.pullBytes = new Counter({ name: 'cvm_supervisor_image_pull_bytes_total', help: 'Bytes of image layers pulled.', registers });
+    this.restarts = new Counter({
+      name: 'cvm_supervisor_workspace_restarts_total',
+      help: 'Workspaces restarted by the daemon after their PID 1 died, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.engineErrors = new Counter({
+      name: 'cvm_supervisor_engine_errors_total',
+      help: 'Failed requests to the container engine, by operation.',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'cvm_supervisor_http_request_duration_seconds',
+      help: 'HTTP requests served, by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: HTTP_BUCKETS,
+      registers,
+    });
+  }
+
+  engineVersion(engineVersion: string, version: string): void {
+    this.info.reset();
+    this.info.set({ version, engine_version: engineVersion }, 1);
+  }
+
+  stepTook(step: TimedStep, seconds: number): void {
+    this.phaseDuration.observe({ phase: step }, seconds);
+  }
+
+  pulled(bytes: number): void {
+    if (bytes > 0) this.pullBytes.inc(bytes);
+  }
+
+  restarted(reason: string): void {
+    this.restarts.inc({ reason });
+  }
+
+  engineError(operation: string): void {
+    this.engineErrors.inc({ operation });
+  }
+
+  httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+}

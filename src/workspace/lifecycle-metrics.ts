@@ -1,0 +1,17 @@
+/** What the lifecycle reports for metrics; src/metrics.ts implements it with prom-client. */
+
+export type TimedStep = 'pull' | 'detect' | 'create' | 'start';
+
+export interface LifecycleMetrics {
+  stepTook(step: TimedStep, seconds: number): void;
+  pulled(bytes: number): void;
+  restarted(reason: string): void;
+}
+
+/** Runs `work` and reports how long it took when it succeeds (a failed pull's time says nothing useful). */
+export async function timed<T>(metrics: LifecycleMetrics | undefined, step: TimedStep, work: () => Promise<T>): Promise<T> {
+  const started = process.hrtime.bigint();
+  const result = await work();
+  metrics?.stepTook(step, Number(process.hrtime.bigint() - started) / 1e9);
+  return result;
+}
