@@ -138,6 +138,8 @@ export class DockerEngine implements Engine {
         ...(options.signal ? { abortSignal: options.signal } : {}),
       })) as unknown as Readable;
     } catch (err) {
+      // Cancelled before the stream began: the same PullError as a cancel mid-stream (followPull), not an unreachable engine.
+      if (options.signal?.aborted) throw new PullError(ref, null, 'pull cancelled');
       const engineError = toEngineError('pull', err);
       // The engine refused the pull before streaming (registry unreachable, auth): a pull failure, not an engine one.
       if (engineError instanceof EngineUnavailableError) throw engineError;
