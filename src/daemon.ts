@@ -6,12 +6,19 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type App, buildApp } from './api/app.js';
-import { type Config, engineHostRootFor } from './config/schema.js';
+import { TokenFile, TokenUnreadableError } from './api/auth.js';
+import { Readiness } from './api/readiness.js';
+import { type Config, ConfigError, engineHostRootFor } from './config/schema.js';
+import { countingEngineErrors } from './engine/error-counting.js';
 import { DockerEngine } from './engine/docker.js';
 import type { Engine, EngineInfo } from './engine/types.js';
 import { readNodeFacts, resolveMountSources } from './host/node-facts.js';
 import { detectImageFacts, ImageFactsCache } from './image/detect.js';
+import { Metrics } from './metrics.js';
 import type { ShutdownStep } from './shutdown.js';
+import { VERSION } from './version.js';
+import type { LifecycleMetrics } from './workspace/lifecycle-metrics.js';
+import type { Phase } from './workspace/phase.js';
 import { precheckSpec } from './workspace/container-spec.js';
 import { WorkspaceManager } from './workspace/manager.js';
 import { StateStore } from './workspace/store.js';
@@ -26,7 +33,7 @@ export interface Daemon {
 }
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
-export function createManager(config: Config, engine: Engine, logger: Logger): WorkspaceManager {
+export function createManager(config: Config, engine: Engine, logger: Logger, metrics?: LifecycleMetrics): WorkspaceManager {
   const engineHostRoot = engineHostRootFor(config, 'host');
   const inspectionOwner = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
   const facts = new ImageFactsCache((e, imageId) => detectImageFacts(e, imageId, inspectionOwner));
@@ -35,6 +42,7 @@ export function createManager(config: Config, engine: Engine, logger: Logger): W
     engine,
     store: new StateStore(config.stateDir),
     logger,
+    ...(metrics ? { metrics } : {}),
     inspectionOwner,
     imageFacts: (imageId) => facts.get(engine, imageId),
     nodeFacts,
@@ -76,21 +84,63 @@ async function connectEngine(engine: Engine, logger: Logger, signal: AbortSignal
   }
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Without a token file /v1 is open, so it may only be reachable from the node itself. */
+function openTokens(config: Config, logger: Logger): TokenFile | null {
+  if (config.tokenFile === undefined) {
+    if (!isLoopback(config.listen.host)) {
+      throw new ConfigError('--listen', `${config.listen.host} is not a loopback address; without --token-file the API may only listen on loopback`);
+    }
+    logger.warn({ listen: config.listen.host }, 'no --token-file: /v1 needs no token, so the API listens on loopback only');
+    return null;
+  }
+  try {
+    return new TokenFile(config.tokenFile, logger);
+  } catch (err) {
+    if (err instanceof TokenUnreadableError) throw new ConfigError('--token-file', err.message);
+    throw err;
+  }
+}
+
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
-  if (config.engine === 'embedded') throw new Error('--engine embedded is not supported by this build yet; use --engine host');
-  const engine = new DockerEngine({ dockerHost: config.dockerHost });
-  const manager = createManager(config, engine, logger);
-  const app = buildApp(logger);
+  if (config.engine === 'embedded') throw new ConfigError('--engine', 'embedded is not supported by this build yet; use host');
+  const tokens = openTokens(config, logger);
+  let started = false;
+  // The manager is made below; the gauge reads it only at scrape time.
+  const phases = (): Iterable<Phase> => manager.phases();
+  const metrics = new Metrics(VERSION, phases);
+  const engine = countingEngineErrors(new DockerEngine({ dockerHost: config.dockerHost }), (op) => {
+    metrics.engineError(op);
+  });
+  const manager = createManager(config, engine, logger, metrics);
+  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => started });
+  const app = await buildApp({
+    logger,
+    engine,
+    manager,
+    metrics,
+    readiness,
+    tokens,
+    started: () => started,
+    cvmRuntime: config.runtime,
+    cvmEnabled: config.cvmEnabled,
+    version: VERSION,
+  });
   await app.listen({ host: config.listen.host, port: config.listen.port });
 
   const stopConnecting = new AbortController();
-  const started = (async () => {
+  const startup = (async () => {
     const info = await connectEngine(engine, logger, stopConnecting.signal);
+    metrics.engineVersion(info.serverVersion, VERSION);
     logger.info({ engine: info.serverVersion, runtimes: info.runtimes, cvmRuntime: config.runtime }, 'connected to the engine');
     if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
       logger.warn({ runtime: config.runtime }, 'the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing)');
     }
     await manager.init();
+    started = true;
     await declareBootWorkspace(manager, config, logger);
     return true;
   })().catch((err: unknown) => {
@@ -99,11 +149,17 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   });
 
   const shutdownSteps: ShutdownStep[] = [
+    () => {
+      readiness.markShuttingDown();
+      return Promise.resolve();
+    },
+    // Stops accepting connections and lets in-flight requests finish.
     () => app.close(),
     async () => {
       stopConnecting.abort();
-      if (await started) await manager.shutdown(config.shutdownPolicy);
+      if (await startup) await manager.shutdown(config.shutdownPolicy);
+      tokens?.close();
     },
   ];
-  return { engine, manager, app, started, shutdownSteps };
+  return { engine, manager, app, started: startup, shutdownSteps };
 }

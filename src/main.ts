@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** The command line: `serve`, `--version`, `--help`. Bad usage or config exits 2 with one line on stderr. */
-import { readFileSync } from 'node:fs';
 import { ConfigError } from './config/schema.js';
 import { helpText } from './config/help.js';
 import { loadConfig } from './config/load.js';
@@ -8,11 +7,7 @@ import { redactConfig } from './config/redact.js';
 import { startDaemon } from './daemon.js';
 import { createLogger } from './log.js';
 import { installShutdown } from './shutdown.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { VERSION } from './version.js';
 
 async function serve(argv: string[]): Promise<void> {
   let config;
@@ -26,7 +21,7 @@ async function serve(argv: string[]): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  logger.info({ version: version(), config: redactConfig(config) }, 'starting');
+  logger.info({ version: VERSION, config: redactConfig(config) }, 'starting');
   const daemon = await startDaemon(config, logger);
   installShutdown(daemon.shutdownSteps, { graceMs: config.shutdownGrace * 1000, log: logger });
   logger.info({ listen: `${config.listen.host}:${config.listen.port}` }, 'ready');
@@ -35,7 +30,7 @@ async function serve(argv: string[]): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === '--version') {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
   if (command === undefined || command === '--help' || command === '-h' || rest.includes('--help')) {

@@ -1,15 +1,97 @@
 /**
- * The fastify app: plugins and routes, no process lifecycle (that is server.ts). For now only the liveness probe;
- * the control-plane API, readiness and metrics come with the HTTP issue.
+ * The fastify app: plugins, routes and the error handler; no process lifecycle (daemon.ts listens and shuts down).
+ * Request bodies are validated by TypeBox without coercion or silent removal of unknown fields, so `{"image":5}`
+ * and unknown fields are 400s, as API.md asks. The same schemas feed serialization and /openapi.json.
  */
+import swagger from '@fastify/swagger';
+import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
+import type { Engine } from '../engine/types.js';
+import type { Metrics } from '../metrics.js';
+import type { WorkspaceManager } from '../workspace/manager.js';
+import type { TokenFile } from './auth.js';
+import { ApiError, errorHandler } from './errors.js';
+import type { Readiness } from './readiness.js';
+import { nodeRoutes } from './routes/node.js';
+import { probeRoutes } from './routes/probes.js';
+import { workspaceRoutes } from './routes/workspaces.js';
 
-export function buildApp(logger: Logger) {
-  const app = Fastify({ loggerInstance: logger });
-  // Probes come every few seconds; their request logs would drown everything else.
-  app.get('/healthz', { logLevel: 'warn' }, () => ({ status: 'ok' }));
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface AppDeps {
+  logger: Logger;
+  engine: Engine;
+  manager: WorkspaceManager;
+  metrics: Metrics;
+  readiness: Readiness;
+  /** null: no token file, /v1 is open and the daemon listens on loopback only (daemon.ts enforces that). */
+  tokens: TokenFile | null;
+  /** Whether the workspaces are loaded; /v1 answers 503 until then. */
+  started: () => boolean;
+  cvmRuntime: string;
+  cvmEnabled: boolean;
+  version: string;
+  bodyLimit?: number;
+}
+
+/** Everything under /v1: bearer auth first, then the routes. */
+function v1Routes(deps: AppDeps): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (deps.tokens && !deps.tokens.accepts(request.headers.authorization)) {
+        done(new ApiError(401, 'Unauthorized', 'a valid bearer token is required'));
+      } else if (!deps.started()) {
+        done(new ApiError(503, 'EngineUnavailable', 'the daemon is still connecting to the engine'));
+      } else {
+        done();
+      }
+    });
+    await app.register(workspaceRoutes(deps.manager));
+    await app.register(nodeRoutes(deps));
+  };
+}
+
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: { code: 'NotFound', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`, details: {} } });
+  });
+  // A route without a body accepts an empty body whatever the Content-Type says (API.md).
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new ApiError(400, 'InvalidRequest', 'the body is not valid JSON'), undefined);
+    }
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    deps.metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'cvm-supervisor', version: deps.version, description: 'Runs Coder workspaces as container-based VMs (sysbox).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: ({ schema, url }) => ({
+      schema: url.startsWith('/v1') ? { ...schema, security: [{ bearer: [] }] } : schema,
+      url,
+    }),
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  await app.register(probeRoutes(deps));
+  await app.register(v1Routes(deps));
   return app;
 }
 
-export type App = ReturnType<typeof buildApp>;
+export type App = Awaited<ReturnType<typeof buildApp>>;

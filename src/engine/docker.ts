@@ -143,7 +143,7 @@ export class DockerEngine implements Engine {
       const engineError = toEngineError('pull', err);
       // The engine refused the pull before streaming (registry unreachable, auth): a pull failure, not an engine one.
       if (engineError instanceof EngineUnavailableError) throw engineError;
-      throw new PullError(ref, engineError.statusCode, engineError.message);
+      throw new PullError(ref, engineError.statusCode, engineError.message.replace(/^pull: /, ''));
     }
     await followPull(ref, stream, options);
   }

@@ -167,7 +167,8 @@ export interface VolumeDetails {
 }
 
 export interface Engine {
-  ping(): Promise<void>;
+  /** Rejects with EngineUnavailableError when the engine does not answer within timeoutMs (default 2 s). */
+  ping(timeoutMs?: number): Promise<void>;
   info(): Promise<EngineInfo>;
   /** undefined when the image is not present locally. */
   inspectImage(ref: string): Promise<ImageDetails | undefined>;

@@ -8,7 +8,7 @@ import { removeStaleInspections } from '../image/detect.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import { Operations, type OperationDeps } from './operations.js';
-import { restartBackoffMs, restartDecision } from './phase.js';
+import { type Phase, restartBackoffMs, restartDecision } from './phase.js';
 import { specHash } from './spec-hash.js';
 import { InvalidSpecError, isValidWorkspaceId, type WorkspaceSpec } from './spec.js';
 import type { StateStore, WorkspaceRecord } from './store.js';
@@ -20,6 +20,15 @@ export class WorkspaceNotFoundError extends Error {
   constructor(id: string) {
     super(`workspace ${id} does not exist`);
     this.name = 'WorkspaceNotFoundError';
+  }
+}
+
+/** An operation that cannot apply to the workspace as it is (it is being deleted). */
+export class WorkspaceConflictError extends Error {
+  readonly code = 'Conflict';
+  constructor(id: string, why: string) {
+    super(`workspace ${id} ${why}`);
+    this.name = 'WorkspaceConflictError';
   }
 }
 
@@ -74,6 +83,11 @@ export class WorkspaceManager {
     logger.info({ workspaces: records.length, containers: containers.length }, 'adopted existing state');
   }
 
+  /** Every workspace's phase, cheaply (the metrics gauge reads it at each scrape). */
+  *phases(): Iterable<Phase> {
+    for (const ws of this.workspaces.values()) yield ws.phase;
+  }
+
   list(): WorkspaceStatus[] {
     return [...this.workspaces.values()].map((ws) => ws.status(specHash(ws.record.spec)));
   }
@@ -93,7 +107,8 @@ export class WorkspaceManager {
     if (!isValidWorkspaceId(id)) throw new InvalidSpecError('id', `${JSON.stringify(id)} is not a DNS label (1-63 of [a-z0-9-])`);
     await this.options.precheck(spec);
     const existing = this.workspaces.get(id);
-    if (existing && existing.phase !== 'deleting') {
+    if (existing) {
+      this.refuseIfDeleting(existing);
       existing.record.spec = spec;
       await this.options.store.save(existing.record);
       if (existing.containerId === null && existing.phase === 'failed' && existing.record.desired === 'running') {
@@ -117,14 +132,17 @@ export class WorkspaceManager {
   }
 
   async start(id: string): Promise<WorkspaceStatus> {
+    this.refuseIfDeleting(this.require(id));
     return this.changeDesired(id, 'running', (ws) => this.ops.converge(ws));
   }
 
   async stop(id: string): Promise<WorkspaceStatus> {
+    this.refuseIfDeleting(this.require(id));
     return this.changeDesired(id, 'stopped', (ws) => this.ops.stop(ws));
   }
 
   async restart(id: string): Promise<WorkspaceStatus> {
+    this.refuseIfDeleting(this.require(id));
     return this.changeDesired(id, 'running', async (ws) => {
       await this.ops.stop(ws);
       await this.ops.converge(ws);
@@ -137,6 +155,7 @@ export class WorkspaceManager {
    */
   async rebuild(id: string, options: { pull: boolean } = { pull: true }): Promise<WorkspaceStatus> {
     const ws = this.require(id);
+    this.refuseIfDeleting(ws);
     ws.record.generation += 1;
     ws.record.pending = { op: 'rebuild', pull: options.pull };
     return this.changeDesired(id, ws.record.desired, (w) => this.ops.converge(w));
@@ -144,6 +163,13 @@ export class WorkspaceManager {
 
   async delete(id: string, purge: boolean): Promise<WorkspaceStatus> {
     const ws = this.require(id);
+    const pending = ws.record.pending;
+    if (pending?.op === 'delete') {
+      // Already on its way out; a second request can only widen it to a purge.
+      pending.purge ||= purge;
+      await this.options.store.save(ws.record);
+      return ws.status(specHash(ws.record.spec));
+    }
     ws.record.pending = { op: 'delete', purge };
     return this.changeDesired(id, 'stopped', async (w) => {
       await this.ops.converge(w);
@@ -188,6 +214,10 @@ export class WorkspaceManager {
     const ws = this.workspaces.get(id);
     if (!ws) throw new WorkspaceNotFoundError(id);
     return ws;
+  }
+
+  private refuseIfDeleting(ws: Workspace): void {
+    if (ws.record.pending?.op === 'delete') throw new WorkspaceConflictError(ws.id, 'is being deleted; try again once it is gone');
   }
 
   private async changeDesired(id: string, desired: 'running' | 'stopped', op: (ws: Workspace) => Promise<void>): Promise<WorkspaceStatus> {

@@ -114,7 +114,7 @@ function isNormalisedAbsolute(p: string): boolean {
  */
 export function parseWorkspaceSpec(input: unknown): WorkspaceSpec {
   if (!Value.Check(WorkspaceSpecSchema, input)) {
-    const { path, message } = firstSchemaError(input);
+    const { path, message } = describeSchemaErrors(Value.Errors(WorkspaceSpecSchema, input));
     throw new InvalidSpecError(path, message);
   }
   const spec = input;
@@ -133,18 +133,25 @@ export function parseWorkspaceSpec(input: unknown): WorkspaceSpec {
   return spec;
 }
 
-/** The most useful schema error, as a dotted path ("mounts.0.source") and a message. */
-function firstSchemaError(input: unknown): { path: string; message: string } {
-  const errors = Value.Errors(WorkspaceSpecSchema, input);
+/** One schema error as reported by TypeBox (and by fastify's validation, which uses it). */
+export interface SchemaErrorLike {
+  keyword: string;
+  instancePath: string;
+  params: unknown;
+  message?: string;
+}
+
+/** The most useful of a list of schema errors, as a dotted path ("mounts.0.source") and a message. */
+export function describeSchemaErrors(errors: readonly SchemaErrorLike[], root = 'spec'): { path: string; message: string } {
   const extra = errors.find((e) => e.keyword === 'additionalProperties');
   const first = extra ?? errors.find((e) => e.keyword !== 'boolean') ?? errors[0];
   const base = (first?.instancePath ?? '').slice(1).replaceAll('/', '.');
   if (extra) {
     const names = (extra.params as { additionalProperties?: string[] }).additionalProperties ?? [];
     const path = [base, names[0]].filter(Boolean).join('.');
-    return { path: path || 'spec', message: `unknown field ${names.join(', ')}` };
+    return { path: path || root, message: `unknown field ${names.join(', ')}` };
   }
-  return { path: base || 'spec', message: first?.message ?? 'does not match the schema' };
+  return { path: base || root, message: first?.message ?? 'does not match the schema' };
 }
 
 /** Names that look like secrets; their env values are redacted in logs and responses. */

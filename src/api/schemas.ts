@@ -1,0 +1,75 @@
+/** TypeBox schemas of what the HTTP API sends and accepts besides the workspace spec (src/workspace/spec.ts). */
+import Type from 'typebox';
+import { FAILURE_REASONS, PHASES } from '../workspace/phase.js';
+import { WORKSPACE_ID_PATTERN } from '../workspace/spec.js';
+
+const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'A stable machine-readable code, e.g. InvalidSpec, NotFound, Unauthorized' }),
+      message: Type.String(),
+      details: Type.Record(Type.String(), Type.Unknown()),
+    }),
+  },
+);
+
+export const WorkspaceIdParams = Type.Object({
+  id: Type.String({ pattern: WORKSPACE_ID_PATTERN, description: 'A DNS label: 1-63 of [a-z0-9-], starting and ending with a letter or digit' }),
+});
+
+export const WorkspaceSchema = Type.Object(
+  {
+    id: Type.String(),
+    phase: Type.Enum(PHASES),
+    reason: Nullable(Type.Enum(FAILURE_REASONS)),
+    message: Nullable(Type.String()),
+    outdated: Type.Boolean({ description: 'The container was built from an older spec; a rebuild applies the current one' }),
+    containerId: Nullable(Type.String()),
+    runtime: Nullable(Type.String()),
+    image: Type.Object({ ref: Type.String(), digest: Nullable(Type.String()) }),
+    init: Nullable(
+      Type.Object({
+        mode: Type.Enum(['systemd', 'init', 'keepalive']),
+        path: Type.String(),
+        target: Nullable(Type.String()),
+        reason: Nullable(Type.String({ description: 'Why there is no usable /sbin/init' })),
+      }),
+    ),
+    gpus: Type.Array(Type.Object({ index: Type.Integer(), uuid: Type.String(), model: Type.String() })),
+    restarts: Type.Integer(),
+    createdAt: Type.String({ format: 'date-time' }),
+    startedAt: Nullable(Type.String({ format: 'date-time' })),
+  },
+);
+
+export const WorkspaceListSchema = Type.Object({ workspaces: Type.Array(WorkspaceSchema) });
+
+export const HealthSchema = Type.Object({ status: Type.Literal('ok') });
+export const UnreadySchema = Type.Object({ status: Type.Literal('unready'), reasons: Type.Array(Type.String()) });
+export const ReadySchema = Type.Object({ status: Type.Literal('ready') });
+
+export const CheckSchema = Type.Object({
+  id: Type.String(),
+  status: Type.Enum(['pass', 'warn', 'fail']),
+  evidence: Type.String(),
+  hint: Nullable(Type.String()),
+});
+export const PreflightSchema = Type.Object({ ok: Type.Boolean(), checks: Type.Array(CheckSchema) });
+
+export const NodeSchema = Type.Object({
+  engineVersion: Type.String(),
+  apiVersion: Type.String(),
+  runtimes: Type.Array(Type.String()),
+  cvmRuntime: Type.String(),
+  cvmEnabled: Type.Boolean(),
+  kernelVersion: Type.String(),
+  cgroupVersion: Type.String(),
+  operatingSystem: Type.String(),
+  gpus: Type.Array(Type.Object({ index: Type.Integer(), uuid: Type.String(), model: Type.String() })),
+});
+
+/** Query strings are converted by the validator ("true" → true); bodies never are. */
+export const PurgeQuery = Type.Object({ purge: Type.Optional(Type.Boolean({ description: 'Also remove the workspace volumes' })) });
+export const FollowQuery = Type.Object({ follow: Type.Optional(Type.Boolean({ description: 'Stay open and stream new entries' })) });
