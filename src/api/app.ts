@@ -79,7 +79,7 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: { title: 'cvm-supervisor', version: deps.version, description: 'Runs Coder workspaces as container-based VMs (sysbox).' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
