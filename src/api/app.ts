@@ -13,6 +13,7 @@ import type { WorkspaceManager } from '../workspace/manager.js';
 import type { TokenFile } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import type { Readiness } from './readiness.js';
+import { eventRoutes } from './routes/events.js';
 import { nodeRoutes } from './routes/node.js';
 import { probeRoutes } from './routes/probes.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -48,6 +49,7 @@ function v1Routes(deps: AppDeps): FastifyPluginAsyncTypebox {
       }
     });
     await app.register(workspaceRoutes(deps.manager));
+    await app.register(eventRoutes(deps.manager));
     await app.register(nodeRoutes(deps));
   };
 }

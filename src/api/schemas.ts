@@ -73,3 +73,20 @@ export const NodeSchema = Type.Object({
 /** Query strings are converted by the validator ("true" → true); bodies never are. */
 export const PurgeQuery = Type.Object({ purge: Type.Optional(Type.Boolean({ description: 'Also remove the workspace volumes' })) });
 export const FollowQuery = Type.Object({ follow: Type.Optional(Type.Boolean({ description: 'Stay open and stream new entries' })) });
+
+/** One build-log entry (GET /v1/workspaces/{id}/events). Kinds as in src/workspace/event-log.ts, plus `skipped`. */
+export const LogEntrySchema = Type.Object({
+  seq: Type.Integer({ minimum: 1, description: 'Grows by one per entry; a `skipped` entry carries the last seq it stands for' }),
+  time: Type.String({ format: 'date-time' }),
+  kind: Type.Enum(['phase', 'pull', 'detect', 'bootstrap', 'failure', 'info', 'skipped'], {
+    description: '`skipped`: the reader fell behind the bounded buffer; data.skipped entries were dropped before it got them',
+  }),
+  message: Type.String(),
+  data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export const SseFramesSchema = Type.String({
+  description: 'Server-sent events: `id: <seq>`, `event: <kind>`, `data: <LogEntry as JSON>`, then a blank line',
+});
+export const LastEventIdHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ description: 'SSE: resume after this seq (sent back by EventSource on reconnect)' })),
+});

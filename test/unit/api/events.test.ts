@@ -1,0 +1,306 @@
+/**
+ * The build-log stream without an engine: the cursor that pulls from a workspace's EventLog (drain, falling behind
+ * the ring, unsubscribing), the framing, and the route through app.inject.
+ *
+ * Route bodies need a workspace with a log, which a real WorkspaceManager only makes through the engine; those
+ * cases register the route plugin on a bare fastify with a lookup over real EventLogs (the plugin asks only for
+ * `workspace(id)`). Auth, 404 and the OpenAPI entry go through the real buildApp, with a real manager whose
+ * DockerEngine points at a socket that does not exist (these requests must never reach it).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import Fastify from 'fastify';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, buildApp } from '../../../src/api/app.js';
+import { TokenFile } from '../../../src/api/auth.js';
+import { errorHandler } from '../../../src/api/errors.js';
+import { Readiness } from '../../../src/api/readiness.js';
+import {
+  EventCursor,
+  type EventSink,
+  entriesAfter,
+  eventRoutes,
+  formatEntry,
+  startCursor,
+  type StreamEntry,
+} from '../../../src/api/routes/events.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { createManager } from '../../../src/daemon.js';
+import { DockerEngine } from '../../../src/engine/docker.js';
+import { Metrics } from '../../../src/metrics.js';
+import { EventLog } from '../../../src/workspace/event-log.js';
+
+const silent = pino({ level: 'silent' });
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A socket stand-in: accepts `room` writes, then reports a full buffer until the test drains it. */
+class RecordingSink implements EventSink {
+  readonly texts: string[] = [];
+  ended = 0;
+  constructor(public room = Infinity) {}
+  write(text: string): boolean {
+    this.texts.push(text);
+    this.room -= 1;
+    return this.room > 0;
+  }
+  end(): void {
+    this.ended += 1;
+  }
+  get entries(): StreamEntry[] {
+    return this.texts.map((t) => JSON.parse(t) as StreamEntry);
+  }
+  get seqs(): number[] {
+    return this.entries.map((e) => e.seq);
+  }
+}
+
+function logWith(count: number, capacity = 1000): EventLog {
+  const log = new EventLog(capacity);
+  for (let i = 1; i <= count; i++) log.append('info', `line ${i}`);
+  return log;
+}
+
+describe('framing', () => {
+  const entry: StreamEntry = { seq: 7, time: '2026-11-25T08:00:00.000Z', kind: 'phase', message: 'two\nlines', data: { phase: 'running' } };
+
+  it('writes one JSON line per entry as NDJSON, newlines inside escaped', () => {
+    const text = formatEntry(entry, 'ndjson');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.slice(0, -1)).not.toContain('\n');
+    expect(JSON.parse(text)).toEqual(entry);
+  });
+
+  it('writes an SSE frame with the seq as id and the kind as event', () => {
+    expect(formatEntry(entry, 'sse')).toBe(`id: 7\nevent: phase\ndata: ${JSON.stringify(entry)}\n\n`);
+  });
+});
+
+describe('entriesAfter and startCursor', () => {
+  it('returns what follows the cursor and counts what the ring dropped in between', () => {
+    const buffered = logWith(20, 5).snapshot(); // seqs 16..20
+    expect(entriesAfter(buffered, 17)).toEqual({ skipped: 0, entries: buffered.slice(2) });
+    expect(entriesAfter(buffered, 15)).toEqual({ skipped: 0, entries: buffered });
+    expect(entriesAfter(buffered, 10)).toEqual({ skipped: 5, entries: buffered });
+    expect(entriesAfter(buffered, 20)).toEqual({ skipped: 0, entries: [] });
+    expect(entriesAfter([], 3)).toEqual({ skipped: 0, entries: [] });
+  });
+
+  it('starts at the oldest buffered entry, or after a Last-Event-ID this log has reached', () => {
+    const log = logWith(20, 5); // seqs 16..20
+    expect(startCursor(log, undefined)).toBe(15);
+    expect(startCursor(log, '18')).toBe(18);
+    expect(startCursor(log, ' 3 ')).toBe(3);
+    // Beyond the newest: an id from an earlier log (restarted daemon), so everything buffered.
+    expect(startCursor(log, '21')).toBe(15);
+    for (const junk of ['', 'abc', '-1', '1e3', '99999999999999999999']) expect(startCursor(log, junk), junk).toBe(15);
+    expect(startCursor(new EventLog(), '5')).toBe(0);
+  });
+});
+
+describe('EventCursor', () => {
+  it('without follow writes what was buffered when it started, ends once and never subscribes', () => {
+    const log = logWith(3);
+    const sink = new RecordingSink();
+    new EventCursor(log, sink, 'ndjson', 0, false).start();
+    log.append('info', 'too late');
+    expect(sink.seqs).toEqual([1, 2, 3]);
+    expect(sink.ended).toBe(1);
+    expect(log.listenerCount).toBe(0);
+  });
+
+  it('following, writes new entries after the producer returns and lets go of the log on close', async () => {
+    const log = logWith(2);
+    const sink = new RecordingSink();
+    const cursor = new EventCursor(log, sink, 'ndjson', 1, true);
+    cursor.start();
+    expect(sink.seqs).toEqual([2]);
+    expect(log.listenerCount).toBe(1);
+    log.append('phase', 'running');
+    log.append('info', 'after');
+    expect(sink.seqs).toEqual([2]); // not from inside append()
+    await nextTurn();
+    expect(sink.seqs).toEqual([2, 3, 4]);
+    cursor.close();
+    expect(log.listenerCount).toBe(0);
+    log.append('info', 'unseen');
+    await nextTurn();
+    expect(sink.seqs).toEqual([2, 3, 4]);
+    expect(sink.ended).toBe(0);
+  });
+
+  it('stops writing when the sink is full and carries on from its cursor on drain, no entry lost or repeated', async () => {
+    const log = logWith(5);
+    const sink = new RecordingSink(2);
+    const cursor = new EventCursor(log, sink, 'ndjson', 0, true);
+    cursor.start();
+    expect(sink.seqs).toEqual([1, 2]);
+    expect(cursor.isBlocked).toBe(true);
+    log.append('info', 'while blocked');
+    await nextTurn();
+    expect(sink.seqs).toEqual([1, 2]);
+    sink.room = 3;
+    cursor.drained();
+    expect(sink.seqs).toEqual([1, 2, 3, 4, 5]);
+    sink.room = Infinity;
+    cursor.drained();
+    expect(sink.seqs).toEqual([1, 2, 3, 4, 5, 6]);
+    cursor.close();
+  });
+
+  it('a reader that fell behind the ring gets one skipped entry with the count, then the rest in order', async () => {
+    const log = new EventLog(5);
+    log.append('phase', 'pending');
+    const sink = new RecordingSink(1);
+    const cursor = new EventCursor(log, sink, 'ndjson', 0, true);
+    cursor.start();
+    expect(sink.seqs).toEqual([1]);
+    for (let i = 0; i < 20; i++) log.append('pull', `progress ${i}`); // seqs 2..21; the ring keeps 17..21
+    await nextTurn();
+    sink.room = Infinity;
+    cursor.drained();
+    const [, marker, ...rest] = sink.entries;
+    expect(marker).toMatchObject({ kind: 'skipped', seq: 16, data: { skipped: 15, fromSeq: 2, toSeq: 16 } });
+    expect(rest.map((e) => e.seq)).toEqual([17, 18, 19, 20, 21]);
+    log.append('info', 'caught up');
+    await nextTurn();
+    expect(sink.seqs.at(-1)).toBe(22);
+    expect(sink.entries.filter((e) => e.kind === 'skipped')).toHaveLength(1);
+    cursor.close();
+  });
+
+  it('finish() stops following, writes what is buffered and ends; a blocked one ends after its drain', () => {
+    const log = logWith(3);
+    const sink = new RecordingSink(1);
+    const cursor = new EventCursor(log, sink, 'sse', 0, true);
+    cursor.start();
+    cursor.finish();
+    expect(log.listenerCount).toBe(0);
+    expect(sink.ended).toBe(0);
+    sink.room = Infinity;
+    cursor.drained();
+    expect(sink.texts.map((t) => /^id: (\d+)/.exec(t)?.[1])).toEqual(['1', '2', '3']);
+    expect(sink.ended).toBe(1);
+  });
+});
+
+/** A lookup over real EventLogs; `gone` ids answer undefined, as the manager does once a delete finished. */
+function sourceOf(logs: Map<string, { log: EventLog }>) {
+  return { workspace: (id: string) => logs.get(id) };
+}
+
+describe('GET /v1/workspaces/{id}/events (route plugin)', () => {
+  const logs = new Map<string, { log: EventLog }>();
+  const app = Fastify().setValidatorCompiler(TypeBoxValidatorCompiler).setErrorHandler(errorHandler).register(eventRoutes(sourceOf(logs)));
+
+  beforeAll(async () => {
+    const log = new EventLog();
+    log.append('phase', 'pulling', { phase: 'pulling' });
+    log.append('pull', 'layer 1/2');
+    log.append('phase', 'running', { phase: 'running' });
+    logs.set('ws-1', { log });
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('answers NDJSON by default with every buffered entry and closes', async () => {
+    const response = await app.inject({ url: '/v1/workspaces/ws-1/events' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^application\/x-ndjson/);
+    const lines = response.body.trimEnd().split('\n').map((l) => JSON.parse(l) as StreamEntry);
+    expect(lines.map((e) => [e.seq, e.kind, e.message])).toEqual([
+      [1, 'phase', 'pulling'],
+      [2, 'pull', 'layer 1/2'],
+      [3, 'phase', 'running'],
+    ]);
+  });
+
+  it('answers SSE for Accept: text/event-stream and resumes after Last-Event-ID', async () => {
+    const response = await app.inject({ url: '/v1/workspaces/ws-1/events', headers: { accept: 'text/event-stream', 'last-event-id': '1' } });
+    expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
+    const frames = response.body.split('\n\n').filter((f) => f !== '');
+    expect(frames.map((f) => f.split('\n').slice(0, 2))).toEqual([
+      ['id: 2', 'event: pull'],
+      ['id: 3', 'event: phase'],
+    ]);
+  });
+
+  it('following, streams what comes and ends when the workspace is deleted', async () => {
+    const log = new EventLog();
+    log.append('phase', 'running');
+    logs.set('ws-2', { log });
+    const pending = app.inject({ url: '/v1/workspaces/ws-2/events?follow=true' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    log.append('phase', 'deleting');
+    logs.delete('ws-2');
+    const response = await pending;
+    expect(response.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as StreamEntry).message)).toEqual(['running', 'deleting']);
+    expect(log.listenerCount).toBe(0);
+  });
+
+  it('answers 404 with the error body for an unknown workspace and 400 for a bad id or follow value', async () => {
+    const missing = await app.inject({ url: '/v1/workspaces/nope/events?follow=true', headers: { accept: 'text/event-stream' } });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toEqual({ error: { code: 'NotFound', message: 'workspace nope does not exist', details: {} } });
+    expect((await app.inject({ url: '/v1/workspaces/Bad_Id/events' })).statusCode).toBe(400);
+    expect((await app.inject({ url: '/v1/workspaces/ws-1/events?follow=maybe' })).json()).toMatchObject({ error: { code: 'InvalidRequest' } });
+  });
+});
+
+describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
+  let app: App;
+  let dir: string;
+  let tokens: TokenFile;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cvm-events-unit-'));
+    await writeFile(path.join(dir, 'token'), 'events-token');
+    tokens = new TokenFile(path.join(dir, 'token'), silent);
+    const config = loadConfig(['--state-dir', path.join(dir, 'state')], {});
+    const engine = new DockerEngine({ dockerHost: `unix://${path.join(dir, 'no-engine.sock')}` });
+    const manager = createManager(config, engine, silent);
+    app = await buildApp({
+      logger: silent,
+      engine,
+      manager,
+      metrics: new Metrics('0.0.0-test', () => manager.phases()),
+      readiness: new Readiness(engine, { cvmEnabled: true, cvmRuntime: config.runtime, started: () => true }),
+      tokens,
+      started: () => true,
+      cvmRuntime: config.runtime,
+      cvmEnabled: true,
+      version: '0.0.0-test',
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    tokens.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('needs the bearer token, then answers 404 for an unknown workspace', async () => {
+    for (const authorization of [undefined, 'Bearer wrong', 'Bearer events']) {
+      const response = await app.inject({ url: '/v1/workspaces/ghost/events', headers: authorization ? { authorization } : {} });
+      expect(response.statusCode, String(authorization)).toBe(401);
+      expect(response.json()).toMatchObject({ error: { code: 'Unauthorized' } });
+    }
+    const response = await app.inject({ url: '/v1/workspaces/ghost/events?follow=true', headers: { authorization: 'Bearer events-token' } });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ error: { code: 'NotFound' } });
+  });
+
+  it('is in /openapi.json with its params, follow query, both media types and the bearer scheme', async () => {
+    const doc = (await app.inject({ url: '/openapi.json' })).json<{
+      paths: Record<string, Record<string, { security?: unknown; parameters?: { in: string; name: string }[]; responses: Record<string, { content?: Record<string, unknown> }> }>>;
+    }>();
+    const operation = doc.paths['/v1/workspaces/{id}/events']?.['get'];
+    expect(operation?.security).toEqual([{ bearer: [] }]);
+    expect(operation?.parameters?.map((p) => `${p.in}:${p.name}`).sort()).toEqual(['header:last-event-id', 'path:id', 'query:follow']);
+    expect(Object.keys(operation?.responses['200']?.content ?? {}).sort()).toEqual(['application/x-ndjson', 'text/event-stream']);
+    expect(operation?.responses['404']).toBeDefined();
+  });
+});
