@@ -16,7 +16,7 @@ import type { ResolvedMountSources } from './mounts.js';
 import type { NodeFacts } from './node-facts.js';
 import type { FailureReason } from './phase.js';
 import { specHash } from './spec-hash.js';
-import type { StateStore } from './store.js';
+import type { PendingOperation, StateStore } from './store.js';
 import type { Workspace } from './workspace.js';
 
 export interface OperationDeps {
@@ -83,12 +83,12 @@ export class Operations {
       return;
     }
     if (pending || ws.containerId === null || !(await this.deps.engine.inspectContainer(ws.containerId))) {
+      const completing = pending ?? { op: 'create' as const };
       if (!pending) {
-        ws.record.pending = { op: 'create' };
+        ws.record.pending = completing;
         await this.deps.store.save(ws.record);
       }
-      const current = ws.record.pending;
-      await this.create(ws, current?.op === 'rebuild' && current.pull);
+      await this.create(ws, completing.op === 'rebuild' && completing.pull, completing);
     }
     if (ws.record.desired === 'running') await this.startContainer(ws);
     else await this.stop(ws);
@@ -140,7 +140,7 @@ export class Operations {
     return { running: details.state.running };
   }
 
-  private async create(ws: Workspace, forcePull: boolean): Promise<void> {
+  private async create(ws: Workspace, forcePull: boolean, completing: PendingOperation): Promise<void> {
     const { engine, metrics } = this.deps;
     const { spec } = ws.record;
     ws.setPhase('pulling');
@@ -155,12 +155,12 @@ export class Operations {
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
 
     ws.setPhase('creating');
-    await timed(metrics, 'create', () => this.createContainer(ws, image.id, facts));
+    await timed(metrics, 'create', () => this.createContainer(ws, image.id, facts, completing));
     if (ws.record.desired !== 'running') ws.setPhase('stopped');
   }
 
   /** Volumes, then the container (or the one a crashed run already made), then the bootstrap file. */
-  private async createContainer(ws: Workspace, imageId: string, facts: ImageFacts): Promise<void> {
+  private async createContainer(ws: Workspace, imageId: string, facts: ImageFacts, completing: PendingOperation): Promise<void> {
     const { engine, store } = this.deps;
     const { spec, generation } = ws.record;
     const hash = specHash(spec);
@@ -196,7 +196,8 @@ export class Operations {
     ws.containerSpecHash = hash;
     ws.runtime = createSpec.HostConfig.Runtime ?? null;
     ws.workdir = createSpec.WorkingDir ?? null;
-    ws.record.pending = null;
+    // A delete or rebuild requested while this create ran has replaced `pending`; it must survive the create.
+    if (ws.record.pending === completing) ws.record.pending = null;
     await store.save(ws.record);
   }
 
