@@ -74,6 +74,11 @@ export async function buildApp(deps: AppDeps) {
       done(new ApiError(400, 'InvalidRequest', 'the body is not valid JSON'), undefined);
     }
   });
+  // Any other type: an empty body is no body (a POST action sent by a generic client); anything else is a 415.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else done(new ApiError(415, 'UnsupportedMediaType', 'send the body as application/json'), undefined);
+  });
   app.addHook('onResponse', (request, reply, done) => {
     deps.metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
