@@ -21,6 +21,11 @@ export class Metrics implements LifecycleMetrics {
   /** `phases` is read at scrape time, so the gauge is always exactly what the manager holds. */
   constructor(version: string, phases: () => Iterable<Phase>) {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters, which `promtool check metrics` flags; nodejs_active_{handles,requests,resources}
+    // (by type) carry the same counts.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
     const registers = [this.registry];
     this.info = new Gauge({
       name: 'cvm_supervisor_info',
