@@ -26,6 +26,8 @@ ensure_packages() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   [[ -x /bin/busybox ]] || missing+=(busybox-static)
   command -v iptables >/dev/null || missing+=(iptables)
+  # promtool checks /metrics in the API tests; Debian ships it in the prometheus package.
+  command -v promtool >/dev/null || missing+=(prometheus)
   ((${#missing[@]})) || return 0
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

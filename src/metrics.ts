@@ -17,6 +17,7 @@ export class Metrics implements LifecycleMetrics {
   private readonly restarts: Counter<'reason'>;
   private readonly engineErrors: Counter<'operation'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly httpChildren = new Map<string, ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>>();
 
   /** `phases` is read at scrape time, so the gauge is always exactly what the manager holds. */
   constructor(version: string, phases: () => Iterable<Phase>) {
@@ -95,7 +96,14 @@ export class Metrics implements LifecycleMetrics {
     this.engineErrors.inc({ operation });
   }
 
+  /** On every request: the labelled child is looked up once per (method, route, status), not hashed each time. */
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+    const key = `${method} ${route} ${statusCode}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = this.httpDuration.labels({ method, route, status_code: String(statusCode) });
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 }

@@ -61,6 +61,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body: payload } = toErrorResponse(err);
-  if (status >= 500) request.log.error({ err }, 'request failed');
+  if (status === 500) request.log.error({ err }, 'request failed');
+  else if (status > 500) request.log.warn({ code: payload.error.code, detail: payload.error.message }, 'request refused: unavailable');
   void reply.status(status).send(payload);
 }
