@@ -9,22 +9,13 @@ import { createLogger } from './log.js';
 import { installShutdown } from './shutdown.js';
 import { VERSION } from './version.js';
 
+/** Config errors, also those found while starting (token file, listen address), log nothing before they exit 2. */
 async function serve(argv: string[]): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(argv, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`cvm-supervisor: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfig(argv, process.env);
   const logger = createLogger(config.logLevel);
-  logger.info({ version: VERSION, config: redactConfig(config) }, 'starting');
   const daemon = await startDaemon(config, logger);
   installShutdown(daemon.shutdownSteps, { graceMs: config.shutdownGrace * 1000, log: logger });
-  logger.info({ listen: `${config.listen.host}:${config.listen.port}` }, 'ready');
+  logger.info({ version: VERSION, config: redactConfig(config) }, 'serving');
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -46,6 +37,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`cvm-supervisor: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`cvm-supervisor: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -45,6 +45,9 @@ describe('usage', () => {
     [['serve'], { CODER_INNER_IMAGE: 'x', CODER_CPUS: 'lots' }, 'CODER_CPUS'],
     [['serve'], { CODER_INNER_IMAGE: 'x', CODER_MOUNTS: '/a:/b:rx' }, 'CODER_MOUNTS'],
     [['frobnicate'], {}, 'frobnicate'],
+    // Without a token file /v1 is open, so only loopback may be listened on.
+    [['serve', '--listen', '0.0.0.0:7070'], {}, '--listen'],
+    [['serve', '--token-file', '/nonexistent/token'], {}, '--token-file'],
   ])('%j %j exits 2 with one line naming the field', async (args, env, field) => {
     const { code, stderr, stdout } = await cli(args, env);
     expect(code).toBe(2);
