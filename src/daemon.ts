@@ -3,6 +3,7 @@
  * declares the boot workspace from config, and returns the shutdown steps.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type App, buildApp } from './api/app.js';
@@ -14,12 +15,16 @@ import { DockerEngine } from './engine/docker.js';
 import type { Engine, EngineInfo } from './engine/types.js';
 import { readNodeFacts, resolveMountSources } from './host/node-facts.js';
 import { detectImageFacts, ImageFactsCache } from './image/detect.js';
+import { InvalidDockerConfigError, parseDockerConfigJson, type RegistryCredentials } from './image/registry-auth.js';
 import { Metrics } from './metrics.js';
 import type { ShutdownStep } from './shutdown.js';
 import { VERSION } from './version.js';
 import type { LifecycleMetrics } from './workspace/lifecycle-metrics.js';
 import type { Phase } from './workspace/phase.js';
 import { precheckSpec } from './workspace/container-spec.js';
+import { WorkspaceFailure } from './workspace/failure.js';
+import { checkPullFields } from './workspace/image-pull.js';
+import { ImagePuller } from './workspace/image-puller.js';
 import { WorkspaceManager } from './workspace/manager.js';
 import { StateStore } from './workspace/store.js';
 
@@ -47,11 +52,40 @@ export function createManager(config: Config, engine: Engine, logger: Logger, me
     imageFacts: (imageId) => facts.get(engine, imageId),
     nodeFacts,
     resolveMountSources: (sources) => resolveMountSources(config.hostRoot, sources),
+    puller: new ImagePuller(engine),
+    nodeCredentials: nodePullCredentials(config),
     precheck: async (spec) => {
+      checkPullFields(spec);
       const mountSources = await resolveMountSources(config.hostRoot, (spec.mounts ?? []).map((m) => m.source));
       precheckSpec(spec, await nodeFacts(), mountSources);
     },
   });
+}
+
+/**
+ * The node's pull secret: CODER_IMAGE_PULL_SECRET, then --pull-secret-file, whose entries win for the same host.
+ * The file is read at every pull, so a rotated Kubernetes secret takes effect without a restart.
+ */
+function nodePullCredentials(config: Config): () => Promise<RegistryCredentials | undefined> {
+  let fromEnv: RegistryCredentials | undefined;
+  try {
+    fromEnv = config.bootPullSecret === undefined ? undefined : parseDockerConfigJson(config.bootPullSecret);
+  } catch (err) {
+    if (err instanceof InvalidDockerConfigError) throw new ConfigError('CODER_IMAGE_PULL_SECRET', `(redacted) ${err.message}`);
+    throw err;
+  }
+  const file = config.pullSecretFile;
+  if (file === undefined) return () => Promise.resolve(fromEnv);
+  return async () => {
+    let fromFile: RegistryCredentials;
+    try {
+      fromFile = parseDockerConfigJson(await readFile(file, 'utf8'));
+    } catch (err) {
+      const why = err instanceof InvalidDockerConfigError ? err.message : ((err as NodeJS.ErrnoException).code ?? String(err));
+      throw new WorkspaceFailure('ImagePullAuthFailed', `--pull-secret-file ${file}: ${why}`);
+    }
+    return new Map([...(fromEnv ?? []), ...fromFile]);
+  };
 }
 
 /**

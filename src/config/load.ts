@@ -165,6 +165,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
   const engineHostRoot =
     engine === 'auto' ? explicitEngineHostRoot : engineHostRootFor({ hostRoot, ...(explicitEngineHostRoot !== undefined && { engineHostRoot: explicitEngineHostRoot }) }, engine);
   const tokenFile = given('tokenFile')?.value;
+  const pullSecretFile = given('pullSecretFile')?.value;
   const bootWorkspaceId = value('bootWorkspaceId');
   const envbox = readEnvbox(env);
 
@@ -189,6 +190,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     ...(configFile !== undefined && { configFile }),
     ...(envbox.spec !== undefined && { bootWorkspace: { id: bootWorkspaceId, spec: envbox.spec } }),
     ...(envbox.pullSecret !== undefined && { bootPullSecret: envbox.pullSecret }),
+    ...(pullSecretFile !== undefined && { pullSecretFile }),
   };
   // Every field was checked on the way in; this guards the assembly itself against drifting from the schema.
   if (!Value.Check(ConfigSchema, config)) throw new Error('loadConfig built a Config that does not match ConfigSchema');

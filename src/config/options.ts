@@ -109,6 +109,10 @@ export const OPTIONS = {
     flag: '--log-level', env: 'CVM_LOG_LEVEL', metavar: 'LEVEL', json: 'string', parse: choiceParser(LOG_LEVELS),
     default: 'info', help: `log level: ${LOG_LEVELS.join(', ')}`,
   }),
+  pullSecretFile: option({
+    flag: '--pull-secret-file', env: 'CVM_PULL_SECRET_FILE', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    help: 'a .dockerconfigjson (e.g. a mounted pull secret) for registry credentials; read at every pull',
+  }),
   bootWorkspaceId: option({
     flag: '--boot-workspace-id', env: 'CVM_BOOT_WORKSPACE_ID', metavar: 'ID', json: 'string', parse: parseWorkspaceId,
     default: 'workspace', help: 'the id of the workspace that envbox variables declare (see below)',

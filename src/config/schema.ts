@@ -56,6 +56,8 @@ export const ConfigSchema = Type.Object(
     bootWorkspace: Type.Optional(BootWorkspaceSchema),
     /** Raw .dockerconfigjson text from CODER_IMAGE_PULL_SECRET; checked to hold an `auths` object. A secret. */
     bootPullSecret: Type.Optional(Type.String()),
+    /** A .dockerconfigjson file (a mounted Kubernetes pull secret), read at each pull. */
+    pullSecretFile: Type.Optional(AbsolutePath),
   },
   { additionalProperties: false },
 );

@@ -15,7 +15,7 @@ export class WorkspaceFailure extends Error {
 
 export function classifyPullError(err: PullError): FailureReason {
   const text = err.message.toLowerCase();
-  if (err.statusCode === 401 || err.statusCode === 403 || /unauthorized|authentication required|denied|forbidden/.test(text)) {
+  if (err.statusCode === 401 || err.statusCode === 403 || /unauthorized|authentication required|no basic auth credentials|denied|forbidden/.test(text)) {
     return 'ImagePullAuthFailed';
   }
   if (/no space left/.test(text)) return 'InsufficientStorage';

@@ -6,10 +6,12 @@
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/types.js';
 import type { ImageFacts } from '../image/facts.js';
+import type { RegistryCredentials } from '../image/registry-auth.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { buildContainerSpec, containerName } from './container-spec.js';
 import { toWorkspaceFailure, WorkspaceFailure } from './failure.js';
 import { ensureImage } from './image-pull.js';
+import type { ImagePuller } from './image-puller.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import type { ResolvedMountSources } from './mounts.js';
@@ -27,6 +29,10 @@ export interface OperationDeps {
   /** Fresh node facts (the engine's runtimes can change under us). */
   nodeFacts: () => Promise<NodeFacts>;
   resolveMountSources: (sources: string[]) => Promise<ResolvedMountSources>;
+  /** The node's single-flight puller, shared by every workspace. */
+  puller: ImagePuller;
+  /** The node's pull secret, if any, read afresh for each pull. */
+  nodeCredentials: () => Promise<RegistryCredentials | undefined>;
   metrics?: LifecycleMetrics;
 }
 
@@ -145,7 +151,7 @@ export class Operations {
     const { spec } = ws.record;
     ws.setPhase('pulling');
     const image = await timed(metrics, 'pull', () =>
-      ensureImage(engine, spec.image, spec.pullPolicy ?? 'if-not-present', forcePull, ws.log, ws.abort.signal),
+      ensureImage({ engine, puller: this.deps.puller, nodeCredentials: this.deps.nodeCredentials }, spec, forcePull, ws.log, ws.abort.signal),
     );
     metrics?.pulled(image.pulledBytes);
     ws.imageId = image.id;

@@ -18,6 +18,7 @@ interface FieldCase {
 const FIELD_CASES: FieldCase[] = [
   { key: 'listen', raw: '[::1]:8080', json: '[::1]:8080', expected: { host: '::1', port: 8080 } },
   { key: 'tokenFile', raw: '/etc/cvm/token', json: '/etc/cvm/token', expected: '/etc/cvm/token' },
+  { key: 'pullSecretFile', raw: '/etc/cvm/pull/.dockerconfigjson', json: '/etc/cvm/pull/.dockerconfigjson', expected: '/etc/cvm/pull/.dockerconfigjson' },
   { key: 'engine', raw: 'embedded', json: 'embedded', expected: 'embedded' },
   { key: 'dockerHost', raw: 'tcp://10.0.0.1:2375', json: 'tcp://10.0.0.1:2375', expected: 'tcp://10.0.0.1:2375' },
   { key: 'runtime', raw: 'sysbox-runc2', json: 'sysbox-runc2', expected: 'sysbox-runc2' },

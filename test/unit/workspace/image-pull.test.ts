@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { digestFor, PullProgress, withDefaultTag } from '../../../src/workspace/image-pull.js';
+import { checkPullFields, digestFor, PullProgress, withDefaultTag } from '../../../src/workspace/image-pull.js';
 
 describe('withDefaultTag', () => {
   it.each([
@@ -36,5 +36,49 @@ describe('PullProgress', () => {
       [10, 100],
       [105, 150],
     ]);
+  });
+});
+
+describe('PullProgress as the engine streams it', () => {
+  it('waits until every layer has a size, never goes back on Extracting, and ends complete', () => {
+    let t = 0;
+    const out: [number, number][] = [];
+    const p = new PullProgress((d, total) => out.push([d, total]), 0, () => (t += 1));
+    const line = (layer: string | null, status: string, current: number | null = null, total: number | null = null): void => {
+      p.update({ layer, status, current, total });
+    };
+    line('1', 'Pulling from cvm/busybox');
+    line('a', 'Pulling fs layer');
+    line('b', 'Pulling fs layer');
+    line('a', 'Downloading', 50, 100);
+    expect(out).toEqual([]);
+    line('b', 'Downloading', 10, 20);
+    line('b', 'Download complete');
+    line('a', 'Downloading', 100, 100);
+    line('a', 'Extracting', 5, 100);
+    p.complete();
+    expect(out).toEqual([
+      [60, 120],
+      [70, 120],
+      [120, 120],
+      [120, 120],
+      [120, 120],
+    ]);
+  });
+});
+
+describe('checkPullFields', () => {
+  it('accepts a valid reference and pull secret', () => {
+    expect(() => {
+      checkPullFields({ image: '127.0.0.1:5000/team/dev:1', pullAuth: { dockerConfigJson: '{"auths":{"r.io":{"auth":"dTpw"}}}' } });
+    }).not.toThrow();
+  });
+  it.each([
+    [{ image: 'Bad/Name' }, 'image'],
+    [{ image: 'ok', pullAuth: { dockerConfigJson: '{"auths":{"r.io":{}}}' } }, 'pullAuth.dockerConfigJson'],
+  ])('rejects %j as InvalidSpec at %s', (spec, path) => {
+    expect(() => {
+      checkPullFields(spec);
+    }).toThrow(expect.objectContaining({ code: 'InvalidSpec', path }) as Error);
   });
 });

@@ -1,0 +1,160 @@
+/**
+ * The node's one puller: pulls of the same reference with the same credentials share one engine pull
+ * (single-flight), so ten workspaces on a new image cost one download. An unreachable registry is retried with
+ * capped exponential backoff and jitter; auth and not-found failures are final at once. A pull is aborted (its
+ * HTTP stream closed) when every workspace waiting on it has gone.
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PullError } from '../engine/errors.js';
+import type { Engine, PullProgressEvent } from '../engine/types.js';
+import type { RegistryAuth } from '../image/registry-auth.js';
+import { classifyPullError } from './failure.js';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_PULL_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 10_000 };
+
+/**
+ * The wait after failed attempt `failed` (1-based): the capped exponential delay, half of it fixed and half
+ * random ("equal jitter"), so that nodes retrying together spread out yet each waits a predictable minimum.
+ */
+export function backoffDelayMs(failed: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const capped = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failed - 1));
+  return Math.round(capped / 2 + (random() * capped) / 2);
+}
+
+export type PullEvent =
+  | { kind: 'attempt'; attempt: number; of: number }
+  | { kind: 'retry'; attempt: number; delayMs: number; error: string }
+  | { kind: 'progress'; progress: PullProgressEvent };
+
+export interface PullRequest {
+  /** The engine-ready reference (ImageReference.pullRef). */
+  ref: string;
+  auth?: RegistryAuth;
+  signal: AbortSignal;
+  onEvent: (event: PullEvent) => void;
+}
+
+interface Flight {
+  readonly controller: AbortController;
+  readonly listeners: Set<(event: PullEvent) => void>;
+  /** The last event of each layer, replayed to a workspace that joins late so that its totals add up. */
+  readonly layers: Map<string, PullProgressEvent>;
+  /** Settles with the attempts taken; set right after the flight is registered. */
+  done: Promise<number>;
+}
+
+export class PullCancelledError extends PullError {
+  constructor(ref: string) {
+    super(ref, null, 'pull cancelled');
+    this.name = 'PullCancelledError';
+  }
+}
+
+export class ImagePuller {
+  private readonly flights = new Map<string, Flight>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly retry: RetryPolicy = DEFAULT_PULL_RETRY,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Engine pulls running now (tests and metrics). */
+  get inFlight(): number {
+    return this.flights.size;
+  }
+
+  /** Resolves with the number of attempts the (shared) pull took. */
+  pull(request: PullRequest): Promise<number> {
+    const { ref, auth, signal, onEvent } = request;
+    if (signal.aborted) return Promise.reject(new PullCancelledError(ref));
+    // Credentials are part of the key: a workspace never rides on a pull made with someone else's credentials.
+    const key = `${ref}\0${auth ? createHash('sha256').update(JSON.stringify(auth)).digest('hex') : ''}`;
+    let joined = this.flights.get(key);
+    if (joined) {
+      for (const progress of joined.layers.values()) onEvent({ kind: 'progress', progress });
+      joined.listeners.add(onEvent);
+    } else {
+      joined = this.start(key, ref, auth, onEvent);
+    }
+    const flight = joined;
+    return new Promise<number>((resolve, reject) => {
+      const leave = (): void => {
+        flight.listeners.delete(onEvent);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        leave();
+        if (flight.listeners.size === 0) {
+          if (this.flights.get(key) === flight) this.flights.delete(key);
+          flight.controller.abort();
+        }
+        reject(new PullCancelledError(ref));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      flight.done.then(
+        (attempts) => {
+          leave();
+          resolve(attempts);
+        },
+        (err: unknown) => {
+          leave();
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+  }
+
+  private start(key: string, ref: string, auth: RegistryAuth | undefined, first: (event: PullEvent) => void): Flight {
+    const controller = new AbortController();
+    const flight: Flight = { controller, listeners: new Set([first]), layers: new Map(), done: Promise.resolve(0) };
+    this.flights.set(key, flight);
+    flight.done = this.run(ref, auth, flight).finally(() => {
+      if (this.flights.get(key) === flight) this.flights.delete(key);
+    });
+    return flight;
+  }
+
+  private async run(ref: string, auth: RegistryAuth | undefined, flight: Flight): Promise<number> {
+    const { attempts } = this.retry;
+    const signal = flight.controller.signal;
+    const emit = (event: PullEvent): void => {
+      for (const listener of flight.listeners) listener(event);
+    };
+    for (let attempt = 1; ; attempt++) {
+      emit({ kind: 'attempt', attempt, of: attempts });
+      try {
+        await this.engine.pullImage(ref, {
+          ...(auth ? { auth } : {}),
+          signal,
+          onProgress: (progress) => {
+            if (progress.layer !== null) flight.layers.set(progress.layer, progress);
+            emit({ kind: 'progress', progress });
+          },
+        });
+        return attempt;
+      } catch (err) {
+        if (signal.aborted) throw new PullCancelledError(ref);
+        if (!(err instanceof PullError) || classifyPullError(err) !== 'RegistryUnreachable') throw err;
+        if (attempt >= attempts) {
+          throw new PullError(ref, err.statusCode, `${err.message.replace(/^pull: /, '')} (gave up after ${attempt} attempts)`);
+        }
+        const delayMs = backoffDelayMs(attempt, this.retry, this.random);
+        emit({ kind: 'retry', attempt, delayMs, error: err.message.replace(/^pull: /, '') });
+        try {
+          await sleep(delayMs, undefined, { signal });
+        } catch {
+          throw new PullCancelledError(ref);
+        }
+      }
+    }
+  }
+}

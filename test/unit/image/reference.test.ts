@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidReferenceError, parseImageReference } from '../../../src/image/reference.js';
+
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+
+describe('parseImageReference', () => {
+  it.each([
+    ['busybox', 'docker.io', 'library/busybox', null, null, 'busybox:latest'],
+    ['busybox:1.36', 'docker.io', 'library/busybox', '1.36', null, 'busybox:1.36'],
+    ['team/dev', 'docker.io', 'team/dev', null, null, 'team/dev:latest'],
+    ['docker.io/team/dev:2', 'docker.io', 'team/dev', '2', null, 'docker.io/team/dev:2'],
+    ['index.docker.io/team/dev', 'docker.io', 'team/dev', null, null, 'index.docker.io/team/dev:latest'],
+    ['127.0.0.1:5000/team/dev', '127.0.0.1:5000', 'team/dev', null, null, '127.0.0.1:5000/team/dev:latest'],
+    ['127.0.0.1:5000/team/dev:2', '127.0.0.1:5000', 'team/dev', '2', null, '127.0.0.1:5000/team/dev:2'],
+    ['localhost/dev', 'localhost', 'dev', null, null, 'localhost/dev:latest'],
+    ['Registry.Example.com/a/b-c_d.e', 'registry.example.com', 'a/b-c_d.e', null, null, 'Registry.Example.com/a/b-c_d.e:latest'],
+    [`x@${DIGEST}`, 'docker.io', 'library/x', null, DIGEST, `x@${DIGEST}`],
+    // A digest wins over a tag, as with the Docker CLI.
+    [`r.io:443/x:1@${DIGEST}`, 'r.io:443', 'x', '1', DIGEST, `r.io:443/x@${DIGEST}`],
+  ])('%s', (ref, registry, repository, tag, digest, pullRef) => {
+    expect(parseImageReference(ref)).toMatchObject({ registry, repository, tag, digest, pullRef });
+  });
+
+  it.each([
+    ['', 'empty'],
+    [' busybox', 'white space'],
+    ['Busybox', 'bad name component'],
+    ['team//dev', 'bad name component'],
+    ['dev:', 'bad tag'],
+    ['dev:-x', 'bad tag'],
+    [`dev:${'t'.repeat(129)}`, 'bad tag'],
+    ['dev@sha256:abc', 'sha256'],
+    [`dev@sha256:${'AB'.repeat(32)}`, 'sha256'],
+    ['dev@md5', 'bad digest'],
+    ['-bad.io/dev', 'bad registry host'],
+    ['host:notaport/dev', 'bad registry host'],
+    ['a'.repeat(256), 'longer than 255'],
+  ])('rejects %j', (ref, why) => {
+    expect(() => parseImageReference(ref)).toThrow(InvalidReferenceError);
+    expect(() => parseImageReference(ref)).toThrow(why);
+  });
+});
