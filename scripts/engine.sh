@@ -28,6 +28,9 @@ ensure_packages() {
   command -v iptables >/dev/null || missing+=(iptables)
   # promtool checks /metrics in the API tests; Debian ships it in the prometheus package.
   command -v promtool >/dev/null || missing+=(prometheus)
+  # The registry tests run a real authenticated registry: distribution v2 plus htpasswd.
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)
   ((${#missing[@]})) || return 0
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

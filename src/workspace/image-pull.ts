@@ -37,8 +37,8 @@ const LAYER_STATUS = /^(pulling fs layer|waiting|downloading|verifying checksum|
 
 /**
  * Sums per-layer download progress into one figure; emits at most every `intervalMs`. Only downloads count (the
- * engine's "Extracting" lines restart each layer's count), and a layer never goes backwards. Until every layer
- * the engine announced has a size, a percentage would jump, so nothing is emitted before then.
+ * engine's "Extracting" lines restart each layer's count), and a layer never goes backwards. The engine announces
+ * every layer before downloading any; until each has a size a percentage would jump, so nothing is emitted before.
  */
 export class PullProgress {
   private readonly layers = new Map<string, { current: number; total: number | null }>();
@@ -87,9 +87,14 @@ export class PullProgress {
     this.emit(this.bytesDone(), total);
   }
 
+  /** Every announced layer has a size, and one is more than nothing (layers that already exist count 0). */
   private sized(): boolean {
-    for (const layer of this.layers.values()) if (layer.total === null) return false;
-    return true;
+    let total = 0;
+    for (const layer of this.layers.values()) {
+      if (layer.total === null) return false;
+      total += layer.total;
+    }
+    return total > 0;
   }
 }
 

@@ -15,6 +15,7 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createManager } from '../../src/daemon.js';
+import { createLogger } from '../../src/log.js';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerCreateSpec, ContainerSummary } from '../../src/engine/types.js';
 import { INSPECTION_LABEL, WORKSPACE_LABEL } from '../../src/workspace/labels.js';
@@ -54,6 +55,10 @@ export interface HarnessOptions {
   flags?: readonly string[];
   /** pino level; 'debug' while debugging a test. */
   logLevel?: pino.Level | 'silent';
+  /** Where the managers' log lines go (tests that grep them); default stdout. */
+  logStream?: NodeJS.WritableStream;
+  /** The environment the config is loaded from (envbox variables); default none. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class ManagerHarness {
@@ -68,7 +73,7 @@ export class ManagerHarness {
     readonly stateDir: string,
     private readonly options: HarnessOptions,
   ) {
-    this.config = loadConfig(['--state-dir', stateDir, '--docker-host', testDockerHost(), ...(options.flags ?? [])], {});
+    this.config = loadConfig(['--state-dir', stateDir, '--docker-host', testDockerHost(), ...(options.flags ?? [])], options.env ?? {});
     this.engine = new ScopedEngine(this.config.dockerHost, prefix);
     this.manager = this.newManager();
   }
@@ -95,7 +100,10 @@ export class ManagerHarness {
 
   /** A second manager on the same state dir and engine view, as after a daemon restart. Not initialised. */
   newManager(): WorkspaceManager {
-    const manager = createManager(this.config, this.engine, pino({ level: this.options.logLevel ?? 'silent' }));
+    const level = this.options.logLevel ?? 'silent';
+    // With a stream: the daemon's own logger (its redaction included), as `serve` makes it.
+    const logger = this.options.logStream ? createLogger(level, this.options.logStream) : pino({ level });
+    const manager = createManager(this.config, this.engine, logger);
     this.managers.push(manager);
     return manager;
   }

@@ -65,6 +65,16 @@ describe('PullProgress as the engine streams it', () => {
       [120, 120],
     ]);
   });
+
+  it('says nothing while only layers that already exist are known', () => {
+    const out: [number, number][] = [];
+    const p = new PullProgress((d, total) => out.push([d, total]), 0);
+    p.update({ layer: 'base', status: 'Already exists', current: null, total: null });
+    expect(out).toEqual([]);
+    p.update({ layer: 'new', status: 'Pulling fs layer', current: null, total: null });
+    p.update({ layer: 'new', status: 'Downloading', current: 1, total: 4 });
+    expect(out).toEqual([[1, 4]]);
+  });
 });
 
 describe('checkPullFields', () => {
