@@ -16,6 +16,7 @@ import { docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { ManagerHarness, sleep } from '../support/manager.js';
 import { REGISTRY_USER, TestRegistry } from '../support/registry.js';
+import { SlowProxy } from '../support/slow-proxy.js';
 
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
@@ -154,6 +155,34 @@ describe('image pulls from an authenticated registry', () => {
     for (const id of ids) await h.waitFor(id, 'running', 90_000);
     expect(registry.manifestRequests('cvm/flight') - start).toBe(onePull);
   }, 180_000);
+
+  it('deleting a workspace mid-pull aborts the engine pull and its download from the registry', async () => {
+    const image = await pushUnique('cancelled', '1', 8 * 1024 * 1024);
+    const proxy = await SlowProxy.start(registry.port);
+    try {
+      const ref = image.replace(registry.host, proxy.host);
+      const id = h.id('cancelled');
+      await h.manager.put(id, spec(ref, withAuth({ [proxy.host]: { auth: b64(`${REGISTRY_USER}:${PASSWORD}`) } })));
+      const deadline = Date.now() + 30_000;
+      while (!proxy.transfers.some((t) => t.bytes > 0)) {
+        if (Date.now() > deadline) throw new Error('the download did not start within 30 s');
+        await sleep(50);
+      }
+      await h.manager.delete(id, true);
+      await h.manager.idle();
+      // The engine stops the registry download once the daemon closes the pull's HTTP stream. Left alone, the
+      // trickle (640 KB/s) would need 13 s for this layer.
+      const cut = Date.now() + 8_000;
+      while (proxy.transfers.some((t) => t.state === 'running')) {
+        if (Date.now() > cut) throw new Error(`the download went on after the delete: ${JSON.stringify(proxy.transfers)}`);
+        await sleep(50);
+      }
+      expect(proxy.transfers.map((t) => t.state)).toContain('aborted');
+      expect(await docker(['images', '-q', ref])).toBe('');
+    } finally {
+      await proxy.stop();
+    }
+  });
 
   it('a stopped registry fails as RegistryUnreachable after every attempt', async () => {
     const ref = await pushUnique('stopped');
