@@ -33,6 +33,17 @@ export function digestFor(ref: string, repoDigests: string[]): string | null {
   return match ? (match.split('@')[1] ?? null) : null;
 }
 
+/** The digest to record for a workspace whose spec names `image`: the one it pinned, else the repository's. */
+export function recordedDigest(image: string, repoDigests: string[]): string | null {
+  let ref;
+  try {
+    ref = parseImageReference(image);
+  } catch {
+    return digestFor(image, repoDigests); // a spec stored before references were checked
+  }
+  return ref.digest ?? digestFor(ref.pullRef, repoDigests);
+}
+
 const LAYER_STATUS = /^(pulling fs layer|waiting|downloading|verifying checksum|download complete|extracting|pull complete|already exists)/i;
 
 /**
@@ -166,6 +177,5 @@ export async function ensureImage(
     if (!local) throw new WorkspaceFailure('ImageNotFound', `${ref.pullRef} was pulled but the engine does not list it`);
     log.append('pull', `pulled ${ref.pullRef}`, { imageId: local.id, attempts });
   }
-  const digest = ref.digest ?? digestFor(ref.pullRef, local.repoDigests);
-  return { id: local.id, digest, pulledBytes, attempts };
+  return { id: local.id, digest: recordedDigest(spec.image, local.repoDigests), pulledBytes, attempts };
 }

@@ -10,7 +10,7 @@ import type { RegistryCredentials } from '../image/registry-auth.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { buildContainerSpec, containerName } from './container-spec.js';
 import { toWorkspaceFailure, WorkspaceFailure } from './failure.js';
-import { ensureImage } from './image-pull.js';
+import { ensureImage, recordedDigest } from './image-pull.js';
 import type { ImagePuller } from './image-puller.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
@@ -142,7 +142,7 @@ export class Operations {
     ws.workdir = details.config.workingDir;
     ws.init = (await this.deps.imageFacts(details.image)).init;
     const image = await this.deps.engine.inspectImage(details.image);
-    ws.imageDigest = image?.repoDigests[0]?.split('@')[1] ?? null;
+    ws.imageDigest = image ? recordedDigest(ws.record.spec.image, image.repoDigests) : null;
     return { running: details.state.running };
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPullFields, digestFor, PullProgress, withDefaultTag } from '../../../src/workspace/image-pull.js';
+import { checkPullFields, digestFor, PullProgress, recordedDigest, withDefaultTag } from '../../../src/workspace/image-pull.js';
 
 describe('withDefaultTag', () => {
   it.each([
@@ -90,5 +90,14 @@ describe('checkPullFields', () => {
     expect(() => {
       checkPullFields(spec);
     }).toThrow(expect.objectContaining({ code: 'InvalidSpec', path }) as Error);
+  });
+});
+
+describe('recordedDigest', () => {
+  const pinned = `sha256:${'1'.repeat(64)}`;
+  it('is the pinned digest of a digest reference, else the repository digest', () => {
+    expect(recordedDigest(`r.io/x:1@${pinned}`, ['r.io/x@sha256:other'])).toBe(pinned);
+    expect(recordedDigest('r.io/x:1', ['q.io/x@sha256:q', 'r.io/x@sha256:r'])).toBe('sha256:r');
+    expect(recordedDigest('x', ['x@sha256:hub'])).toBe('sha256:hub');
   });
 });
