@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type App, buildApp } from './api/app.js';
@@ -23,10 +24,14 @@ import type { LifecycleMetrics } from './workspace/lifecycle-metrics.js';
 import type { Phase } from './workspace/phase.js';
 import { precheckSpec } from './workspace/container-spec.js';
 import { WorkspaceFailure } from './workspace/failure.js';
+import { ImageGc } from './workspace/image-gc.js';
 import { checkPullFields } from './workspace/image-pull.js';
 import { ImagePuller } from './workspace/image-puller.js';
 import { WorkspaceManager } from './workspace/manager.js';
 import { StateStore } from './workspace/store.js';
+
+/** How often image GC measures the disk (kubelet: every 5 minutes). */
+const IMAGE_GC_INTERVAL_MS = 60_000;
 
 export interface Daemon {
   engine: Engine;
@@ -38,7 +43,7 @@ export interface Daemon {
 }
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
-export function createManager(config: Config, engine: Engine, logger: Logger, metrics?: LifecycleMetrics): WorkspaceManager {
+export function createManager(config: Config, engine: Engine, logger: Logger, metrics?: LifecycleMetrics, imageGc?: ImageGc): WorkspaceManager {
   const engineHostRoot = engineHostRootFor(config, 'host');
   const inspectionOwner = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
   const facts = new ImageFactsCache((e, imageId) => detectImageFacts(e, imageId, inspectionOwner));
@@ -53,6 +58,7 @@ export function createManager(config: Config, engine: Engine, logger: Logger, me
     nodeFacts,
     resolveMountSources: (sources) => resolveMountSources(config.hostRoot, sources),
     puller: new ImagePuller(engine),
+    ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
     nodeCredentials: nodePullCredentials(config),
     precheck: async (spec) => {
       checkPullFields(spec);
@@ -149,7 +155,19 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   const engine = countingEngineErrors(new DockerEngine({ dockerHost: config.dockerHost }), (op) => {
     metrics.engineError(op);
   });
-  const manager = createManager(config, engine, logger, metrics);
+  const imageGc = new ImageGc({
+    engine,
+    stateDir: config.stateDir,
+    highPercent: config.imageGcHighPercent,
+    lowPercent: config.imageGcLowPercent,
+    diskPath: async () => path.join(config.hostRoot, (await engine.info()).dockerRootDir ?? '/var/lib/docker'),
+    needed: () => manager.neededImages(),
+    logger,
+    onReclaimed: (bytes, images) => {
+      metrics.imageGcReclaimed(bytes, images);
+    },
+  });
+  const manager = createManager(config, engine, logger, metrics, imageGc);
   const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => started });
   const app = await buildApp({
     logger,
@@ -175,6 +193,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     }
     await manager.init();
     started = true;
+    if (config.imageGcHighPercent < 100) imageGc.start(IMAGE_GC_INTERVAL_MS);
     await declareBootWorkspace(manager, config, logger);
     return true;
   })().catch((err: unknown) => {
@@ -191,6 +210,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     () => app.close(),
     async () => {
       stopConnecting.abort();
+      imageGc.stop();
       if (await startup) await manager.shutdown(config.shutdownPolicy);
       tokens?.close();
     },

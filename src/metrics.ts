@@ -15,6 +15,8 @@ export class Metrics implements LifecycleMetrics {
   private readonly phaseDuration: Histogram<'phase'>;
   private readonly pullBytes: Counter;
   private readonly restarts: Counter<'reason'>;
+  private readonly gcReclaimedBytes: Counter;
+  private readonly gcRemovedImages: Counter;
   private readonly engineErrors: Counter<'operation'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly httpChildren = new Map<string, ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>>();
@@ -54,6 +56,12 @@ export class Metrics implements LifecycleMetrics {
       registers,
     });
     this.pullBytes = new Counter({ name: 'cvm_supervisor_image_pull_bytes_total', help: 'Bytes of image layers pulled.', registers });
+    this.gcReclaimedBytes = new Counter({
+      name: 'cvm_supervisor_image_gc_reclaimed_bytes_total',
+      help: 'Bytes of unused workspace images removed by image GC (image sizes as the engine reports them).',
+      registers,
+    });
+    this.gcRemovedImages = new Counter({ name: 'cvm_supervisor_image_gc_removed_images_total', help: 'Unused workspace images removed by image GC.', registers });
     this.restarts = new Counter({
       name: 'cvm_supervisor_workspace_restarts_total',
       help: 'Workspaces restarted by the daemon after their PID 1 died, by reason.',
@@ -86,6 +94,11 @@ export class Metrics implements LifecycleMetrics {
 
   pulled(bytes: number): void {
     if (bytes > 0) this.pullBytes.inc(bytes);
+  }
+
+  imageGcReclaimed(bytes: number, images: number): void {
+    this.gcReclaimedBytes.inc(bytes);
+    this.gcRemovedImages.inc(images);
   }
 
   restarted(reason: string): void {

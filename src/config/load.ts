@@ -166,6 +166,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     engine === 'auto' ? explicitEngineHostRoot : engineHostRootFor({ hostRoot, ...(explicitEngineHostRoot !== undefined && { engineHostRoot: explicitEngineHostRoot }) }, engine);
   const tokenFile = given('tokenFile')?.value;
   const pullSecretFile = given('pullSecretFile')?.value;
+  const imageGcHighPercent = value('imageGcHighPercent');
+  const imageGcLowPercent = value('imageGcLowPercent');
+  if (imageGcLowPercent >= imageGcHighPercent) {
+    const label = given('imageGcLowPercent')?.label ?? given('imageGcHighPercent')?.label ?? '--image-gc-low-percent';
+    throw new ConfigError(label, `low ${imageGcLowPercent} is not below high ${imageGcHighPercent}; image GC needs low < high`);
+  }
   const bootWorkspaceId = value('bootWorkspaceId');
   const envbox = readEnvbox(env);
 
@@ -190,6 +196,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     ...(configFile !== undefined && { configFile }),
     ...(envbox.spec !== undefined && { bootWorkspace: { id: bootWorkspaceId, spec: envbox.spec } }),
     ...(envbox.pullSecret !== undefined && { bootPullSecret: envbox.pullSecret }),
+    imageGcHighPercent,
+    imageGcLowPercent,
     ...(pullSecretFile !== undefined && { pullSecretFile }),
   };
   // Every field was checked on the way in; this guards the assembly itself against drifting from the schema.

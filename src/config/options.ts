@@ -10,6 +10,7 @@ import {
   parseEngineName,
   parseEngineUrl,
   parseListen,
+  parsePercent,
   parsePathList,
   parseSeconds,
   parseWorkspaceId,
@@ -112,6 +113,14 @@ export const OPTIONS = {
   pullSecretFile: option({
     flag: '--pull-secret-file', env: 'CVM_PULL_SECRET_FILE', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
     help: 'a .dockerconfigjson (e.g. a mounted pull secret) for registry credentials; read at every pull',
+  }),
+  imageGcHighPercent: option({
+    flag: '--image-gc-high-percent', env: 'CVM_IMAGE_GC_HIGH_PERCENT', metavar: 'PERCENT', json: 'number', parse: parsePercent,
+    default: '85', help: "disk use of the engine's image store above which unused workspace images are removed; 100 turns image GC off",
+  }),
+  imageGcLowPercent: option({
+    flag: '--image-gc-low-percent', env: 'CVM_IMAGE_GC_LOW_PERCENT', metavar: 'PERCENT', json: 'number', parse: parsePercent,
+    default: '80', help: 'image GC removes least recently used images until disk use is below this; less than the high percent',
   }),
   bootWorkspaceId: option({
     flag: '--boot-workspace-id', env: 'CVM_BOOT_WORKSPACE_ID', metavar: 'ID', json: 'string', parse: parseWorkspaceId,

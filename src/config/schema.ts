@@ -56,6 +56,9 @@ export const ConfigSchema = Type.Object(
     bootWorkspace: Type.Optional(BootWorkspaceSchema),
     /** Raw .dockerconfigjson text from CODER_IMAGE_PULL_SECRET; checked to hold an `auths` object. A secret. */
     bootPullSecret: Type.Optional(Type.String()),
+    /** Image GC thresholds (percent of the image store's disk); high 100 turns GC off. low < high. */
+    imageGcHighPercent: Type.Integer({ minimum: 0, maximum: 100 }),
+    imageGcLowPercent: Type.Integer({ minimum: 0, maximum: 100 }),
     /** A .dockerconfigjson file (a mounted Kubernetes pull secret), read at each pull. */
     pullSecretFile: Type.Optional(AbsolutePath),
   },

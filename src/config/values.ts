@@ -85,6 +85,13 @@ export function parseSeconds(raw: string): number {
   return seconds;
 }
 
+/** A whole percentage, 0 to 100. */
+export function parsePercent(raw: string): number {
+  const percent = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(percent <= 100)) throw new BadValue('is not a whole percentage from 0 to 100');
+  return percent;
+}
+
 /** A runtime or network name as the engine knows it. */
 export function parseEngineName(raw: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(raw)) {

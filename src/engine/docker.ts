@@ -19,6 +19,7 @@ import type {
   EventsOptions,
   ExecOptions,
   ImageDetails,
+  ImageSummary,
   PathStat,
   PullOptions,
   VolumeDetails,
@@ -107,6 +108,7 @@ export class DockerEngine implements Engine {
       kernelVersion: text(info.KernelVersion, ''),
       cgroupVersion: text(info.CgroupVersion, '1'),
       operatingSystem: text(info.OperatingSystem, ''),
+      ...(typeof info.DockerRootDir === 'string' ? { dockerRootDir: info.DockerRootDir } : {}),
     };
   }
 
@@ -127,6 +129,21 @@ export class DockerEngine implements Engine {
         stopSignal: (img.Config as { StopSignal?: string }).StopSignal ?? null,
       },
     };
+  }
+
+  async listImages(): Promise<ImageSummary[]> {
+    const images = await this.call('image list', (abortSignal) => this.docker.listImages({ abortSignal }));
+    return images.map((i) => ({ id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], sizeBytes: i.Size }));
+  }
+
+  async removeImage(id: string): Promise<void> {
+    // force: an image with several tags is otherwise refused; one in use by a container still is.
+    await this.callOrMissing('image remove', (abortSignal) => this.docker.getImage(id).remove({ force: true, abortSignal }));
+  }
+
+  async imagesInUse(): Promise<Set<string>> {
+    const containers = await this.call('container list', (abortSignal) => this.docker.listContainers({ all: true, abortSignal }));
+    return new Set(containers.map((c) => c.ImageID));
   }
 
   async pullImage(ref: string, options: PullOptions = {}): Promise<void> {

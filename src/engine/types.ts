@@ -11,6 +11,16 @@ export interface EngineInfo {
   kernelVersion: string;
   cgroupVersion: string;
   operatingSystem: string;
+  /** Where the engine keeps images (`/var/lib/docker`), as the engine sees it. */
+  dockerRootDir?: string;
+}
+
+/** One local image as `GET /images/json` lists it. */
+export interface ImageSummary {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  sizeBytes: number;
 }
 
 export interface ImageDetails {
@@ -172,6 +182,11 @@ export interface Engine {
   info(): Promise<EngineInfo>;
   /** undefined when the image is not present locally. */
   inspectImage(ref: string): Promise<ImageDetails | undefined>;
+  listImages(): Promise<ImageSummary[]>;
+  /** Removes the image and its tags; missing is not an error. */
+  removeImage(id: string): Promise<void>;
+  /** IDs of the images that some container (in any state, anyone's) is made from. */
+  imagesInUse(): Promise<Set<string>>;
   /** Resolves when the pull completed; rejects with PullError when the stream carried an error line. */
   pullImage(ref: string, options?: PullOptions): Promise<void>;
   createContainer(spec: ContainerCreateSpec): Promise<string>;

@@ -88,6 +88,11 @@ export class WorkspaceManager {
     for (const ws of this.workspaces.values()) yield ws.phase;
   }
 
+  /** What image GC must keep: each workspace's current image and the reference its spec names. */
+  *neededImages(): Iterable<{ imageId: string | null; ref: string }> {
+    for (const ws of this.workspaces.values()) yield { imageId: ws.imageId, ref: ws.record.spec.image };
+  }
+
   list(): WorkspaceStatus[] {
     return [...this.workspaces.values()].map((ws) => ws.status(specHash(ws.record.spec)));
   }

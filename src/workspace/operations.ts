@@ -31,6 +31,8 @@ export interface OperationDeps {
   resolveMountSources: (sources: string[]) => Promise<ResolvedMountSources>;
   /** The node's single-flight puller, shared by every workspace. */
   puller: ImagePuller;
+  /** Image GC's record of use: a workspace was made from (or adopted with) this image. */
+  imageUsed?: (imageId: string) => Promise<void>;
   /** The node's pull secret, if any, read afresh for each pull. */
   nodeCredentials: () => Promise<RegistryCredentials | undefined>;
   metrics?: LifecycleMetrics;
@@ -138,6 +140,7 @@ export class Operations {
     ws.containerSpecHash = details.labels[SPEC_HASH_LABEL] ?? null;
     ws.runtime = details.hostConfig.runtime;
     ws.imageId = details.image;
+    await this.deps.imageUsed?.(details.image);
     ws.startedAt = details.state.running ? details.state.startedAt : null;
     ws.workdir = details.config.workingDir;
     ws.init = (await this.deps.imageFacts(details.image)).init;
@@ -156,6 +159,7 @@ export class Operations {
     metrics?.pulled(image.pulledBytes);
     ws.imageId = image.id;
     ws.imageDigest = image.digest;
+    await this.deps.imageUsed?.(image.id);
     const facts = await timed(metrics, 'detect', () => this.deps.imageFacts(image.id));
     ws.init = facts.init;
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });

@@ -31,6 +31,8 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'gpusEnabled', raw: 'false', json: false, expected: false },
   { key: 'shutdownPolicy', raw: 'keep', json: 'keep', expected: 'keep' },
   { key: 'shutdownGrace', raw: '7.5', json: 7.5, expected: 7.5 },
+  { key: 'imageGcHighPercent', raw: '95', json: 95, expected: 95 },
+  { key: 'imageGcLowPercent', raw: '50', json: 50, expected: 50 },
   { key: 'dataRoot', raw: '/var/lib/cvm-engine', json: '/var/lib/cvm-engine', expected: '/var/lib/cvm-engine' },
   { key: 'runDir', raw: '/run/cvm', json: '/run/cvm', expected: '/run/cvm' },
   { key: 'logLevel', raw: 'debug', json: 'debug', expected: 'debug' },
@@ -132,6 +134,9 @@ describe('loadConfig: engine mode', () => {
 describe('loadConfig: bad input gives one line naming the field, the value and what is allowed', () => {
   it.each([
     [['--shutdown-policy', 'later'], {}, '--shutdown-policy: "later" is not one of stop, keep'],
+    [['--image-gc-high-percent', '101'], {}, '--image-gc-high-percent: "101" is not a whole percentage from 0 to 100'],
+    [['--image-gc-low-percent', '85'], {}, '--image-gc-low-percent: low 85 is not below high 85; image GC needs low < high'],
+    [[], { CVM_IMAGE_GC_HIGH_PERCENT: '70' }, 'CVM_IMAGE_GC_HIGH_PERCENT: low 80 is not below high 70; image GC needs low < high'],
     [['--shutdown-policy=later'], {}, '--shutdown-policy: "later" is not one of stop, keep'],
     [[], { CVM_SHUTDOWN_POLICY: 'later' }, 'CVM_SHUTDOWN_POLICY: "later" is not one of stop, keep'],
     [['--cvm-enabled', 'yes'], {}, '--cvm-enabled: "yes" is not true or false'],

@@ -1,0 +1,176 @@
+/**
+ * Image garbage collection the way kubelet does it. Every workspace on the node shares the engine's image cache,
+ * which fills the disk. When the disk holding the engine's images is fuller than the high threshold, the least
+ * recently used workspace images that no container is made from are removed until the low threshold is reached.
+ * Only images the daemon itself used for a workspace are candidates (other images on the engine are not its
+ * business), and never one that a workspace's container or spec needs.
+ */
+import { mkdir, open, readFile, rename, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Engine, ImageSummary } from '../engine/types.js';
+import { parseImageReference } from '../image/reference.js';
+
+export interface DiskUsage {
+  usedBytes: number;
+  totalBytes: number;
+}
+
+export interface GcCandidate {
+  id: string;
+  sizeBytes: number;
+  lastUsedMs: number;
+}
+
+export interface GcThresholds {
+  highPercent: number;
+  lowPercent: number;
+}
+
+/** Pure: the images to remove, least recently used first, to bring the disk from above high down to low. */
+export function planImageGc(disk: DiskUsage, thresholds: GcThresholds, candidates: readonly GcCandidate[]): GcCandidate[] {
+  if (disk.totalBytes <= 0 || (100 * disk.usedBytes) / disk.totalBytes < thresholds.highPercent) return [];
+  let toFree = disk.usedBytes - (thresholds.lowPercent / 100) * disk.totalBytes;
+  const chosen: GcCandidate[] = [];
+  for (const candidate of [...candidates].sort((a, b) => a.lastUsedMs - b.lastUsedMs)) {
+    if (toFree <= 0) break;
+    chosen.push(candidate);
+    toFree -= candidate.sizeBytes;
+  }
+  return chosen;
+}
+
+/** What a workspace needs: the image its container is made from, and the reference its spec names. */
+export interface NeededImage {
+  imageId: string | null;
+  ref: string;
+}
+
+export interface ImageGcOptions extends GcThresholds {
+  engine: Engine;
+  /** Where last-use times persist, so a restarted daemon still knows its images. */
+  stateDir: string;
+  /** The directory holding the engine's images, as this daemon sees it. */
+  diskPath: () => Promise<string>;
+  needed: () => Iterable<NeededImage>;
+  logger: Logger;
+  onReclaimed?: (bytes: number, images: number) => void;
+  now?: () => number;
+}
+
+export interface GcResult {
+  removed: string[];
+  reclaimedBytes: number;
+}
+
+const USAGE_FILE = 'image-usage.json';
+
+/** Does the image carry the reference (by tag, or by digest for a pinned reference)? */
+function carries(image: ImageSummary, ref: string): boolean {
+  try {
+    const parsed = parseImageReference(ref);
+    return image.repoTags.includes(parsed.pullRef) || image.repoDigests.includes(parsed.pullRef);
+  } catch {
+    return false;
+  }
+}
+
+export class ImageGc {
+  private lastUsed: Promise<Map<string, number>> | null = null;
+  private saving: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ImageGcOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A workspace was made from (or adopted with) this image. */
+  async recordUse(imageId: string): Promise<void> {
+    const usage = await this.usage();
+    usage.set(imageId, this.now());
+    await this.save(usage);
+  }
+
+  /** One collection: measure the disk, and remove what the plan picks. */
+  async run(): Promise<GcResult> {
+    const { engine, logger } = this.options;
+    const usage = await this.usage();
+    const [images, inUse, disk] = await Promise.all([engine.listImages(), engine.imagesInUse(), this.disk()]);
+    const needed = [...this.options.needed()];
+    const protectedIds = new Set(inUse);
+    for (const { imageId } of needed) if (imageId !== null) protectedIds.add(imageId);
+    for (const image of images) if (needed.some((n) => carries(image, n.ref))) protectedIds.add(image.id);
+    // Like kubelet: an image in use counts as used now, so "least recently used" means least recently in use.
+    for (const id of protectedIds) if (usage.has(id)) usage.set(id, this.now());
+    const candidates = images
+      .filter((image) => usage.has(image.id) && !protectedIds.has(image.id))
+      .map((image) => ({ id: image.id, sizeBytes: image.sizeBytes, lastUsedMs: usage.get(image.id) ?? 0 }));
+    const result: GcResult = { removed: [], reclaimedBytes: 0 };
+    for (const image of planImageGc(disk, this.options, candidates)) {
+      try {
+        await engine.removeImage(image.id);
+      } catch (err) {
+        // A container made from it since the listing: it is in use, which is fine.
+        logger.warn({ image: image.id, err: err instanceof Error ? err.message : String(err) }, 'image gc could not remove an image');
+        continue;
+      }
+      usage.delete(image.id);
+      result.removed.push(image.id);
+      result.reclaimedBytes += image.sizeBytes;
+    }
+    for (const id of usage.keys()) if (!images.some((image) => image.id === id)) usage.delete(id);
+    await this.save(usage);
+    if (result.removed.length > 0) {
+      this.options.onReclaimed?.(result.reclaimedBytes, result.removed.length);
+      logger.info({ images: result.removed.length, bytes: result.reclaimedBytes, usedPercent: Math.round((100 * disk.usedBytes) / disk.totalBytes) }, 'image gc removed unused workspace images');
+    }
+    return result;
+  }
+
+  /** Runs every `intervalMs` until stop(). */
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.run().catch((err: unknown) => {
+        this.options.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'image gc failed');
+      });
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async disk(): Promise<DiskUsage> {
+    const stats = await statfs(await this.options.diskPath());
+    return { totalBytes: stats.blocks * stats.bsize, usedBytes: (stats.blocks - stats.bfree) * stats.bsize };
+  }
+
+  private usage(): Promise<Map<string, number>> {
+    this.lastUsed ??= readFile(join(this.options.stateDir, USAGE_FILE), 'utf8').then(
+      (text) => new Map(Object.entries(JSON.parse(text) as Record<string, number>)),
+      () => new Map<string, number>(),
+    );
+    return this.lastUsed;
+  }
+
+  /** Atomic (temp file, fsync, rename); writes are serialised. */
+  private save(usage: Map<string, number>): Promise<void> {
+    this.saving = this.saving.then(async () => {
+      await mkdir(this.options.stateDir, { recursive: true });
+      const target = join(this.options.stateDir, USAGE_FILE);
+      const temp = `${target}.tmp`;
+      const file = await open(temp, 'w', 0o600);
+      try {
+        await file.writeFile(JSON.stringify(Object.fromEntries(usage)));
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, target);
+    });
+    return this.saving;
+  }
+}
