@@ -133,6 +133,7 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
 export function precheckSpec(spec: WorkspaceSpec, node: NodeFacts, mountSources: ResolvedMountSources): void {
   const cvm = spec.cvm ?? true;
   runtimeFor(cvm, node);
+  if (spec.home?.path !== undefined) checkTarget(spec.home.path, 'home.path');
   planUserMounts(spec.mounts ?? [], mountSources, node);
   deviceMappings(spec, node, cvm);
 }

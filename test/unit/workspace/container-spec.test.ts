@@ -3,6 +3,7 @@ import type { ContainerCreateSpec } from '../../../src/engine/types.js';
 import type { ImageFacts, InitInfo } from '../../../src/image/facts.js';
 import {
   assertSafe,
+  precheckSpec,
   buildContainerSpec,
   type BuildContainerSpecInput,
   SpecRefusal,
@@ -363,5 +364,17 @@ describe('safety', () => {
     spec.HostConfig.Mounts = [{ Type: 'bind', Source: '/var/lib/cvm-supervisor', Target: '/s' }];
     const error = errorOf(() => { assertSafe(spec, { engineHostRoot: '/host', protectedHostPaths: [] }); });
     expect((error as UnsafeSpecError).violation).toMatch(/outside the engine's host root/);
+  });
+});
+
+describe('precheckSpec (at PUT, before anything is stored)', () => {
+  it.each(['/proc', '/dev/x', '/sys/fs'])('refuses a home path %s that would shadow a kernel interface', (homePath) => {
+    const error = errorOf(() => { precheckSpec({ image: 'busybox', cvm: false, home: { path: homePath } }, node(), new Map()); });
+    expect(error).toBeInstanceOf(InvalidSpecError);
+    expect((error as InvalidSpecError).path).toBe('home.path');
+  });
+
+  it('accepts an ordinary home path', () => {
+    expect(() => { precheckSpec({ image: 'busybox', cvm: false, home: { path: '/home/coder' } }, node(), new Map()); }).not.toThrow();
   });
 });
