@@ -107,7 +107,7 @@ export class DockerEngine implements Engine {
       kernelVersion: text(info.KernelVersion, ''),
       cgroupVersion: text(info.CgroupVersion, '1'),
       operatingSystem: text(info.OperatingSystem, ''),
-      dockerRootDir: text(info.DockerRootDir, '/var/lib/docker'),
+      ...(typeof info.DockerRootDir === 'string' ? { dockerRootDir: info.DockerRootDir } : {}),
     };
   }
 

@@ -11,8 +11,8 @@ export interface EngineInfo {
   kernelVersion: string;
   cgroupVersion: string;
   operatingSystem: string;
-  /** Where the engine keeps images, containers and volumes (its view of the host). */
-  dockerRootDir: string;
+  /** Where the engine keeps images (`/var/lib/docker`), as the engine sees it. */
+  dockerRootDir?: string;
 }
 
 export interface ImageDetails {
