@@ -107,6 +107,7 @@ export class DockerEngine implements Engine {
       kernelVersion: text(info.KernelVersion, ''),
       cgroupVersion: text(info.CgroupVersion, '1'),
       operatingSystem: text(info.OperatingSystem, ''),
+      ...(typeof info.DockerRootDir === 'string' ? { dockerRootDir: info.DockerRootDir } : {}),
     };
   }
 

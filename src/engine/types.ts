@@ -11,6 +11,8 @@ export interface EngineInfo {
   kernelVersion: string;
   cgroupVersion: string;
   operatingSystem: string;
+  /** Where the engine keeps images (`/var/lib/docker`), as the engine sees it. */
+  dockerRootDir?: string;
 }
 
 export interface ImageDetails {
