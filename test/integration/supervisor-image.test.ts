@@ -44,7 +44,8 @@ function engineSocketPath(): string {
 /** Builds the image; on failure, throws the build's last lines so that the reason is in the test report. */
 async function buildImage(): Promise<void> {
   const args = [
-    'build', '--network', 'host', '-f', 'Dockerfile.supervisor',
+    // --force-rm: a failed step's container is removed too (the legacy builder keeps it otherwise).
+    'build', '--force-rm', '--network', 'host', '-f', 'Dockerfile.supervisor',
     '--build-arg', `BASE_IMAGE=${SUPERVISOR_BASE_IMAGE}`,
     '--build-arg', 'SYSBOX_VERSION=',
     '--build-arg', `REVISION=test-${suffix}`,
