@@ -190,7 +190,7 @@ build_supervisor_base_image() {
   minbase_hash=$(echo "$bookworm_suite minbase $minbase_include" | sha256sum | cut -c1-16)
   recipe_hash=$(
     { echo "$minbase_hash node $supervisor_base_node npm $supervisor_base_npm"; declare -f build_supervisor_base_image
-      cat "$host_ca_bundle"; } |
+      cat "$host_ca_bundle" 2>/dev/null || true; } |
       sha256sum | cut -c1-16
   )
   up_to_date "$supervisor_base_tag" "$recipe_hash" && return 0
@@ -221,7 +221,7 @@ build_supervisor_base_image() {
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
   # This machine's trust store (it may reach npm through a TLS-inspecting proxy); npm in the build stage uses it.
-  cp "$host_ca_bundle" "$root/etc/ssl/certs/ca-certificates.crt"
+  if [[ -f $host_ca_bundle ]]; then cp "$host_ca_bundle" "$root/etc/ssl/certs/ca-certificates.crt"; fi
   tar -C "$root" --numeric-owner -c . |
     docker import -c "LABEL $recipe_label=$recipe_hash" -c 'ENV NODE_VERSION='"$supervisor_base_node" \
       -c "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" \
