@@ -28,6 +28,8 @@ ensure_packages() {
   command -v iptables >/dev/null || missing+=(iptables)
   # promtool checks /metrics in the API tests; Debian ships it in the prometheus package.
   command -v promtool >/dev/null || missing+=(prometheus)
+  # systemd-analyze verifies the units in systemd/ (test/unit/deploy); Debian ships it in the systemd package.
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
   ((${#missing[@]})) || return 0
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
