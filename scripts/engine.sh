@@ -31,6 +31,8 @@ ensure_packages() {
   # The registry tests run a real authenticated registry: distribution v2 plus htpasswd.
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  # systemd-analyze verifies the units in systemd/ (test/unit/deploy); Debian ships it in the systemd package.
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
   ((${#missing[@]})) || return 0
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

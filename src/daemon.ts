@@ -18,6 +18,9 @@ import { readNodeFacts, resolveMountSources } from './host/node-facts.js';
 import { detectImageFacts, ImageFactsCache } from './image/detect.js';
 import { InvalidDockerConfigError, parseDockerConfigJson, type RegistryCredentials } from './image/registry-auth.js';
 import { Metrics } from './metrics.js';
+import { runPreflight } from './preflight/gather.js';
+import { nodeHostFs } from './preflight/host-fs.js';
+import { cvmBlockers, type PreflightReport } from './preflight/report.js';
 import type { ShutdownStep } from './shutdown.js';
 import { VERSION } from './version.js';
 import type { LifecycleMetrics } from './workspace/lifecycle-metrics.js';
@@ -145,6 +148,19 @@ function openTokens(config: Config, logger: Logger): TokenFile | null {
   }
 }
 
+/** The preflight at start: logs every finding; returns why CVMs are impossible here (nothing while CVMs are off). */
+async function checkNode(preflight: () => Promise<PreflightReport>, config: Config, logger: Logger): Promise<string[]> {
+  const report = await preflight();
+  for (const check of report.checks) {
+    if (check.status === 'pass') continue;
+    logger[check.status === 'fail' ? 'error' : 'warn']({ check: check.id, evidence: check.evidence, hint: check.hint }, `preflight ${check.id}: ${check.status}`);
+  }
+  const found = cvmBlockers(report);
+  if (found.length > 0) logger.error({ reasons: found }, 'CVMs are impossible on this node: not ready while --cvm-enabled is true');
+  else logger.info({ ok: report.ok, cvmEnabled: config.cvmEnabled }, 'preflight done');
+  return found;
+}
+
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   if (config.engine === 'embedded') throw new ConfigError('--engine', 'embedded is not supported by this build yet; use host');
   const tokens = openTokens(config, logger);
@@ -168,7 +184,9 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     },
   });
   const manager = createManager(config, engine, logger, metrics, imageGc);
-  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => started });
+  const preflight = () => runPreflight(nodeHostFs, engine, config);
+  let blockers = ['the preflight checks have not finished'];
+  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => started, cvmBlockers: () => blockers });
   const app = await buildApp({
     logger,
     engine,
@@ -179,9 +197,13 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     started: () => started,
     cvmRuntime: config.runtime,
     cvmEnabled: config.cvmEnabled,
+    preflight,
     version: VERSION,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  void checkNode(preflight, config, logger).then((found) => {
+    blockers = found;
+  });
 
   const stopConnecting = new AbortController();
   const startup = (async () => {

@@ -1,11 +1,18 @@
 #!/usr/bin/env node
-/** The command line: `serve`, `--version`, `--help`. Bad usage or config exits 2 with one line on stderr. */
+/**
+ * The command line: `serve`, `preflight [--json]`, `--version`, `--help`. Bad usage or config exits 2 with one line
+ * on stderr.
+ */
 import { ConfigError } from './config/schema.js';
 import { helpText } from './config/help.js';
 import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { startDaemon } from './daemon.js';
+import { DockerEngine } from './engine/docker.js';
 import { createLogger } from './log.js';
+import { runPreflight } from './preflight/gather.js';
+import { nodeHostFs } from './preflight/host-fs.js';
+import { formatReportTable } from './preflight/table.js';
 import { installShutdown } from './shutdown.js';
 import { VERSION } from './version.js';
 
@@ -16,6 +23,19 @@ async function serve(argv: string[]): Promise<void> {
   const daemon = await startDaemon(config, logger);
   installShutdown(daemon.shutdownSteps, { graceMs: config.shutdownGrace * 1000, log: logger });
   logger.info({ version: VERSION, config: redactConfig(config) }, 'serving');
+}
+
+/**
+ * Checks this node with the same flags as serve. `--json`: exactly one JSON document on stdout (API.md); otherwise
+ * a table. Exit 0 when no check fails, 1 when one does (2 for bad usage, from main's catch).
+ */
+async function preflight(argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  const config = loadConfig(argv.filter((arg) => arg !== '--json'), process.env);
+  if (config.engine === 'embedded') throw new ConfigError('--engine', 'embedded is not supported by this build yet; use host');
+  const report = await runPreflight(nodeHostFs, new DockerEngine({ dockerHost: config.dockerHost }), config);
+  process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReportTable(report)}\n`);
+  process.exitCode = report.ok ? 0 : 1;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -32,7 +52,11 @@ async function main(argv: string[]): Promise<void> {
     await serve(rest);
     return;
   }
-  process.stderr.write(`cvm-supervisor: unknown command ${JSON.stringify(command)} (allowed: serve, --version, --help)\n`);
+  if (command === 'preflight') {
+    await preflight(rest);
+    return;
+  }
+  process.stderr.write(`cvm-supervisor: unknown command ${JSON.stringify(command)} (allowed: serve, preflight, --version, --help)\n`);
   process.exit(2);
 }
 

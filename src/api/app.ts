@@ -9,6 +9,7 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/types.js';
 import type { Metrics } from '../metrics.js';
+import type { PreflightReport } from '../preflight/report.js';
 import type { WorkspaceManager } from '../workspace/manager.js';
 import type { TokenFile } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   started: () => boolean;
   cvmRuntime: string;
   cvmEnabled: boolean;
+  /** GET /v1/preflight: the node checks, run on each request. */
+  preflight: () => Promise<PreflightReport>;
   version: string;
   bodyLimit?: number;
 }

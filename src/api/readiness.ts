@@ -9,6 +9,8 @@ export interface ReadinessOptions {
   cvmRuntime: string;
   /** Whether the manager has loaded and adopted the workspaces. */
   started: () => boolean;
+  /** Why CVMs are impossible on this node (failed preflight checks, see preflight/report.ts); none by default. */
+  cvmBlockers?: () => string[];
   cacheMs?: number;
   pingTimeoutMs?: number;
 }
@@ -31,6 +33,8 @@ export class Readiness {
   async reasons(): Promise<string[]> {
     const reasons = this.shuttingDown ? ['shutting down'] : [];
     if (!this.options.started()) reasons.push('workspaces not loaded yet');
+    // Standard workspaces could still run, but a CVM node that cannot run CVMs must not look ready.
+    if (this.options.cvmEnabled) reasons.push(...(this.options.cvmBlockers?.() ?? []));
     return [...reasons, ...(await this.engineReasons())];
   }
 

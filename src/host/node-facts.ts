@@ -22,6 +22,7 @@ async function deviceAt(file: string): Promise<DeviceNode | null> {
 function protectedPaths(config: Config): string[] {
   const paths = [config.stateDir, config.dataRoot, config.runDir];
   if (config.tokenFile) paths.push(config.tokenFile);
+  if (config.configFile) paths.push(config.configFile);
   if (config.dockerHost.startsWith('unix://')) paths.push(path.posix.dirname(new URL(config.dockerHost).pathname));
   return paths;
 }

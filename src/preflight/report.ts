@@ -1,6 +1,7 @@
 /**
- * The preflight report (API.md): each check passes, warns or fails, with evidence and a fix hint. Pure functions of
- * facts gathered elsewhere; the full set of node checks arrives with the security issue.
+ * The preflight report (API.md): each check passes, warns or fails, with evidence and a fix hint. The checks are
+ * pure functions of facts gathered by gather.ts; this file holds the shared types, the checks of the engine
+ * (reachable, runtime, cgroups) and of the kernel, and the assembly.
  */
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -16,50 +17,84 @@ export interface PreflightReport {
   checks: Check[];
 }
 
-export interface PreflightFacts {
-  kernelRelease: string;
-  runtimes: string[] | null;
-  cvmRuntime: string;
-  cvmEnabled: boolean;
-  cgroupVersion: string | null;
+export function pass(id: string, evidence: string): Check {
+  return { id, status: 'pass', evidence, hint: null };
+}
+
+/**
+ * A failure of a check that only matters for CVMs is a warning while CVMs are disabled: standard workspaces run
+ * without sysbox, a new kernel or user namespaces.
+ */
+export function cvmOnly(check: Check, cvmEnabled: boolean): Check {
+  return check.status === 'fail' && !cvmEnabled ? { ...check, status: 'warn', evidence: `${check.evidence} (CVMs are disabled)` } : check;
 }
 
 const MIN_KERNEL: readonly [number, number] = [5, 4];
 
+/** major.minor of a kernel release such as `5.4.0-1024-gcp` or `6.18.44-fc-v769`; null when it has none. */
+export function parseKernelRelease(release: string): [number, number] | null {
+  const match = /^\s*(\d+)\.(\d+)(?:[.\-+_~].*)?\s*$/.exec(release);
+  if (!match) return null;
+  return [Number(match[1]), Number(match[2])];
+}
+
 export function kernelCheck(release: string): Check {
-  const match = /^(\d+)\.(\d+)/.exec(release);
-  const major = Number(match?.[1] ?? 0);
-  const minor = Number(match?.[2] ?? 0);
+  const version = parseKernelRelease(release);
+  const min = MIN_KERNEL.join('.');
+  if (version === null) {
+    return { id: 'kernel', status: 'warn', evidence: `cannot parse the kernel release ${JSON.stringify(release)}`, hint: `CVMs need Linux ${min} or newer; check uname -r on the node` };
+  }
+  const [major, minor] = version;
   const ok = major > MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor >= MIN_KERNEL[1]);
   return ok
-    ? { id: 'kernel', status: 'pass', evidence: `${release} >= ${MIN_KERNEL.join('.')}`, hint: null }
-    : { id: 'kernel', status: 'fail', evidence: `${release} < ${MIN_KERNEL.join('.')}`, hint: 'CVMs need Linux 5.4 or newer: use a newer node image (e.g. Ubuntu 20.04+)' };
+    ? pass('kernel', `${release.trim()} >= ${min}`)
+    : { id: 'kernel', status: 'fail', evidence: `${release.trim()} < ${min}`, hint: `CVMs need Linux ${min} or newer: use a newer node image (e.g. Ubuntu 20.04+)` };
+}
+
+export function engineCheck(engine: { version: string } | { error: string }, dockerHost: string): Check {
+  if ('version' in engine) return pass('engine', `${dockerHost} answers: Docker ${engine.version}`);
+  return { id: 'engine', status: 'fail', evidence: `${dockerHost}: ${engine.error}`, hint: 'start the engine, or check --docker-host and the hostPath mount of its socket' };
 }
 
 export function runtimeCheck(runtimes: string[] | null, cvmRuntime: string, cvmEnabled: boolean): Check {
   if (runtimes === null) {
-    return { id: 'runtime', status: 'fail', evidence: 'the engine does not answer', hint: 'start the engine, or check --docker-host' };
+    return cvmOnly({ id: 'runtime', status: 'fail', evidence: 'the engine does not answer', hint: 'start the engine, or check --docker-host' }, cvmEnabled);
   }
-  if (runtimes.includes(cvmRuntime)) return { id: 'runtime', status: 'pass', evidence: `engine runtimes: ${runtimes.join(', ')}`, hint: null };
-  return {
-    id: 'runtime',
-    // Without CVMs on this node a missing sysbox is expected.
-    status: cvmEnabled ? 'fail' : 'warn',
-    evidence: `engine runtimes: ${runtimes.join(', ')}`,
-    hint: `install sysbox on the node so that the engine lists ${cvmRuntime}`,
-  };
+  if (runtimes.includes(cvmRuntime)) return pass('runtime', `engine runtimes: ${runtimes.join(', ')}`);
+  return cvmOnly(
+    { id: 'runtime', status: 'fail', evidence: `engine runtimes: ${runtimes.join(', ')}`, hint: `install sysbox on the node so that the engine lists ${cvmRuntime}` },
+    cvmEnabled,
+  );
 }
 
-export function cgroupCheck(version: string | null): Check {
-  if (version === null) return { id: 'cgroup', status: 'warn', evidence: 'unknown: the engine does not answer', hint: null };
-  return { id: 'cgroup', status: 'pass', evidence: `cgroup v${version}`, hint: null };
+/**
+ * The host's cgroup layout, read from /sys/fs/cgroup: `2` when cgroup.controllers is there (unified), `1` when
+ * controller directories are, `none` when neither; the engine's word is used when the host's /sys is not visible.
+ */
+export type CgroupLayout = '1' | '2' | 'none' | 'unknown';
+
+export function cgroupCheck(layout: CgroupLayout, engineVersion: string | null): Check {
+  if (layout === '1' || layout === '2') return pass('cgroup', `cgroup v${layout} (/sys/fs/cgroup)`);
+  if (layout === 'none') {
+    return { id: 'cgroup', status: 'fail', evidence: '/sys/fs/cgroup holds neither cgroup.controllers nor controller directories', hint: 'mount the cgroup filesystem on the node (systemd does this at boot)' };
+  }
+  if (engineVersion !== null) return pass('cgroup', `cgroup v${engineVersion} (from the engine; the host's /sys/fs/cgroup is not visible)`);
+  return { id: 'cgroup', status: 'warn', evidence: "unknown: the host's /sys/fs/cgroup is not visible and the engine does not answer", hint: 'mount the host /sys under --host-root' };
 }
 
-export function preflightReport(facts: PreflightFacts): PreflightReport {
-  const checks = [
-    kernelCheck(facts.kernelRelease),
-    runtimeCheck(facts.runtimes, facts.cvmRuntime, facts.cvmEnabled),
-    cgroupCheck(facts.cgroupVersion),
-  ];
+/**
+ * Checks whose failure makes every CVM impossible on this node. While CVMs are enabled, serve stays unready
+ * (/readyz 503) when one fails; the runtime and the engine are checked live by the readiness probe itself.
+ */
+export const CVM_BLOCKING_CHECKS: ReadonlySet<string> = new Set(['kernel', 'distro', 'privileged', 'userns', 'home-storage', 'cgroup']);
+
+/** The reasons /readyz gives for failing checks that make CVMs impossible. */
+export function cvmBlockers(report: PreflightReport): string[] {
+  return report.checks
+    .filter((c) => c.status === 'fail' && CVM_BLOCKING_CHECKS.has(c.id))
+    .map((c) => `preflight ${c.id} failed: ${c.evidence}`);
+}
+
+export function assembleReport(checks: Check[]): PreflightReport {
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }

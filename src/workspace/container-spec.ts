@@ -133,6 +133,7 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
 export function precheckSpec(spec: WorkspaceSpec, node: NodeFacts, mountSources: ResolvedMountSources): void {
   const cvm = spec.cvm ?? true;
   runtimeFor(cvm, node);
+  if (spec.home?.path !== undefined) checkTarget(spec.home.path, 'home.path');
   planUserMounts(spec.mounts ?? [], mountSources, node);
   deviceMappings(spec, node, cvm);
 }
@@ -243,14 +244,33 @@ function deviceMappings(spec: WorkspaceSpec, node: NodeFacts, cvm: boolean): Dev
 }
 
 const NAMESPACE_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UtsMode', 'UsernsMode'] as const;
-/** Fields that would widen what the workspace may do; the builder never sets them. */
-const FORBIDDEN_HOST_CONFIG = ['Binds', 'VolumesFrom', 'CapAdd', 'SecurityOpt', 'DeviceCgroupRules', 'DeviceRequests'] as const;
+/**
+ * Fields that would widen what the workspace may do; the builder never sets them. `SecurityOpt` as a whole, so
+ * neither `seccomp=unconfined` nor `apparmor=unconfined` (nor `label=disable`) can slip in; `Capabilities` replaces
+ * the whole capability set (API 1.40+), so it is refused like CapAdd.
+ */
+const FORBIDDEN_HOST_CONFIG = ['Binds', 'VolumesFrom', 'CapAdd', 'Capabilities', 'SecurityOpt', 'DeviceCgroupRules', 'DeviceRequests'] as const;
 const ALLOWED_DEVICES: ReadonlySet<string> = new Set(Object.values(DEVICE_PATHS));
+const ALLOWED_MOUNT_TYPES: ReadonlySet<string> = new Set(['bind', 'volume', 'tmpfs']);
 
 /**
- * The last line of defence, run on every built spec: no Privileged, no host (or another container's) namespaces,
- * no engine socket or other forbidden host path, no devices beyond the known ones. It reads HostConfig as a
- * plain record because the engine adapter passes the body through unchanged, fields the type lacks included.
+ * The hardening policy of the inner container, the last line of defence, run on every built spec (and, in the
+ * integration tests, on the engine's own inspect document):
+ * - never Privileged; no host (or another container's) network, pid, ipc, uts or user namespace;
+ * - no CapAdd or Capabilities (sysbox needs none: it grants capabilities inside its own user namespace);
+ * - no SecurityOpt at all, so no seccomp=unconfined or apparmor=unconfined;
+ * - no Binds/VolumesFrom; bind mounts only of allowed host paths, never the engine socket, /proc, /sys, /dev, /,
+ *   the engine's data or the daemon's own files; no mount propagation back to the host; no volume driver options
+ *   (a `local` volume with `o=bind` is a bind mount in disguise);
+ * - no devices except the whitelisted FUSE and TUN nodes at their host paths; no DeviceRequests or cgroup rules.
+ *
+ * no-new-privileges is deliberately not set (and SecurityOpt is refused, so it cannot be set): a workspace is a VM
+ * to its user, whose sudo, su, ping, newuidmap and the inner Docker's setuid helpers need setuid to work. Under
+ * sysbox the container's root is already an unprivileged host uid (user namespace), so setuid inside reaches only
+ * that root, which PID 1 already is (API.md); the flag would draw a line the product promises not to draw. For a
+ * standard workspace (runc, no user namespace) PID 1 is root inside too, so the flag would not change who is root.
+ * It reads HostConfig as a plain record because the engine adapter passes the body through unchanged, fields the
+ * type lacks included.
  */
 export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'engineHostRoot' | 'protectedHostPaths'>): void {
   const host = spec.HostConfig as Record<string, unknown>;
@@ -268,6 +288,7 @@ export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'eng
     }
   }
   for (const mount of spec.HostConfig.Mounts ?? []) {
+    mountViolation(mount as unknown as Record<string, unknown>);
     if (mount.Type !== 'bind') continue;
     const hostPath = hostPathOf(mount.Source ?? '', node.engineHostRoot);
     if (hostPath === null) throw new UnsafeSpecError(`bind source ${mount.Source ?? '(none)'} lies outside the engine's host root`);
@@ -279,5 +300,19 @@ export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'eng
     if (!ALLOWED_DEVICES.has(device.PathInContainer) || onHost !== device.PathInContainer) {
       throw new UnsafeSpecError(`device ${device.PathOnHost} → ${device.PathInContainer} is not allowed`);
     }
+  }
+}
+
+/** Mount fields that would reach past the mount itself: propagation to the host, volume driver options. */
+function mountViolation(mount: Record<string, unknown>): void {
+  const type = String(mount['Type']);
+  if (!ALLOWED_MOUNT_TYPES.has(type)) throw new UnsafeSpecError(`mount type ${type} is not allowed`);
+  const propagation = (mount['BindOptions'] as { Propagation?: unknown } | undefined)?.Propagation;
+  if (propagation !== undefined && propagation !== '' && propagation !== 'rprivate' && propagation !== 'private') {
+    throw new UnsafeSpecError(`bind propagation ${JSON.stringify(propagation)} is not allowed`);
+  }
+  const driverConfig = (mount['VolumeOptions'] as { DriverConfig?: unknown } | undefined)?.DriverConfig;
+  if (driverConfig !== undefined && driverConfig !== null) {
+    throw new UnsafeSpecError(`volume driver options are not allowed (target ${String(mount['Target'])})`);
   }
 }

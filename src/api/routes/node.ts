@@ -1,14 +1,15 @@
 /** /v1/node and /v1/preflight: what the node is and whether it qualifies for CVMs. */
-import { release } from 'node:os';
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import type { Engine, EngineInfo } from '../../engine/types.js';
-import { preflightReport } from '../../preflight/report.js';
+import type { Engine } from '../../engine/types.js';
+import type { PreflightReport } from '../../preflight/report.js';
 import { ErrorSchema, NodeSchema, PreflightSchema } from '../schemas.js';
 
 export interface NodeDeps {
   engine: Engine;
   cvmRuntime: string;
   cvmEnabled: boolean;
+  /** Runs the node checks (preflight/gather.ts); an unreachable engine is a finding of the report, not an error. */
+  preflight: () => Promise<PreflightReport>;
 }
 
 export function nodeRoutes(deps: NodeDeps): FastifyPluginCallbackTypebox {
@@ -28,17 +29,9 @@ export function nodeRoutes(deps: NodeDeps): FastifyPluginCallbackTypebox {
       };
     });
 
-    app.get('/v1/preflight', { schema: { summary: 'The preflight report (as `preflight --json`)', response: { 200: PreflightSchema, 401: ErrorSchema } } }, async () => {
-      // An unreachable engine is a finding of the report, not an error of the request.
-      const info: EngineInfo | null = await deps.engine.info().catch(() => null);
-      return preflightReport({
-        kernelRelease: release(),
-        runtimes: info?.runtimes ?? null,
-        cvmRuntime: deps.cvmRuntime,
-        cvmEnabled: deps.cvmEnabled,
-        cgroupVersion: info?.cgroupVersion ?? null,
-      });
-    });
+    app.get('/v1/preflight', { schema: { summary: 'The preflight report (as `preflight --json`)', response: { 200: PreflightSchema, 401: ErrorSchema } } }, () =>
+      deps.preflight(),
+    );
     done();
   };
 }

@@ -3,6 +3,7 @@ import type { ContainerCreateSpec } from '../../../src/engine/types.js';
 import type { ImageFacts, InitInfo } from '../../../src/image/facts.js';
 import {
   assertSafe,
+  precheckSpec,
   buildContainerSpec,
   type BuildContainerSpecInput,
   SpecRefusal,
@@ -335,9 +336,19 @@ describe('safety', () => {
     ['Binds', { Binds: ['/var/run/docker.sock:/var/run/docker.sock'] }, 'Binds is set'],
     ['CapAdd', { CapAdd: ['SYS_ADMIN'] }, 'CapAdd is set'],
     ['SecurityOpt', { SecurityOpt: ['seccomp=unconfined'] }, 'SecurityOpt is set'],
+    ['apparmor unconfined', { SecurityOpt: ['apparmor=unconfined'] }, 'SecurityOpt is set'],
+    ['no-new-privileges (decided against)', { SecurityOpt: ['no-new-privileges'] }, 'SecurityOpt is set'],
+    ['Capabilities', { Capabilities: ['CAP_SYS_ADMIN'] }, 'Capabilities is set'],
+    ['DeviceRequests', { DeviceRequests: [{ Driver: 'nvidia', Count: -1 }] }, 'DeviceRequests is set'],
+    ['cgroup device rules', { DeviceCgroupRules: ['c 1:* rwm'] }, 'DeviceCgroupRules is set'],
+    ['shared propagation', { Mounts: [{ Type: 'bind', Source: '/srv/x', Target: '/s', BindOptions: { Propagation: 'rshared' } }] }, 'bind propagation "rshared" is not allowed'],
+    ['a bind in disguise', { Mounts: [{ Type: 'volume', Source: 'v', Target: '/s', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/var/run' } } } }] }, 'volume driver options are not allowed (target /s)'],
+    ['npipe mount', { Mounts: [{ Type: 'npipe', Source: '//./pipe/docker_engine', Target: '/s' }] }, 'mount type npipe is not allowed'],
+    ['engine data root', { Mounts: [{ Type: 'bind', Source: '/var/lib/docker/volumes', Target: '/s' }] }, 'bind source /var/lib/docker/volumes: it lies in /var/lib/docker'],
     ['socket bind', { Mounts: [{ Type: 'bind', Source: '/srv/x/docker.sock', Target: '/s' }] }, 'bind source /srv/x/docker.sock: it is an engine socket'],
     ['containerd socket', { Mounts: [{ Type: 'bind', Source: '/run/containerd/containerd.sock', Target: '/s' }] }, 'bind source /run/containerd/containerd.sock: it is an engine socket'],
-    ['state dir parent', { Mounts: [{ Type: 'bind', Source: '/var/lib', Target: '/s' }] }, 'bind source /var/lib: it contains /var/lib/cvm-supervisor'],
+    ['engine data root parent', { Mounts: [{ Type: 'bind', Source: '/var/lib', Target: '/s' }] }, 'bind source /var/lib: it contains /var/lib/docker'],
+    ['state dir', { Mounts: [{ Type: 'bind', Source: '/var/lib/cvm-supervisor/workspaces', Target: '/s' }] }, 'bind source /var/lib/cvm-supervisor/workspaces: it lies in /var/lib/cvm-supervisor'],
     ['host root', { Mounts: [{ Type: 'bind', Source: '/', Target: '/h' }] }, 'bind source /: it is the host root'],
     ['renamed device', { Devices: [{ PathOnHost: '/dev/sda', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }] }, 'device /dev/sda → /dev/fuse is not allowed'],
     ['unknown device', { Devices: [{ PathOnHost: '/dev/mem', PathInContainer: '/dev/mem', CgroupPermissions: 'r' }] }, 'device /dev/mem → /dev/mem is not allowed'],
@@ -353,5 +364,17 @@ describe('safety', () => {
     spec.HostConfig.Mounts = [{ Type: 'bind', Source: '/var/lib/cvm-supervisor', Target: '/s' }];
     const error = errorOf(() => { assertSafe(spec, { engineHostRoot: '/host', protectedHostPaths: [] }); });
     expect((error as UnsafeSpecError).violation).toMatch(/outside the engine's host root/);
+  });
+});
+
+describe('precheckSpec (at PUT, before anything is stored)', () => {
+  it.each(['/proc', '/dev/x', '/sys/fs'])('refuses a home path %s that would shadow a kernel interface', (homePath) => {
+    const error = errorOf(() => { precheckSpec({ image: 'busybox', cvm: false, home: { path: homePath } }, node(), new Map()); });
+    expect(error).toBeInstanceOf(InvalidSpecError);
+    expect((error as InvalidSpecError).path).toBe('home.path');
+  });
+
+  it('accepts an ordinary home path', () => {
+    expect(() => { precheckSpec({ image: 'busybox', cvm: false, home: { path: '/home/coder' } }, node(), new Map()); }).not.toThrow();
   });
 });

@@ -64,10 +64,16 @@ describe('forbiddenReason', () => {
     ['/var/run', 'it lies in /var/run'],
     ['/var', 'it contains /var/run'],
     ['/var/lib/cvm-supervisor/state.json', 'it lies in /var/lib/cvm-supervisor'],
-    ['/var/lib', 'it contains /var/lib/cvm-supervisor'],
+    ['/var/lib', 'it contains /var/lib/docker'],
     ['/var/lib/docker/volumes', 'it lies in /var/lib/docker'],
   ])('%s: %s', (hostPath, reason) => {
     expect(forbiddenReason(hostPath, PROTECTED)).toBe(reason);
+  });
+
+  it('refuses /var/lib/docker even when no protected path names it (a data root elsewhere)', () => {
+    expect(forbiddenReason('/var/lib/docker/volumes/x/_data', ['/srv/engine-data'])).toBe('it lies in /var/lib/docker');
+    expect(forbiddenReason('/srv/engine-data/containers', ['/srv/engine-data'])).toBe('it lies in /srv/engine-data');
+    expect(forbiddenReason('/srv', ['/srv/cvm-state'])).toBe('it contains /srv/cvm-state');
   });
 
   it.each(['/srv/shared', '/home/coder', '/etcetera', '/procedures', '/var/lib/docker-data', '/var/runner'])('allows %s', (hostPath) => {
@@ -106,7 +112,7 @@ describe('planUserMounts', () => {
     ['a symlink leaving the host root', facts({ hostRoot: '/host' }), '/srv/shared/l', '/var/lib/cvm-supervisor', /outside the host root\) is not allowed/],
     ['/etc even when / is allowed', facts({ allowedMountRoots: ['/'] }), '/etc', '/etc', /\/etc is not allowed: it lies in \/etc/],
     ['the state dir', facts({ allowedMountRoots: ['/var/lib'] }), '/var/lib/cvm-supervisor', '/var/lib/cvm-supervisor', /lies in \/var\/lib\/cvm-supervisor/],
-    ['a parent of the state dir', facts({ allowedMountRoots: ['/var'] }), '/var/lib', '/var/lib', /contains \/var\/lib\/cvm-supervisor/],
+    ['a parent of the state dir', facts({ allowedMountRoots: ['/var'] }), '/var/lib', '/var/lib', /contains \/var\/lib\/docker/],
     ['a path outside the allowed roots', facts(), '/opt/data', '/opt/data', /not under an allowed mount root \(\/srv\/shared, \/home\)/],
     ['a `..` escape', facts(), '/srv/shared/x', '/srv/other', /resolves to \/srv\/other.*not under an allowed mount root/],
     ['a sibling sharing a prefix', facts(), '/srv/shared-not', '/srv/shared-not', /not under an allowed mount root/],

@@ -11,6 +11,27 @@ function errorOf(input: unknown): InvalidSpecError {
   throw new Error('expected InvalidSpecError');
 }
 
+describe('parseWorkspaceSpec refuses hostile strings and numbers the schema lets through', () => {
+  it.each([
+    [{ image: 'busy box' }, 'image'],
+    [{ image: 'busybox\u0000' }, 'image'],
+    [{ image: 'busybox\u202e' }, 'image'],
+    [{ image: 'bücher/box' }, 'image'],
+    [{ image: 'busybox', workdir: '/home/a\u0000b' }, 'workdir'],
+    [{ image: 'busybox', workdir: '/home/a\nb' }, 'workdir'],
+    [{ image: 'busybox', home: { path: '/home/\u0007' } }, 'home.path'],
+    [{ image: 'busybox', mounts: [{ source: '/srv/a\u0000/../../etc', target: '/x' }] }, 'mounts[0].source'],
+    [{ image: 'busybox', mounts: [{ source: '/srv/a', target: '/x\u0085' }] }, 'mounts[0].target'],
+    [{ image: 'busybox', resources: { memoryBytes: 1e30 } }, 'resources.memoryBytes'],
+  ])('%j → %s', (input, path) => {
+    expect(errorOf(input).path).toBe(path);
+  });
+
+  it('keeps legitimate unicode in paths', () => {
+    expect(parseWorkspaceSpec({ image: 'busybox', workdir: '/home/用户' }).workdir).toBe('/home/用户');
+  });
+});
+
 describe('parseWorkspaceSpec', () => {
   it('accepts a minimal spec and a full one', () => {
     expect(parseWorkspaceSpec({ image: 'busybox' })).toEqual({ image: 'busybox' });

@@ -1,0 +1,84 @@
+/**
+ * Runs the preflight: reads the host through HostFs (paths under --host-root) and asks the engine, then hands the
+ * facts to the pure checks. Used by `cvm-supervisor preflight`, by `serve` at start and by GET /v1/preflight.
+ */
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Engine, EngineInfo } from '../engine/types.js';
+import { gpuCheck } from './gpu-facts.js';
+import type { HostFs } from './host-fs.js';
+import { distroCheck, type ExpectedMount, hostMountsCheck, privilegedCheck, userNamespacesCheck } from './node-checks.js';
+import { assembleReport, type CgroupLayout, cgroupCheck, cvmOnly, engineCheck, kernelCheck, type PreflightReport, runtimeCheck } from './report.js';
+import { istioCheck } from './sidecars.js';
+import { homeStorageCheck } from './storage.js';
+
+export type PreflightConfig = Pick<Config, 'hostRoot' | 'dockerHost' | 'engine' | 'runtime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot'>;
+
+const ENGINE_TIMEOUT_MS = 3000;
+
+async function engineFacts(engine: Engine): Promise<EngineInfo | { error: string }> {
+  try {
+    await engine.ping(ENGINE_TIMEOUT_MS);
+    return await engine.info();
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+async function cgroupLayout(fs: HostFs, hostRoot: string): Promise<CgroupLayout> {
+  const root = path.join(hostRoot, 'sys/fs/cgroup');
+  const entries = await fs.list(root);
+  if (entries === null) return 'unknown';
+  if (entries.includes('cgroup.controllers')) return '2';
+  return ['cpu', 'memory', 'pids', 'devices'].some((c) => entries.includes(c)) ? '1' : 'none';
+}
+
+async function expectedMounts(fs: HostFs, config: PreflightConfig): Promise<ExpectedMount[]> {
+  const under = (p: string): string => path.join(config.hostRoot, p);
+  const wanted: Omit<ExpectedMount, 'present'>[] = [
+    { what: "the host's /proc", path: under('proc/1'), required: false },
+    { what: "the host's /sys", path: under('sys/fs/cgroup'), required: false },
+    { what: "the host's /dev", path: under('dev'), required: false },
+  ];
+  if (config.engine !== 'embedded' && config.dockerHost.startsWith('unix://')) {
+    wanted.unshift({ what: 'the engine socket', path: new URL(config.dockerHost).pathname, required: true });
+  }
+  if (config.engine === 'embedded') wanted.unshift({ what: 'the engine data root', path: config.dataRoot, required: true });
+  return Promise.all(wanted.map(async (m) => ({ ...m, present: (await fs.kind(m.path)) !== null })));
+}
+
+export async function runPreflight(fs: HostFs, engine: Engine, config: PreflightConfig): Promise<PreflightReport> {
+  const read = (p: string): Promise<string | null> => fs.readText(path.join(config.hostRoot, p));
+  const [info, kernel, osRelease, usrOsRelease, status, userns, mounts, tcp, tcp6, nvidia, nvidiaGpus, kfd, layout, hostMounts] = await Promise.all([
+    engineFacts(engine),
+    read('proc/sys/kernel/osrelease'),
+    read('etc/os-release'),
+    read('usr/lib/os-release'),
+    read('proc/self/status'),
+    read('proc/sys/user/max_user_namespaces'),
+    read('proc/1/mounts'),
+    read('proc/self/net/tcp'),
+    read('proc/self/net/tcp6'),
+    read('proc/driver/nvidia/version'),
+    fs.list(path.join(config.hostRoot, 'proc/driver/nvidia/gpus')),
+    fs.kind(path.join(config.hostRoot, 'dev/kfd')),
+    cgroupLayout(fs, config.hostRoot),
+    expectedMounts(fs, config),
+  ]);
+  const engineInfo = 'error' in info ? null : info;
+  const cvm = config.cvmEnabled;
+  const checks = [
+    cvmOnly(kernelCheck(kernel ?? engineInfo?.kernelVersion ?? ''), cvm),
+    cvmOnly(distroCheck(osRelease ?? usrOsRelease), cvm),
+    cvmOnly(cgroupCheck(layout, engineInfo?.cgroupVersion ?? null), cvm),
+    privilegedCheck(status, config.engine),
+    hostMountsCheck(hostMounts),
+    engineCheck(engineInfo ? { version: engineInfo.serverVersion } : { error: 'error' in info ? info.error : 'no answer' }, config.dockerHost),
+    runtimeCheck(engineInfo?.runtimes ?? null, config.runtime, cvm),
+    cvmOnly(userNamespacesCheck(userns), cvm),
+    cvmOnly(homeStorageCheck(config.engine === 'embedded' ? config.dataRoot : (engineInfo?.dockerRootDir ?? config.dataRoot), mounts), cvm),
+    istioCheck([tcp, tcp6]),
+    gpuCheck({ gpusEnabled: config.gpusEnabled, nvidiaVersion: nvidia, nvidiaGpus: nvidiaGpus?.length ?? 0, amd: kfd !== null }),
+  ];
+  return assembleReport(checks);
+}
