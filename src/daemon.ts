@@ -30,6 +30,7 @@ import { WorkspaceFailure } from './workspace/failure.js';
 import { ImageGc } from './workspace/image-gc.js';
 import { checkPullFields } from './workspace/image-pull.js';
 import { ImagePuller } from './workspace/image-puller.js';
+import { drawPullProgress } from './workspace/pull-progress-bar.js';
 import { WorkspaceManager } from './workspace/manager.js';
 import { StateStore } from './workspace/store.js';
 
@@ -105,6 +106,9 @@ async function declareBootWorkspace(manager: WorkspaceManager, config: Config, l
   if (!config.bootWorkspace) return;
   const { id, spec } = config.bootWorkspace;
   const { created, status } = await manager.put(id, spec);
+  // On a terminal the boot workspace's pull shows as a progress bar (stderr: stdout carries the log).
+  const log = manager.workspace(id)?.log;
+  if (process.stderr.isTTY && log) drawPullProgress(log, (text) => process.stderr.write(text), `pulling ${spec.image}`);
   if (!created && status.outdated) {
     logger.info({ workspace: id }, 'the boot workspace declaration changed; rebuilding');
     await manager.rebuild(id, { pull: false });
