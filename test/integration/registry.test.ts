@@ -93,6 +93,7 @@ describe('image pulls from an authenticated registry', () => {
     await docker(['rmi', '-f', ref]);
     const byDigest = h.id('node-digest');
     const digestRef = `${registry.host}/cvm/node-secret@${digest}`;
+    pushed.push(digestRef); // pulled by digest alone, it has no tag for the cleanup to find
     await h.manager.put(byDigest, spec(digestRef, { pullPolicy: 'always' }));
     const status = await h.waitFor(byDigest, 'running', 60_000);
     expect(status.image.digest).toBe(digest);
