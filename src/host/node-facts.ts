@@ -6,6 +6,8 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Engine } from '../engine/types.js';
+import { discoverGpus } from '../gpu/discover.js';
+import { NodeHostFs } from './host-fs.js';
 import type { ResolvedMountSources } from '../workspace/mounts.js';
 import type { DeviceNode, NodeFacts } from '../workspace/node-facts.js';
 
@@ -42,6 +44,7 @@ export async function readNodeFacts(engine: Engine, config: Config, engineHostRo
     devices: { fuse, tun },
     allowedMountRoots: config.allowedMountRoots,
     protectedHostPaths: protectedPaths(config),
+    gpus: { enabled: config.gpusEnabled, facts: await discoverGpus(new NodeHostFs(config.hostRoot, config.usrLibDir)) },
   };
 }
 
