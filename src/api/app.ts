@@ -14,6 +14,7 @@ import type { TokenFile } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import type { Readiness } from './readiness.js';
 import { eventRoutes } from './routes/events.js';
+import type { GpuNode } from '../gpu/plan.js';
 import { nodeRoutes } from './routes/node.js';
 import { probeRoutes } from './routes/probes.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   started: () => boolean;
   cvmRuntime: string;
   cvmEnabled: boolean;
+  /** GPU discovery for /v1/node and /v1/preflight. */
+  gpus?: () => Promise<GpuNode>;
   version: string;
   bodyLimit?: number;
 }

@@ -2,6 +2,9 @@
  * The preflight report (API.md): each check passes, warns or fails, with evidence and a fix hint. Pure functions of
  * facts gathered elsewhere; the full set of node checks arrives with the security issue.
  */
+import { gpuCheck } from '../gpu/preflight.js';
+import type { GpuNode } from '../gpu/plan.js';
+
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
 export interface Check {
@@ -22,6 +25,8 @@ export interface PreflightFacts {
   cvmRuntime: string;
   cvmEnabled: boolean;
   cgroupVersion: string | null;
+  /** GPU discovery; absent when it did not run. */
+  gpus?: GpuNode;
 }
 
 const MIN_KERNEL: readonly [number, number] = [5, 4];
@@ -60,6 +65,7 @@ export function preflightReport(facts: PreflightFacts): PreflightReport {
     kernelCheck(facts.kernelRelease),
     runtimeCheck(facts.runtimes, facts.cvmRuntime, facts.cvmEnabled),
     cgroupCheck(facts.cgroupVersion),
+    ...(facts.gpus ? [gpuCheck(facts.gpus)] : []),
   ];
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }
