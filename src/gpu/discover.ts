@@ -159,14 +159,23 @@ export async function discoverGpus(fs: HostFs): Promise<GpuNodeFacts> {
     if (amd !== null) return unsupportedFacts(`AMD GPUs are not supported, only NVIDIA (${amd})`);
     return unsupportedFacts(`no NVIDIA driver is loaded: /proc/driver/nvidia/version is missing${mountHint(fs, '/proc/driver')}`);
   }
-  const majors = parseProcDevices((await fs.readText('/proc/devices')) ?? '');
+  const procDevices = await fs.readText('/proc/devices');
+  if (procDevices === null) {
+    return unsupportedFacts(`/proc/devices is missing, so the nvidia-uvm major is unknown${mountHint(fs, '/proc/devices')}`);
+  }
+  const majors = parseProcDevices(procDevices);
   // Drivers before 550 list the major as nvidia-frontend, later ones as nvidia.
   const frontendMajor = majors.get('nvidia-frontend') ?? majors.get('nvidia') ?? NVIDIA_MAJOR;
   const devices = new DeviceReader(fs);
   const gpus = await readGpus(fs, devices, frontendMajor, majors.get('nvidia-caps'));
   const control = [await devices.read('/dev/nvidiactl', frontendMajor, CTL_MINOR, 'rw'), await devices.read('/dev/nvidia-modeset', frontendMajor, MODESET_MINOR, 'rw')];
   const uvmMajor = majors.get('nvidia-uvm');
-  if (uvmMajor !== undefined) control.push(await devices.read('/dev/nvidia-uvm', uvmMajor, 0, 'rw'), await devices.read('/dev/nvidia-uvm-tools', uvmMajor, 1, 'rw'));
+  if (uvmMajor !== undefined) {
+    const uvm = await devices.read('/dev/nvidia-uvm', uvmMajor, 0, 'rw');
+    // The driver makes this node on first CUDA use on the host; without it CUDA fails inside.
+    if (uvm === null && devices.problems.length === 0) devices.problems.push('the nvidia-uvm module is loaded but /dev/nvidia-uvm is missing; run nvidia-modprobe -u -c=0 on the node');
+    control.push(uvm, await devices.read('/dev/nvidia-uvm-tools', uvmMajor, 1, 'rw'));
+  }
   const dirs = libraryDirs(driver.arch);
   const libraries = await findLibraries(fs, dirs, driver.version, CAPABILITIES.flatMap((c) => DRIVER_FILES[c].libraries));
   const binaries = await findBinaries(fs, BINARY_DIRS, CAPABILITIES.flatMap((c) => DRIVER_FILES[c].binaries));

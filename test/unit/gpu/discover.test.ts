@@ -146,3 +146,18 @@ describe('discoverGpus: nodes that refuse GPUs, with the evidence', () => {
     expect((await discoverGpus(withoutCtl)).unsupported).toBe("/dev/nvidiactl is missing; if the node has it, mount the host's /dev at /var/coder/host/dev");
   });
 });
+
+describe('discoverGpus: incomplete host mounts', () => {
+  it('refuses without /proc/devices, naming the mount', async () => {
+    const fs = withTexts(new FixtureHostFs('one-gpu-ubuntu', '/var/coder/host'), { '/proc/devices': null });
+    expect((await discoverGpus(fs)).unsupported).toBe(
+      "/proc/devices is missing, so the nvidia-uvm major is unknown; if the node has it, mount the host's /proc/devices at /var/coder/host/proc/devices",
+    );
+  });
+
+  it('refuses when the uvm module is loaded but its node was never made', async () => {
+    const fs = new FixtureHostFs('one-gpu-ubuntu');
+    const withoutUvm = { root: fs.root, readText: fs.readText.bind(fs), readdir: fs.readdir.bind(fs), readlink: fs.readlink.bind(fs), lstat: async (p: string) => (p === '/dev/nvidia-uvm' ? null : fs.lstat(p)) };
+    expect((await discoverGpus(withoutUvm)).unsupported).toBe('the nvidia-uvm module is loaded but /dev/nvidia-uvm is missing; run nvidia-modprobe -u -c=0 on the node');
+  });
+});
