@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { removeStaleInspections } from '../image/detect.js';
+import { containerName } from './container-spec.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import { Operations, type OperationDeps } from './operations.js';
@@ -72,7 +73,7 @@ export class WorkspaceManager {
     this.watcher.start();
     for (const record of records) {
       const ws = this.track(new Workspace(record));
-      const existing = containers.find((c) => c.labels[WORKSPACE_LABEL] === record.id && c.name === this.ops.containerName(record.id));
+      const existing = containers.find((c) => c.labels[WORKSPACE_LABEL] === record.id && c.name === containerName(record.id));
       // Known at once from the list's labels, so a PUT right after start already sees `outdated`.
       if (existing?.labels[GENERATION_LABEL] === String(record.generation)) {
         ws.containerId = existing.id;

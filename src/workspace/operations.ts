@@ -10,7 +10,7 @@ import type { ImageFacts, OsRelease } from '../image/facts.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { buildContainerSpec, containerName } from './container-spec.js';
 import { toWorkspaceFailure, WorkspaceFailure } from './failure.js';
-import { ensureImage } from './image-pull.js';
+import { digestFor, ensureImage } from './image-pull.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import type { ResolvedMountSources } from './mounts.js';
@@ -40,10 +40,6 @@ export interface PidOneExit {
 
 export class Operations {
   constructor(private readonly deps: OperationDeps) {}
-
-  containerName(id: string): string {
-    return containerName(id);
-  }
 
   /** Runs an operation; an error marks the workspace failed with a reason code, unless the operation was cancelled. */
   async guard(ws: Workspace, task: () => Promise<void>): Promise<void> {
@@ -139,7 +135,7 @@ export class Operations {
     ws.init = facts.init;
     ws.gpus = await this.gpusOf(ws, facts.osRelease);
     const image = await this.deps.engine.inspectImage(details.image);
-    ws.imageDigest = image?.repoDigests[0]?.split('@')[1] ?? null;
+    ws.imageDigest = image ? digestFor(ws.record.spec.image, image.repoDigests) : null;
     return { running: details.state.running };
   }
 
