@@ -17,7 +17,12 @@ export interface GpuPlan {
   mounts: { hostPath: string; target: string }[];
   env: Record<string, string>;
   capabilities: Capability[];
+  /** gpus.libraryDir when set: not a directory the dynamic linker searches, so it goes into GPU_LD_CONF. */
+  ldConfigDir: string | null;
 }
+
+/** Written into the workspace before start when the libraries go to a directory of the spec's choosing. */
+export const GPU_LD_CONF = '/etc/ld.so.conf.d/cvm-supervisor-gpu.conf';
 
 const BINARY_DIR = '/usr/bin';
 const DEBIAN_LIKE = ['debian', 'ubuntu'];
@@ -110,5 +115,5 @@ export function planGpus(spec: WorkspaceSpec, node: GpuNode | undefined, osRelea
     NVIDIA_VISIBLE_DEVICES: gpus.length === 0 ? 'none' : gpus.map((g) => g.uuid).join(','),
     NVIDIA_DRIVER_CAPABILITIES: capabilities.join(','),
   };
-  return { gpus, devices, mounts, env, capabilities };
+  return { gpus, devices, mounts, env, capabilities, ldConfigDir: spec.gpus.libraryDir ?? null };
 }

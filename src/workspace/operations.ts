@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/types.js';
-import { planGpus } from '../gpu/plan.js';
+import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
 import type { ImageFacts, OsRelease } from '../image/facts.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { buildContainerSpec, containerName } from './container-spec.js';
@@ -192,11 +192,15 @@ export class Operations {
       containerId = await engine.createContainer(createSpec);
     }
     if (spec.bootstrap && !(await engine.statPath(containerId, BOOTSTRAP_PATH))) await installBootstrap(engine, containerId, spec.bootstrap.script);
+    const gpuPlan = planGpus(spec, node.gpus, facts.osRelease);
+    if (gpuPlan?.ldConfigDir && !(await engine.statPath(containerId, GPU_LD_CONF))) {
+      await engine.putFiles(containerId, '/', [{ path: GPU_LD_CONF.slice(1), content: `${gpuPlan.ldConfigDir}\n`, mode: 0o644 }]);
+    }
+    ws.gpus = summarise(gpuPlan?.gpus ?? []);
     ws.containerId = containerId;
     ws.containerSpecHash = hash;
     ws.runtime = createSpec.HostConfig.Runtime ?? null;
     ws.workdir = createSpec.WorkingDir ?? null;
-    ws.gpus = summarise(planGpus(spec, node.gpus, facts.osRelease)?.gpus ?? []);
     // A delete or rebuild requested while this create ran has replaced `pending`; it must survive the create.
     if (ws.record.pending === completing) ws.record.pending = null;
     await store.save(ws.record);

@@ -158,6 +158,28 @@ describe('a standard workspace with GPUs on the real engine', () => {
   });
 });
 
+describe('a workspace with one selected GPU, utility only, and its own library directory', () => {
+  let id: string;
+
+  beforeAll(async () => {
+    id = harness.id('libdir');
+    await harness.manager.put(id, { image: BUSYBOX_IMAGE, cvm: false, gpus: { enabled: true, visibleDevices: UUIDS[1] ?? '', capabilities: 'utility', libraryDir: '/opt/nvidia/lib' } });
+    await harness.waitFor(id, 'running', 60_000);
+  }, 90_000);
+
+  it('gets only that GPU, the utility library under the chosen directory, and an ld.so.conf.d entry for it', async () => {
+    expect(harness.manager.get(id).gpus).toEqual([{ index: 1, uuid: UUIDS[1], model: 'Fake A10' }]);
+    const raw = (await inspectRaw(`cvm-${id}`)) as unknown as { HostConfig: { Devices: { PathInContainer: string }[] }; Mounts: { Type: string; Destination: string }[] };
+    expect(raw.HostConfig.Devices.map((d) => d.PathInContainer)).toEqual(['/dev/nvidia1', '/dev/nvidiactl', '/dev/nvidia-modeset', '/dev/nvidia-uvm', '/dev/nvidia-uvm-tools']);
+    expect(raw.Mounts.filter((m) => m.Type === 'bind').map((m) => m.Destination).sort()).toEqual(
+      ['/opt/nvidia/lib/libnvidia-ml.so.1', `/opt/nvidia/lib/libnvidia-ml.so.${VERSION}`, '/usr/bin/nvidia-smi'],
+    );
+    expect(await inContainer(id, 'cat /opt/nvidia/lib/libnvidia-ml.so.1 /etc/ld.so.conf.d/cvm-supervisor-gpu.conf')).toBe(`libnvidia-ml ${VERSION}
+/opt/nvidia/lib`);
+    await expect(inContainer(id, 'test -e /dev/nvidia0')).rejects.toThrow();
+  });
+});
+
 describe('GPU requests refused before anything is stored', () => {
   it('refuses a CVM whose devices the engine sees elsewhere than at their host paths (sysbox keeps host paths)', async () => {
     const id = harness.id('cvm');

@@ -142,7 +142,11 @@ describe('planGpus: the library directory in the image', () => {
 
   it('aarch64 Debian images get the aarch64 multiarch dir; gpus.libraryDir overrides the choice', () => {
     expect(libraryDirFor(UBUNTU, 'aarch64')).toBe('/usr/lib/aarch64-linux-gnu');
-    expect(targetsOf(plan('one-gpu-ubuntu', { libraryDir: '/opt/nvidia/lib' }))).toContain('/opt/nvidia/lib/libcuda.so.1');
+    const custom = plan('one-gpu-ubuntu', { libraryDir: '/opt/nvidia/lib' });
+    expect(targetsOf(custom)).toContain('/opt/nvidia/lib/libcuda.so.1');
+    // The dynamic linker does not search a directory of the spec's choosing: it goes into an ld.so.conf.d file.
+    expect(custom?.ldConfigDir).toBe('/opt/nvidia/lib');
+    expect(plan('one-gpu-ubuntu')?.ldConfigDir).toBeNull();
   });
 });
 
