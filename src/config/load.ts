@@ -167,6 +167,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
   const tokenFile = given('tokenFile')?.value;
   const bootWorkspaceId = value('bootWorkspaceId');
   const envbox = readEnvbox(env);
+  const usrLibDir = given('usrLibDir')?.value ?? envbox.usrLibDir;
 
   const config: Config = {
     listen: value('listen'),
@@ -177,6 +178,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     network: value('network'),
     stateDir: value('stateDir'),
     hostRoot,
+    ...(usrLibDir !== undefined && { usrLibDir }),
     ...(engineHostRoot !== undefined && { engineHostRoot }),
     allowedMountRoots: given('allowedMountRoots')?.value ?? [],
     cvmEnabled: value('cvmEnabled'),
