@@ -14,7 +14,7 @@ import { type Config, ConfigError, engineHostRootFor } from './config/schema.js'
 import { countingEngineErrors } from './engine/error-counting.js';
 import { DockerEngine } from './engine/docker.js';
 import type { Engine, EngineInfo } from './engine/types.js';
-import { readNodeFacts, resolveMountSources } from './host/node-facts.js';
+import { readGpuNode, readNodeFacts, resolveMountSources } from './host/node-facts.js';
 import { detectImageFacts, ImageFactsCache } from './image/detect.js';
 import { InvalidDockerConfigError, parseDockerConfigJson, type RegistryCredentials } from './image/registry-auth.js';
 import { Metrics } from './metrics.js';
@@ -171,7 +171,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   let started = false;
   // The manager is made below; the gauge reads it only at scrape time.
   const phases = (): Iterable<Phase> => manager.phases();
-  const metrics = new Metrics(VERSION, phases);
+  const gpus = () => readGpuNode(config);
+  const metrics = new Metrics(VERSION, phases, gpus);
   const engine = countingEngineErrors(new DockerEngine({ dockerHost: config.dockerHost }), (op) => {
     metrics.engineError(op);
   });
@@ -202,6 +203,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     cvmRuntime: config.runtime,
     cvmEnabled: config.cvmEnabled,
     preflight,
+    gpus,
     version: VERSION,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -3,6 +3,7 @@
  * daemon's own are `cvm_supervisor_*`. No label takes an unbounded value: never a workspace id.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { GpuNode } from './gpu/plan.js';
 import { PHASES, type Phase } from './workspace/phase.js';
 import type { LifecycleMetrics, TimedStep } from './workspace/lifecycle-metrics.js';
 
@@ -21,8 +22,11 @@ export class Metrics implements LifecycleMetrics {
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly httpChildren = new Map<string, ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>>();
 
-  /** `phases` is read at scrape time, so the gauge is always exactly what the manager holds. */
-  constructor(version: string, phases: () => Iterable<Phase>) {
+  /**
+   * `phases` is read at scrape time, so the gauge is always exactly what the manager holds; so is `gpus` (GPU
+   * discovery), so the GPU gauge follows driver reloads and hot mounts without a restart.
+   */
+  constructor(version: string, phases: () => Iterable<Phase>, gpus?: () => Promise<GpuNode>) {
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters, which `promtool check metrics` flags; nodejs_active_{handles,requests,resources}
     // (by type) carry the same counts.
@@ -48,6 +52,19 @@ export class Metrics implements LifecycleMetrics {
         for (const [phase, count] of counts) this.set({ phase }, count);
       },
     });
+    if (gpus) {
+      new Gauge({
+        name: 'cvm_supervisor_gpus',
+        help: 'NVIDIA GPUs workspaces may get on this node, by driver version (0 when GPUs are disabled or refused).',
+        labelNames: ['driver_version'],
+        registers,
+        async collect() {
+          const { enabled, facts } = await gpus();
+          this.reset();
+          this.set({ driver_version: facts.driverVersion ?? 'none' }, enabled && facts.unsupported === null ? facts.gpus.length : 0);
+        },
+      });
+    }
     this.phaseDuration = new Histogram({
       name: 'cvm_supervisor_phase_duration_seconds',
       help: 'How long successful lifecycle steps take: pull, detect (init detection), create, start.',

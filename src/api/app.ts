@@ -15,6 +15,7 @@ import type { TokenFile } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import type { Readiness } from './readiness.js';
 import { eventRoutes } from './routes/events.js';
+import type { GpuNode } from '../gpu/plan.js';
 import { nodeRoutes } from './routes/node.js';
 import { probeRoutes } from './routes/probes.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -35,6 +36,8 @@ export interface AppDeps {
   cvmEnabled: boolean;
   /** GET /v1/preflight: the node checks, run on each request. */
   preflight: () => Promise<PreflightReport>;
+  /** GPU discovery for /v1/node and /v1/preflight. */
+  gpus?: () => Promise<GpuNode>;
   version: string;
   bodyLimit?: number;
 }

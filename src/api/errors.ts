@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { EngineUnavailableError } from '../engine/errors.js';
+import { GpuUnsupportedError } from '../gpu/errors.js';
 import { SpecRefusal } from '../workspace/container-spec.js';
 import { WorkspaceConflictError, WorkspaceNotFoundError } from '../workspace/manager.js';
 import { describeSchemaErrors, InvalidSpecError, type SchemaErrorLike } from '../workspace/spec.js';
@@ -33,6 +34,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   if (err instanceof ApiError) return { status: err.statusCode, body: body(err.code, err.message, err.details) };
   if (err instanceof InvalidSpecError) return { status: 400, body: body('InvalidSpec', err.message, { path: err.path }) };
   if (err instanceof SpecRefusal) return { status: 422, body: body(err.code, err.message) };
+  if (err instanceof GpuUnsupportedError) return { status: 422, body: body(err.code, err.message) };
   if (err instanceof WorkspaceNotFoundError) return { status: 404, body: body('NotFound', err.message) };
   if (err instanceof WorkspaceConflictError) return { status: 409, body: body('Conflict', err.message) };
   if (err instanceof EngineUnavailableError) return { status: 503, body: body('EngineUnavailable', err.message) };

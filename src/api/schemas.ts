@@ -68,6 +68,9 @@ export const NodeSchema = Type.Object({
   cgroupVersion: Type.String(),
   operatingSystem: Type.String(),
   gpus: Type.Array(Type.Object({ index: Type.Integer(), uuid: Type.String(), model: Type.String() })),
+  gpusEnabled: Type.Boolean({ description: 'The admin switch --gpus-enabled' }),
+  gpuDriverVersion: Nullable(Type.String()),
+  gpuUnsupported: Nullable(Type.String({ description: 'Why GPU requests are refused on this node, with the evidence' })),
 });
 
 /** Query strings are converted by the validator ("true" → true); bodies never are. */

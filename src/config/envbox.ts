@@ -11,12 +11,13 @@
  *   never a variable that configures envbox or the daemon (the table below, CODER_INNER_*, CVM_*, DOCKER_HOST).
  *   CODER_AGENT_TOKEN always goes in as itself.
  * - CODER_IMAGE_PULL_SECRET is read even without CODER_INNER_IMAGE: it is the node's pull secret.
- * - CODER_USR_LIB_DIR, CODER_DOCKER_BRIDGE_CIDR, CODER_DISABLE_IDMAPPED_MOUNT and CODER_EXTRA_CERTS_PATH are not
- *   used: GPU libraries are found under --host-root, and the others concern envbox's own dockerd.
+ * - CODER_USR_LIB_DIR is where the host's /usr/lib is mounted (GPU libraries), like --usr-lib-dir, which wins.
+ * - CODER_DOCKER_BRIDGE_CIDR, CODER_DISABLE_IDMAPPED_MOUNT and CODER_EXTRA_CERTS_PATH are not used: they concern
+ *   envbox's own dockerd.
  */
 import { InvalidSpecError, parseWorkspaceSpec, type MountSpec, type WorkspaceSpec } from '../workspace/spec.js';
 import { ConfigError } from './schema.js';
-import { BadValue, parseBoolean, shown, splitList } from './values.js';
+import { BadValue, parseAbsolutePath, parseBoolean, shown, splitList } from './values.js';
 
 interface EnvboxVariable {
   readonly name: string;
@@ -41,7 +42,7 @@ export const ENVBOX_VARIABLES: readonly EnvboxVariable[] = [
   { name: 'CODER_BOOTSTRAP_SCRIPT', help: 'bootstrap.script (a secret)', secret: true, allowed: 'must be at most 1 MiB' },
   { name: 'CODER_AGENT_TOKEN', help: 'env CODER_AGENT_TOKEN in the workspace (a secret)', secret: true, allowed: 'must be one line without NUL' },
   { name: 'CODER_IMAGE_PULL_SECRET', help: '.dockerconfigjson text used for pulls (a secret)', secret: true },
-  { name: 'CODER_USR_LIB_DIR', help: 'ignored: GPU libraries are found under --host-root' },
+  { name: 'CODER_USR_LIB_DIR', help: "where the host's /usr/lib is mounted (GPU libraries); --usr-lib-dir wins" },
   { name: 'CODER_DOCKER_BRIDGE_CIDR', help: 'ignored' },
   { name: 'CODER_DISABLE_IDMAPPED_MOUNT', help: 'ignored' },
   { name: 'CODER_EXTRA_CERTS_PATH', help: 'ignored' },
@@ -218,11 +219,18 @@ export interface EnvboxBoot {
   readonly spec?: WorkspaceSpec;
   /** Raw CODER_IMAGE_PULL_SECRET text, checked to hold an `auths` object. */
   readonly pullSecret?: string;
+  /** CODER_USR_LIB_DIR: where the daemon reads the host's /usr/lib. */
+  readonly usrLibDir?: string;
 }
 
 export function readEnvbox(env: NodeJS.ProcessEnv): EnvboxBoot {
   const secret = pullSecret(env);
   const image = read(env, 'CODER_INNER_IMAGE');
   const spec = image === undefined ? undefined : specFromEnv(env, image);
-  return { ...(spec !== undefined && { spec }), ...(secret !== undefined && { pullSecret: secret }) };
+  const usrLibDir = parsed(env, 'CODER_USR_LIB_DIR', parseAbsolutePath);
+  return {
+    ...(spec !== undefined && { spec }),
+    ...(secret !== undefined && { pullSecret: secret }),
+    ...(usrLibDir !== undefined && { usrLibDir }),
+  };
 }

@@ -174,6 +174,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
   }
   const bootWorkspaceId = value('bootWorkspaceId');
   const envbox = readEnvbox(env);
+  const usrLibDir = given('usrLibDir')?.value ?? envbox.usrLibDir;
 
   const config: Config = {
     listen: value('listen'),
@@ -184,6 +185,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     network: value('network'),
     stateDir: value('stateDir'),
     hostRoot,
+    ...(usrLibDir !== undefined && { usrLibDir }),
     ...(engineHostRoot !== undefined && { engineHostRoot }),
     allowedMountRoots: given('allowedMountRoots')?.value ?? [],
     cvmEnabled: value('cvmEnabled'),

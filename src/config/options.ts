@@ -77,6 +77,11 @@ export const OPTIONS = {
     defaultNote: '/ in host mode, --host-root in embedded mode',
     help: 'the host root as the engine sees it; paths handed to the engine are rewritten from --host-root to this',
   }),
+  usrLibDir: option({
+    flag: '--usr-lib-dir', env: 'CVM_USR_LIB_DIR', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    defaultNote: 'HOST-ROOT/usr/lib; envbox: CODER_USR_LIB_DIR',
+    help: "where the daemon reads the host's /usr/lib (NVIDIA libraries) when it is mounted elsewhere",
+  }),
   allowedMountRoots: option({
     flag: '--allowed-mount-root', env: 'CVM_ALLOWED_MOUNT_ROOTS', metavar: 'PATH', json: 'list', parse: parsePathList,
     defaultNote: 'none',

@@ -40,6 +40,8 @@ export const ConfigSchema = Type.Object(
     network: Type.String({ minLength: 1 }),
     stateDir: AbsolutePath,
     hostRoot: AbsolutePath,
+    /** Where the daemon reads the host's /usr/lib when it is mounted elsewhere than under hostRoot (GPU libraries). */
+    usrLibDir: Type.Optional(AbsolutePath),
     /** Absent only while `engine` is `auto` and the flag was not given: see engineHostRootFor. */
     engineHostRoot: Type.Optional(AbsolutePath),
     allowedMountRoots: Type.Array(AbsolutePath),

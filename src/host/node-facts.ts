@@ -6,6 +6,9 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Engine } from '../engine/types.js';
+import { discoverGpus } from '../gpu/discover.js';
+import type { GpuNode } from '../gpu/plan.js';
+import { NodeHostFs } from './host-fs.js';
 import type { ResolvedMountSources } from '../workspace/mounts.js';
 import type { DeviceNode, NodeFacts } from '../workspace/node-facts.js';
 
@@ -27,6 +30,11 @@ function protectedPaths(config: Config): string[] {
   return paths;
 }
 
+/** The admin switch and the node's GPUs, read under --host-root (and --usr-lib-dir). */
+export async function readGpuNode(config: Pick<Config, 'gpusEnabled' | 'hostRoot' | 'usrLibDir'>): Promise<GpuNode> {
+  return { enabled: config.gpusEnabled, facts: await discoverGpus(new NodeHostFs(config.hostRoot, config.usrLibDir)) };
+}
+
 export async function readNodeFacts(engine: Engine, config: Config, engineHostRoot: string): Promise<NodeFacts> {
   const info = await engine.info();
   const [fuse, tun] = await Promise.all([
@@ -43,6 +51,7 @@ export async function readNodeFacts(engine: Engine, config: Config, engineHostRo
     devices: { fuse, tun },
     allowedMountRoots: config.allowedMountRoots,
     protectedHostPaths: protectedPaths(config),
+    gpus: await readGpuNode(config),
   };
 }
 

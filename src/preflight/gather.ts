@@ -5,14 +5,15 @@
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineInfo } from '../engine/types.js';
-import { gpuCheck } from './gpu-facts.js';
+import { gpuCheck } from '../gpu/preflight.js';
+import { readGpuNode } from '../host/node-facts.js';
 import type { HostFs } from './host-fs.js';
 import { distroCheck, type ExpectedMount, hostMountsCheck, privilegedCheck, userNamespacesCheck } from './node-checks.js';
 import { assembleReport, type CgroupLayout, cgroupCheck, cvmOnly, engineCheck, kernelCheck, type PreflightReport, runtimeCheck } from './report.js';
 import { istioCheck } from './sidecars.js';
 import { homeStorageCheck } from './storage.js';
 
-export type PreflightConfig = Pick<Config, 'hostRoot' | 'dockerHost' | 'engine' | 'runtime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot'>;
+export type PreflightConfig = Pick<Config, 'hostRoot' | 'dockerHost' | 'engine' | 'runtime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot' | 'usrLibDir'>;
 
 const ENGINE_TIMEOUT_MS = 3000;
 
@@ -49,7 +50,7 @@ async function expectedMounts(fs: HostFs, config: PreflightConfig): Promise<Expe
 
 export async function runPreflight(fs: HostFs, engine: Engine, config: PreflightConfig): Promise<PreflightReport> {
   const read = (p: string): Promise<string | null> => fs.readText(path.join(config.hostRoot, p));
-  const [info, kernel, osRelease, usrOsRelease, status, userns, mounts, tcp, tcp6, nvidia, nvidiaGpus, kfd, layout, hostMounts] = await Promise.all([
+  const [info, kernel, osRelease, usrOsRelease, status, userns, mounts, tcp, tcp6, gpus, layout, hostMounts] = await Promise.all([
     engineFacts(engine),
     read('proc/sys/kernel/osrelease'),
     read('etc/os-release'),
@@ -59,9 +60,8 @@ export async function runPreflight(fs: HostFs, engine: Engine, config: Preflight
     read('proc/1/mounts'),
     read('proc/self/net/tcp'),
     read('proc/self/net/tcp6'),
-    read('proc/driver/nvidia/version'),
-    fs.list(path.join(config.hostRoot, 'proc/driver/nvidia/gpus')),
-    fs.kind(path.join(config.hostRoot, 'dev/kfd')),
+    // GPU discovery (src/gpu) reads the same host root with its own, library-aware view.
+    readGpuNode(config),
     cgroupLayout(fs, config.hostRoot),
     expectedMounts(fs, config),
   ]);
@@ -78,7 +78,7 @@ export async function runPreflight(fs: HostFs, engine: Engine, config: Preflight
     cvmOnly(userNamespacesCheck(userns), cvm),
     cvmOnly(homeStorageCheck(config.engine === 'embedded' ? config.dataRoot : (engineInfo?.dockerRootDir ?? config.dataRoot), mounts), cvm),
     istioCheck([tcp, tcp6]),
-    gpuCheck({ gpusEnabled: config.gpusEnabled, nvidiaVersion: nvidia, nvidiaGpus: nvidiaGpus?.length ?? 0, amd: kfd !== null }),
+    gpuCheck(gpus),
   ];
   return assembleReport(checks);
 }

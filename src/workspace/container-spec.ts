@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import type { ContainerCreateSpec, DeviceMapping, MountSpec as EngineMount } from '../engine/types.js';
-import type { ImageFacts } from '../image/facts.js';
+import { GpuUnsupportedError } from '../gpu/errors.js';
+import { planGpus } from '../gpu/plan.js';
+import type { ImageFacts, OsRelease } from '../image/facts.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import {
   assertDistinctTargets,
@@ -56,7 +58,7 @@ const ROOT_HOME = '/root';
 /** The default user: PID 1 and the home owner are root unless the spec names a user. */
 const DEFAULT_USERNAME = 'root';
 
-/** The only devices a workspace may get until GPUs arrive; each must sit at the same path inside (sysbox). */
+/** FUSE and TUN; GPUs come from the GPU plan. Each device sits at the same path inside (sysbox). */
 const DEVICE_PATHS = { fuse: '/dev/fuse', tun: '/dev/net/tun' } as const;
 const DEVICE_MISSING_HINT = { fuse: 'load the fuse module (modprobe fuse)', tun: 'load the tun module (modprobe tun)' } as const;
 
@@ -85,12 +87,14 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
   const volumes = [volume(spec.home?.volume ?? defaultHomeVolume(id), user.home)];
   if (spec.dockerData) volumes.push(volume(spec.dockerData.volume, DOCKER_DATA_TARGET));
   const userMounts = planUserMounts(spec.mounts ?? [], input.mountSources, node);
+  const gpu = gpuMappings(spec, node, cvm, facts.osRelease);
   assertDistinctTargets([
     { target: user.home, where: spec.home?.path === undefined ? 'username' : 'home.path' },
     ...(spec.dockerData ? [{ target: DOCKER_DATA_TARGET, where: 'dockerData' }] : []),
     ...userMounts.map((m, i) => ({ target: m.Target, where: `mounts[${i}].target` })),
+    ...gpu.mounts.map((m) => ({ target: m.Target, where: 'gpus' })),
   ]);
-  const devices = deviceMappings(spec, node, cvm);
+  const devices = [...deviceMappings(spec, node, cvm), ...gpu.devices];
 
   const built: ContainerCreateSpec = {
     name: containerName(id),
@@ -98,7 +102,7 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
     Entrypoint: pid1.entrypoint,
     Cmd: pid1.cmd,
     // Sorted so the same spec always yields the same body.
-    Env: Object.entries(spec.env ?? {})
+    Env: Object.entries({ ...spec.env, ...gpu.env })
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, value]) => `${name}=${value}`),
     Hostname: spec.hostname ?? id,
@@ -113,7 +117,7 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
       // Explicit false too: a daemon-wide "init": true would put docker-init in front of /sbin/init.
       Init: pid1.dockerInit,
       NetworkMode: node.network,
-      Mounts: [...volumes, ...userMounts],
+      Mounts: [...volumes, ...userMounts, ...gpu.mounts],
       Devices: devices,
       // The daemon restarts workspaces itself, per the spec's policy, with backoff.
       RestartPolicy: { Name: 'no' },
@@ -136,6 +140,7 @@ export function precheckSpec(spec: WorkspaceSpec, node: NodeFacts, mountSources:
   if (spec.home?.path !== undefined) checkTarget(spec.home.path, 'home.path');
   planUserMounts(spec.mounts ?? [], mountSources, node);
   deviceMappings(spec, node, cvm);
+  gpuMappings(spec, node, cvm, null);
 }
 
 function runtimeFor(cvm: boolean, node: NodeFacts): string {
@@ -243,6 +248,44 @@ function deviceMappings(spec: WorkspaceSpec, node: NodeFacts, cvm: boolean): Dev
   });
 }
 
+/**
+ * The GPU plan as engine fields: devices at their host paths, the driver's files as read-only binds, and env.
+ * For a CVM, sysbox bind-mounts a device's host node and shows it as nobody:nogroup inside: the engine must see it
+ * at its host path, and others need the access the workspace opens it with. runc (cvm: false) makes its own nodes.
+ */
+function gpuMappings(
+  spec: WorkspaceSpec,
+  node: NodeFacts,
+  cvm: boolean,
+  osRelease: OsRelease | null,
+): { devices: DeviceMapping[]; mounts: EngineMount[]; env: Record<string, string> } {
+  const plan = planGpus(spec, node.gpus, osRelease);
+  if (plan === null) return { devices: [], mounts: [], env: {} };
+  const devices = plan.devices.map((device): DeviceMapping => {
+    const enginePath = enginePathOf(device.hostPath, node.engineHostRoot);
+    if (cvm) {
+      const needed = device.access === 'rw' ? 0o006 : 0o004;
+      if ((device.mode & needed) !== needed) {
+        const octal = (device.mode & 0o777).toString(8).padStart(4, '0');
+        throw new GpuUnsupportedError(
+          `${device.hostPath} on the host is mode ${octal}; sysbox shows it as nobody:nogroup inside, so others need ${device.access}: ` +
+            'load the driver with NVreg_DeviceFileMode=0666 (or chmod the node)',
+        );
+      }
+      if (enginePath !== device.hostPath) {
+        throw new GpuUnsupportedError(
+          `the engine sees ${device.hostPath} at ${enginePath}, but sysbox passes a device only at its host path; set --engine-host-root to / for GPU CVMs`,
+        );
+      }
+    }
+    return { PathOnHost: enginePath, PathInContainer: device.hostPath, CgroupPermissions: 'rwm' };
+  });
+  const mounts = plan.mounts.map(
+    (m): EngineMount => ({ Type: 'bind', Source: enginePathOf(m.hostPath, node.engineHostRoot), Target: m.target, ReadOnly: true }),
+  );
+  return { devices, mounts, env: plan.env };
+}
+
 const NAMESPACE_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UtsMode', 'UsernsMode'] as const;
 /**
  * Fields that would widen what the workspace may do; the builder never sets them. `SecurityOpt` as a whole, so
@@ -252,6 +295,8 @@ const NAMESPACE_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UtsMod
 const FORBIDDEN_HOST_CONFIG = ['Binds', 'VolumesFrom', 'CapAdd', 'Capabilities', 'SecurityOpt', 'DeviceCgroupRules', 'DeviceRequests'] as const;
 const ALLOWED_DEVICES: ReadonlySet<string> = new Set(Object.values(DEVICE_PATHS));
 const ALLOWED_MOUNT_TYPES: ReadonlySet<string> = new Set(['bind', 'volume', 'tmpfs']);
+/** NVIDIA's device nodes, admitted by name: GPUs, control, modeset, UVM and MIG capabilities. */
+const NVIDIA_DEVICE = /^\/dev\/(nvidia\d+|nvidiactl|nvidia-modeset|nvidia-uvm|nvidia-uvm-tools|nvidia-caps\/nvidia-cap\d+)$/;
 
 /**
  * The hardening policy of the inner container, the last line of defence, run on every built spec (and, in the
@@ -262,7 +307,7 @@ const ALLOWED_MOUNT_TYPES: ReadonlySet<string> = new Set(['bind', 'volume', 'tmp
  * - no Binds/VolumesFrom; bind mounts only of allowed host paths, never the engine socket, /proc, /sys, /dev, /,
  *   the engine's data or the daemon's own files; no mount propagation back to the host; no volume driver options
  *   (a `local` volume with `o=bind` is a bind mount in disguise);
- * - no devices except the whitelisted FUSE and TUN nodes at their host paths; no DeviceRequests or cgroup rules.
+ * - no devices except the whitelisted FUSE, TUN and NVIDIA nodes at their host paths; no DeviceRequests or cgroup rules.
  *
  * no-new-privileges is deliberately not set (and SecurityOpt is refused, so it cannot be set): a workspace is a VM
  * to its user, whose sudo, su, ping, newuidmap and the inner Docker's setuid helpers need setuid to work. Under
@@ -297,7 +342,8 @@ export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'eng
   }
   for (const device of spec.HostConfig.Devices ?? []) {
     const onHost = hostPathOf(device.PathOnHost, node.engineHostRoot);
-    if (!ALLOWED_DEVICES.has(device.PathInContainer) || onHost !== device.PathInContainer) {
+    const known = ALLOWED_DEVICES.has(device.PathInContainer) || NVIDIA_DEVICE.test(device.PathInContainer);
+    if (!known || onHost !== device.PathInContainer) {
       throw new UnsafeSpecError(`device ${device.PathOnHost} → ${device.PathInContainer} is not allowed`);
     }
   }

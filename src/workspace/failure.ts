@@ -1,5 +1,6 @@
 /** Maps what went wrong at run time onto API.md's stable reason codes. Pure. */
 import { EngineError, EngineUnavailableError, PullError } from '../engine/errors.js';
+import { GpuUnsupportedError } from '../gpu/errors.js';
 import type { FailureReason } from './phase.js';
 import { InvalidSpecError } from './spec.js';
 
@@ -26,6 +27,7 @@ export function classifyPullError(err: PullError): FailureReason {
 export function toWorkspaceFailure(err: unknown): WorkspaceFailure {
   if (err instanceof WorkspaceFailure) return err;
   if (err instanceof InvalidSpecError) return new WorkspaceFailure('InvalidSpec', err.message);
+  if (err instanceof GpuUnsupportedError) return new WorkspaceFailure('GpuUnsupported', err.message);
   if (err instanceof PullError) return new WorkspaceFailure(classifyPullError(err), err.message);
   if (err instanceof EngineUnavailableError) return new WorkspaceFailure('EngineUnavailable', err.message);
   if (err instanceof EngineError) {

@@ -8,6 +8,7 @@
  * - the engine's view: the same file under `engineHostRoot` (`--engine-host-root`), what is handed to the engine.
  */
 import path from 'node:path';
+import type { GpuNode } from '../gpu/plan.js';
 
 export const DEFAULT_CVM_RUNTIME = 'sysbox-runc';
 
@@ -39,6 +40,8 @@ export interface NodeFacts {
    * data root, a non-standard engine socket. No mount may expose them or a directory containing them.
    */
   protectedHostPaths: string[];
+  /** The admin switch and what GPU discovery found; absent when discovery did not run (GPU requests are refused). */
+  gpus?: GpuNode;
 }
 
 /** Resolves `.`/`..`/duplicate slashes and drops a trailing slash (except for `/`). */

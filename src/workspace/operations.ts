@@ -5,7 +5,8 @@
  */
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/types.js';
-import type { ImageFacts } from '../image/facts.js';
+import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
+import type { ImageFacts, OsRelease } from '../image/facts.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { buildContainerSpec, containerName } from './container-spec.js';
@@ -19,7 +20,7 @@ import type { NodeFacts } from './node-facts.js';
 import type { FailureReason } from './phase.js';
 import { specHash } from './spec-hash.js';
 import type { PendingOperation, StateStore } from './store.js';
-import type { Workspace } from './workspace.js';
+import type { GpuSummary, Workspace } from './workspace.js';
 
 export interface OperationDeps {
   engine: Engine;
@@ -139,7 +140,9 @@ export class Operations {
     await this.deps.imageUsed?.(details.image);
     ws.startedAt = details.state.running ? details.state.startedAt : null;
     ws.workdir = details.config.workingDir;
-    ws.init = (await this.deps.imageFacts(details.image)).init;
+    const facts = await this.deps.imageFacts(details.image);
+    ws.init = facts.init;
+    ws.gpus = await this.gpusOf(ws, facts.osRelease);
     const image = await this.deps.engine.inspectImage(details.image);
     ws.imageDigest = image ? recordedDigest(ws.record.spec.image, image.repoDigests) : null;
     return { running: details.state.running };
@@ -170,11 +173,12 @@ export class Operations {
     const { engine, store } = this.deps;
     const { spec, generation } = ws.record;
     const hash = specHash(spec);
+    const node = await this.deps.nodeFacts();
     const createSpec = buildContainerSpec({
       id: ws.id,
       spec,
       facts,
-      node: await this.deps.nodeFacts(),
+      node,
       imageId,
       specHash: hash,
       generation,
@@ -198,6 +202,11 @@ export class Operations {
       containerId = await engine.createContainer(createSpec);
     }
     if (spec.bootstrap && !(await engine.statPath(containerId, BOOTSTRAP_PATH))) await installBootstrap(engine, containerId, spec.bootstrap.script);
+    const gpuPlan = planGpus(spec, node.gpus, facts.osRelease);
+    if (gpuPlan?.ldConfigDir && !(await engine.statPath(containerId, GPU_LD_CONF))) {
+      await engine.putFiles(containerId, '/', [{ path: GPU_LD_CONF.slice(1), content: `${gpuPlan.ldConfigDir}\n`, mode: 0o644 }]);
+    }
+    ws.gpus = summarise(gpuPlan?.gpus ?? []);
     ws.containerId = containerId;
     ws.containerSpecHash = hash;
     ws.runtime = createSpec.HostConfig.Runtime ?? null;
@@ -223,7 +232,28 @@ export class Operations {
     }
     ws.startedAt = after.state.startedAt;
     ws.setPhase('running');
+    if (ws.record.spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
     this.startBootstrap(ws);
+  }
+
+  /** So the GPU driver's libraries are found by soname. Best effort: an image without ldconfig still runs. */
+  private async refreshLibraryCache(ws: Workspace, containerId: string): Promise<void> {
+    try {
+      const { exitCode } = await this.deps.engine.exec(containerId, { cmd: ['ldconfig'], user: '0:0', signal: ws.abort.signal });
+      if (exitCode !== 0) ws.log.append('info', `ldconfig exited with ${exitCode}; GPU libraries are found by their full names only`);
+    } catch (err) {
+      ws.log.append('info', `ldconfig could not run (${err instanceof Error ? err.message : String(err)}); GPU libraries are found by their full names only`);
+    }
+  }
+
+  /** After a daemon restart: the GPUs the workspace's spec selects on this node now; none when that fails. */
+  private async gpusOf(ws: Workspace, osRelease: OsRelease | null): Promise<GpuSummary[]> {
+    if (ws.record.spec.gpus?.enabled !== true) return [];
+    try {
+      return summarise(planGpus(ws.record.spec, (await this.deps.nodeFacts()).gpus, osRelease)?.gpus ?? []);
+    } catch {
+      return [];
+    }
   }
 
   /** Runs in the background: the Coder agent normally never exits. */
@@ -253,4 +283,8 @@ export class Operations {
     ws.containerId = null;
     ws.log.append('info', purge ? 'deleted with its volumes' : 'deleted; volumes kept');
   }
+}
+
+function summarise(gpus: readonly GpuSummary[]): GpuSummary[] {
+  return gpus.map(({ index, uuid, model }) => ({ index, uuid, model }));
 }

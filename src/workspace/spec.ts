@@ -65,6 +65,8 @@ export const WorkspaceSpecSchema = Type.Object(
           enabled: Type.Boolean(),
           visibleDevices: Type.Optional(Type.String()),
           capabilities: Type.Optional(Type.String()),
+          /** Where the driver's libraries go in the workspace; default from the image's /etc/os-release. */
+          libraryDir: Type.Optional(AbsPath),
         },
         { additionalProperties: false },
       ),
@@ -132,6 +134,9 @@ export function parseWorkspaceSpec(input: unknown): WorkspaceSpec {
     if (!isNormalisedAbsolute(m.target)) throw new InvalidSpecError(`mounts[${i}].target`, `${m.target} is not a normalised absolute path`);
     if (m.target === '/') throw new InvalidSpecError(`mounts[${i}].target`, 'must not be /');
   });
+  if (spec.gpus?.libraryDir !== undefined && (!isNormalisedAbsolute(spec.gpus.libraryDir) || spec.gpus.libraryDir === '/')) {
+    throw new InvalidSpecError('gpus.libraryDir', `${spec.gpus.libraryDir} must be a normalised absolute path other than /`);
+  }
   for (const field of ['workdir'] as const) {
     const v = spec[field];
     if (v !== undefined && !isNormalisedAbsolute(v)) throw new InvalidSpecError(field, `${v} is not a normalised absolute path`);

@@ -4,6 +4,12 @@ import { EventLog } from './event-log.js';
 import { canTransition, type FailureReason, type Phase, TransitionError } from './phase.js';
 import type { WorkspaceRecord } from './store.js';
 
+export interface GpuSummary {
+  index: number;
+  uuid: string;
+  model: string;
+}
+
 /** What GET /v1/workspaces/{id} returns (API.md "Workspace"). */
 export interface WorkspaceStatus {
   id: string;
@@ -15,7 +21,7 @@ export interface WorkspaceStatus {
   runtime: string | null;
   image: { ref: string; digest: string | null };
   init: InitInfo | null;
-  gpus: { index: number; uuid: string; model: string }[];
+  gpus: GpuSummary[];
   restarts: number;
   createdAt: string;
   startedAt: string | null;
@@ -30,6 +36,8 @@ export class Workspace {
   imageId: string | null = null;
   imageDigest: string | null = null;
   init: InitInfo | null = null;
+  /** The GPUs the container was given. */
+  gpus: GpuSummary[] = [];
   startedAt: string | null = null;
   /** The container's working directory, where the bootstrap runs. */
   workdir: string | null = null;
@@ -80,7 +88,7 @@ export class Workspace {
       runtime: this.runtime,
       image: { ref: this.record.spec.image, digest: this.imageDigest },
       init: this.init,
-      gpus: [],
+      gpus: this.gpus,
       restarts: this.record.restarts,
       createdAt: this.record.createdAt,
       startedAt: this.startedAt,

@@ -18,6 +18,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createManager } from '../../src/daemon.js';
 import { countingEngineErrors } from '../../src/engine/error-counting.js';
 import type { Engine } from '../../src/engine/types.js';
+import { readGpuNode } from '../../src/host/node-facts.js';
 import { Metrics } from '../../src/metrics.js';
 import type { WorkspaceManager } from '../../src/workspace/manager.js';
 import { runPreflight } from '../../src/preflight/gather.js';
@@ -52,7 +53,8 @@ export async function buildApiUnderTest(options: ApiOptions): Promise<ApiUnderTe
   const config = loadConfig(['--state-dir', stateDir, ...(options.flags ?? [])], {});
   const logger = pino({ level: 'silent' });
   const phases = () => manager.phases();
-  const metrics = new Metrics(TEST_VERSION, phases);
+  const gpus = () => readGpuNode(config);
+  const metrics = new Metrics(TEST_VERSION, phases, gpus);
   const engine = countingEngineErrors(options.engine, (op) => {
     metrics.engineError(op);
   });
@@ -71,6 +73,7 @@ export async function buildApiUnderTest(options: ApiOptions): Promise<ApiUnderTe
     cvmRuntime: config.runtime,
     cvmEnabled: config.cvmEnabled,
     preflight: () => runPreflight(nodeHostFs, engine, config),
+    gpus,
     version: TEST_VERSION,
   });
   return {

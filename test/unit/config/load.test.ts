@@ -26,6 +26,7 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'stateDir', raw: '/srv/./state/', json: '/srv/./state/', expected: '/srv/state' },
   { key: 'hostRoot', raw: '/host', json: '/host', expected: '/host' },
   { key: 'engineHostRoot', raw: '/mnt/host', json: '/mnt/host', expected: '/mnt/host' },
+  { key: 'usrLibDir', raw: '/var/coder/usr/lib/', json: '/var/coder/usr/lib/', expected: '/var/coder/usr/lib' },
   { key: 'allowedMountRoots', raw: '/data, /srv/shared/', json: ['/data', '/srv/shared/'], expected: ['/data', '/srv/shared'] },
   { key: 'cvmEnabled', raw: 'false', json: false, expected: false },
   { key: 'gpusEnabled', raw: 'false', json: false, expected: false },
@@ -207,5 +208,17 @@ describe('loadConfig: the config file', () => {
     const message = load(text);
     expect(message.startsWith(start)).toBe(true);
     expect(message).not.toContain('\n');
+  });
+});
+
+describe('loadConfig: the host /usr/lib for GPU libraries', () => {
+  it("reads envbox's CODER_USR_LIB_DIR without a boot workspace, and --usr-lib-dir wins over it", () => {
+    expect(loadConfig([], {}).usrLibDir).toBeUndefined();
+    expect(loadConfig([], { CODER_USR_LIB_DIR: '/var/coder/usr/lib' }).usrLibDir).toBe('/var/coder/usr/lib');
+    expect(loadConfig(['--usr-lib-dir', '/host-lib'], { CODER_USR_LIB_DIR: '/var/coder/usr/lib' }).usrLibDir).toBe('/host-lib');
+  });
+
+  it('refuses a relative CODER_USR_LIB_DIR, naming the variable', () => {
+    expect(configErrorOf(() => loadConfig([], { CODER_USR_LIB_DIR: 'usr/lib' })).message).toMatch(/^CODER_USR_LIB_DIR: "usr\/lib" /);
   });
 });

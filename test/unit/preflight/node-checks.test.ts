@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { gpuCheck } from '../../../src/preflight/gpu-facts.js';
 import { distroCheck, hostMountsCheck, privilegedCheck, userNamespacesCheck } from '../../../src/preflight/node-checks.js';
 import { istioCheck, listeningPorts } from '../../../src/preflight/sidecars.js';
 import { homeStorageCheck, mountOf, parseMounts } from '../../../src/preflight/storage.js';
@@ -107,17 +106,3 @@ describe('istio', () => {
   });
 });
 
-describe('gpu facts', () => {
-  const version = 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.154.05  Thu Dec 28 15:37:48 UTC 2023\n';
-  it.each([
-    [{ gpusEnabled: true, nvidiaVersion: version, nvidiaGpus: 2, amd: false }, 'pass', 'NVIDIA driver 535.154.05, 2 GPU(s)'],
-    [{ gpusEnabled: true, nvidiaVersion: null, nvidiaGpus: 0, amd: false }, 'pass', 'no NVIDIA driver'],
-    [{ gpusEnabled: false, nvidiaVersion: version, nvidiaGpus: 2, amd: false }, 'pass', 'disabled'],
-    [{ gpusEnabled: true, nvidiaVersion: version, nvidiaGpus: 0, amd: false }, 'warn', 'no GPUs'],
-    [{ gpusEnabled: true, nvidiaVersion: null, nvidiaGpus: 0, amd: true }, 'warn', 'AMD'],
-  ])('%j → %s (GPUs are optional: never a failure)', (facts, status, evidence) => {
-    const check = gpuCheck(facts);
-    expect(check.status).toBe(status);
-    expect(check.evidence).toContain(evidence);
-  });
-});
