@@ -34,6 +34,9 @@ import { drawPullProgress } from './workspace/pull-progress-bar.js';
 import { WorkspaceManager } from './workspace/manager.js';
 import { StateStore } from './workspace/store.js';
 
+/** How long in-flight HTTP requests get to finish at shutdown before their connections are closed. */
+const HTTP_DRAIN_MS = 5_000;
+
 /** How often image GC measures the disk (kubelet: every 5 minutes). */
 const IMAGE_GC_INTERVAL_MS = 60_000;
 
@@ -234,8 +237,16 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       readiness.markShuttingDown();
       return Promise.resolve();
     },
-    // Stops accepting connections and lets in-flight requests finish.
-    () => app.close(),
+    // Stops accepting connections and lets in-flight requests finish, for a while: a connection that lingers
+    // (seen now and then under load, cause not yet found) must not eat the budget the workspaces need.
+    async () => {
+      const forced = setTimeout(() => {
+        logger.warn({ afterMs: HTTP_DRAIN_MS }, 'closing the HTTP connections still open');
+        app.server.closeAllConnections();
+      }, HTTP_DRAIN_MS);
+      await app.close();
+      clearTimeout(forced);
+    },
     async () => {
       stopConnecting.abort();
       imageGc.stop();

@@ -37,7 +37,11 @@ export function installShutdown(steps: readonly ShutdownStep[], options: Shutdow
       }, options.graceMs);
     });
     const work = (async (): Promise<'done'> => {
-      for (const step of steps) await step(deadline);
+      for (const [index, step] of steps.entries()) {
+        const started = Date.now();
+        await step(deadline);
+        options.log.debug({ step: index + 1, of: steps.length, ms: Date.now() - started }, 'shutdown step done');
+      }
       return 'done';
     })();
     running = Promise.race([work, budget]).then(

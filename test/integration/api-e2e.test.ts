@@ -65,7 +65,7 @@ beforeAll(async () => {
   await requireTestEngine({ images: [BUSYBOX_IMAGE], runtimes: ['sysbox-runc'] });
   const dir = await mkdtemp(join(tmpdir(), 'cvm-e2e-'));
   await writeFile(join(dir, 'token'), `${token}\n`);
-  daemon = new DaemonProcess(['--state-dir', join(dir, 'state'), '--token-file', join(dir, 'token')], {});
+  daemon = new DaemonProcess(['--state-dir', join(dir, 'state'), '--token-file', join(dir, 'token'), '--log-level', 'debug'], {});
   const listening = await daemon.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at'), 15_000, 'listening');
   base = String(listening.msg).replace('Server listening at ', '');
   await daemon.waitForLine((l) => l.msg === 'adopted existing state', 15_000, 'started');
@@ -73,7 +73,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   daemon.kill('SIGTERM');
-  expect(await daemon.exited).toBe(0);
+  const code = await daemon.exited;
+  // On failure, say which shutdown step the daemon was in (its debug log names each step done).
+  expect(code, JSON.stringify(daemon.lines.slice(-8).map((l) => [l.msg, l.step]))).toBe(0);
   await removeLabelled(`dev.cvm-supervisor.workspace=${id}`);
 });
 
