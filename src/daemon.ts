@@ -198,7 +198,18 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   const engine = countingEngineErrors(dockerEngine, (op) => {
     metrics.engineError(op);
   });
-  const embedded = mode === 'embedded' ? new EmbeddedEngine({ dataRoot: config.dataRoot, runDir: config.runDir, logger, ping: () => dockerEngine.ping(1000) }) : null;
+  const embedded =
+    mode === 'embedded'
+      ? new EmbeddedEngine({
+          dataRoot: config.dataRoot,
+          runDir: config.runDir,
+          logger,
+          ping: () => dockerEngine.ping(1000),
+          onEngineRestarted: () => {
+            if (started) void manager.resyncAfterEngineRestart().catch((err: unknown) => { logger.error({ err }, 'resync after the engine restart failed'); });
+          },
+        })
+      : null;
   const imageGc = new ImageGc({
     engine,
     stateDir: config.stateDir,

@@ -22,6 +22,8 @@ export interface EmbeddedEngineOptions {
   logger: Logger;
   /** Answers when dockerd's API is up. */
   ping: () => Promise<unknown>;
+  /** Called when a restarted dockerd answers again (not at the first start). */
+  onEngineRestarted?: () => void;
   pingIntervalMs?: number;
   startDeadlineMs?: number;
 }
@@ -66,6 +68,8 @@ class Supervised {
     private readonly log: Logger,
     private readonly onDown: (reason: string | null) => void,
     private readonly beforeRestart: () => Promise<void> = () => Promise.resolve(),
+    /** Resolves once the child serves (dockerd: its API answers); until then it counts as down. */
+    private readonly serving: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   get pid(): number | undefined {
@@ -83,7 +87,14 @@ class Supervised {
       });
     }
     this.log.info({ child: this.name, pid: child.pid, args: this.args }, `started ${this.name}`);
-    this.onDown(null);
+    void this.serving().then(
+      () => {
+        if (this.child === child && child.exitCode === null && child.signalCode === null) this.onDown(null);
+      },
+      (err: unknown) => {
+        this.log.error({ child: this.name, err: err instanceof Error ? err.message : String(err) }, `${this.name} does not serve`);
+      },
+    );
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         resolve();
@@ -159,10 +170,16 @@ export class EmbeddedEngine {
     await this.cleanStale();
     await this.ensureBridge();
     const args = dockerdArgs({ dataRoot: this.options.dataRoot, runDir: this.options.runDir, bridge: this.bridge, mtu: await defaultRouteMtu(), sysboxRunc, iptables });
-    this.dockerd = new Supervised('dockerd', 'dockerd', args, log, (reason) => { this.setDown('dockerd', reason); }, () => this.cleanStale());
+    let restarted = false;
+    const serving = async (): Promise<void> => {
+      await this.waitForApi(signal);
+      if (restarted) this.options.onEngineRestarted?.();
+      restarted = true;
+    };
+    this.dockerd = new Supervised('dockerd', 'dockerd', args, log, (reason) => { this.setDown('dockerd', reason); }, () => this.cleanStale(), serving);
     if (this.stopped) return;
     this.dockerd.start();
-    await this.waitForApi(signal);
+    await serving();
   }
 
   /** dockerd first, then sysbox-fs and sysbox-mgr; the bridge goes last. The workspaces were stopped before. */
