@@ -32,9 +32,9 @@ const workspace = `emb-${randomBytes(4).toString('hex')}`;
 let current: Served | null = null;
 let firstContainerId: string | undefined;
 
-function serve(): Served {
+function serve(mode: 'embedded' | 'auto' = 'embedded'): Served {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const args = ['serve', '--engine', 'embedded', '--data-root', dirs.data, '--run-dir', dirs.run, '--state-dir', dirs.state];
+  const args = ['serve', '--engine', mode, '--data-root', dirs.data, '--run-dir', dirs.run, '--state-dir', dirs.state];
   const child = spawn(process.execPath, [MAIN, ...args, '--cvm-enabled', 'false', '--shutdown-policy', 'keep', '--listen', `127.0.0.1:${String(port)}`], {
     env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -182,5 +182,17 @@ describe('serve --engine embedded', () => {
     const children = await processesUnder(base);
     expect(await stop(served)).toBe(0);
     expect(await stillAlive(children)).toEqual([]);
+  });
+
+  it('--engine auto picks host when the default Docker socket answers, else embedded', async () => {
+    const hostAnswers = await run('docker', ['-H', 'unix:///var/run/docker.sock', 'version']).then(() => true, () => false);
+    const served = serve('auto');
+    const chosen = await until('the auto choice', () => {
+      const line = served.log.join('').split('\n').find((l) => l.includes('--engine auto chose'));
+      return Promise.resolve(line === undefined ? undefined : (JSON.parse(line) as { engine: string }).engine);
+    });
+    expect(chosen).toBe(hostAnswers ? 'host' : 'embedded');
+    await until('/readyz 200', async () => ((await status(served, '/readyz')) === 200 ? true : undefined));
+    expect(await stop(served)).toBe(0);
   });
 });
