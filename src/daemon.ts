@@ -241,6 +241,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     version: VERSION,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  await embedded?.prepare();
   void checkNode(preflight, config, logger).then((found) => {
     blockers = found;
   });

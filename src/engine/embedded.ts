@@ -160,10 +160,15 @@ export class EmbeddedEngine {
   }
 
   /** Starts sysbox (waiting for both its sockets), then dockerd, and waits until dockerd answers. */
-  async start(signal?: AbortSignal): Promise<void> {
-    const log = this.options.logger;
+  /** Creates --data-root and --run-dir; done before the preflight, which checks that the data root exists. */
+  async prepare(): Promise<void> {
     await mkdir(this.options.runDir, { recursive: true });
     await mkdir(this.options.dataRoot, { recursive: true });
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    const log = this.options.logger;
+    await this.prepare();
     const sysboxRunc = await this.startSysbox();
     const iptables = !(await this.otherDockerdInOurNetwork());
     if (!iptables) log.warn('another dockerd runs in this network namespace: the embedded engine leaves iptables alone (no NAT for workspaces)');
