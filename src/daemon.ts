@@ -13,6 +13,7 @@ import { Readiness } from './api/readiness.js';
 import { type Config, ConfigError, engineHostRootFor } from './config/schema.js';
 import { countingEngineErrors } from './engine/error-counting.js';
 import { DockerEngine } from './engine/docker.js';
+import { dockerdInstalled, EmbeddedEngine } from './engine/embedded.js';
 import type { Engine, EngineInfo } from './engine/types.js';
 import { readGpuNode, readNodeFacts, resolveMountSources } from './host/node-facts.js';
 import { detectImageFacts, ImageFactsCache } from './image/detect.js';
@@ -50,8 +51,15 @@ export interface Daemon {
 }
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
-export function createManager(config: Config, engine: Engine, logger: Logger, metrics?: LifecycleMetrics, imageGc?: ImageGc): WorkspaceManager {
-  const engineHostRoot = engineHostRootFor(config, 'host');
+export function createManager(
+  config: Config,
+  engine: Engine,
+  logger: Logger,
+  metrics?: LifecycleMetrics,
+  imageGc?: ImageGc,
+  mode: 'host' | 'embedded' = 'host',
+): WorkspaceManager {
+  const engineHostRoot = engineHostRootFor(config, mode);
   const inspectionOwner = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
   const facts = new ImageFactsCache((e, imageId) => detectImageFacts(e, imageId, inspectionOwner));
   const nodeFacts = () => readNodeFacts(engine, config, engineHostRoot);
@@ -168,17 +176,40 @@ async function checkNode(preflight: () => Promise<PreflightReport>, config: Conf
   return found;
 }
 
+/** `--engine auto`: host when a Docker socket answers, else embedded when dockerd is installed, else an error. */
+async function chooseEngineMode(config: Config, logger: Logger): Promise<'host' | 'embedded'> {
+  if (config.engine !== 'auto') return config.engine;
+  const answers = await new DockerEngine({ dockerHost: config.dockerHost }).ping(2000).then(() => true, () => false);
+  const mode = answers ? 'host' : (await dockerdInstalled()) ? 'embedded' : null;
+  if (mode === null) throw new ConfigError('--engine', `auto: no engine answers at ${config.dockerHost} and dockerd is not installed`);
+  logger.info({ engine: mode, dockerHost: config.dockerHost }, `--engine auto chose ${mode}`);
+  return mode;
+}
+
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
-  if (config.engine === 'embedded') throw new ConfigError('--engine', 'embedded is not supported by this build yet; use host');
+  const mode = await chooseEngineMode(config, logger);
   const tokens = openTokens(config, logger);
   let started = false;
   // The manager is made below; the gauge reads it only at scrape time.
   const phases = (): Iterable<Phase> => manager.phases();
   const gpus = () => readGpuNode(config);
   const metrics = new Metrics(VERSION, phases, gpus);
-  const engine = countingEngineErrors(new DockerEngine({ dockerHost: config.dockerHost }), (op) => {
+  const dockerEngine = new DockerEngine({ dockerHost: mode === 'embedded' ? `unix://${path.join(config.runDir, 'docker.sock')}` : config.dockerHost });
+  const engine = countingEngineErrors(dockerEngine, (op) => {
     metrics.engineError(op);
   });
+  const embedded =
+    mode === 'embedded'
+      ? new EmbeddedEngine({
+          dataRoot: config.dataRoot,
+          runDir: config.runDir,
+          logger,
+          ping: () => dockerEngine.ping(1000),
+          onEngineRestarted: () => {
+            if (started) void manager.resyncAfterEngineRestart().catch((err: unknown) => { logger.error({ err }, 'resync after the engine restart failed'); });
+          },
+        })
+      : null;
   const imageGc = new ImageGc({
     engine,
     stateDir: config.stateDir,
@@ -191,10 +222,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       metrics.imageGcReclaimed(bytes, images);
     },
   });
-  const manager = createManager(config, engine, logger, metrics, imageGc);
+  const manager = createManager(config, engine, logger, metrics, imageGc, mode);
   const preflight = () => runPreflight(nodeHostFs, engine, config);
   let blockers = ['the preflight checks have not finished'];
-  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => started, cvmBlockers: () => blockers });
+  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => started, cvmBlockers: () => blockers, engineDown: () => embedded?.reasons() ?? [] });
   const app = await buildApp({
     logger,
     engine,
@@ -210,12 +241,14 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     version: VERSION,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  await embedded?.prepare();
   void checkNode(preflight, config, logger).then((found) => {
     blockers = found;
   });
 
   const stopConnecting = new AbortController();
   const startup = (async () => {
+    await embedded?.start(stopConnecting.signal);
     const info = await connectEngine(engine, logger, stopConnecting.signal);
     metrics.engineVersion(info.serverVersion, VERSION);
     logger.info({ engine: info.serverVersion, runtimes: info.runtimes, cvmRuntime: config.runtime }, 'connected to the engine');
@@ -252,6 +285,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       imageGc.stop();
       if (await startup) await manager.shutdown(config.shutdownPolicy);
       tokens?.close();
+    },
+    // The engine goes after its workspaces; sysbox after the engine.
+    async (deadline) => {
+      await embedded?.stop(deadline);
     },
   ];
   return { engine, manager, app, started: startup, shutdownSteps };

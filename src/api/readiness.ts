@@ -11,6 +11,8 @@ export interface ReadinessOptions {
   started: () => boolean;
   /** Why CVMs are impossible on this node (failed preflight checks, see preflight/report.ts); none by default. */
   cvmBlockers?: () => string[];
+  /** Why a supervised engine is down (embedded mode: a child awaits its restart); none by default. */
+  engineDown?: () => string[];
   cacheMs?: number;
   pingTimeoutMs?: number;
 }
@@ -35,6 +37,7 @@ export class Readiness {
     if (!this.options.started()) reasons.push('workspaces not loaded yet');
     // Standard workspaces could still run, but a CVM node that cannot run CVMs must not look ready.
     if (this.options.cvmEnabled) reasons.push(...(this.options.cvmBlockers?.() ?? []));
+    reasons.push(...(this.options.engineDown?.() ?? []));
     return [...reasons, ...(await this.engineReasons())];
   }
 

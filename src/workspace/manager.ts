@@ -84,6 +84,19 @@ export class WorkspaceManager {
     logger.info({ workspaces: records.length, containers: containers.length }, 'adopted existing state');
   }
 
+  /**
+   * After the engine itself restarted (embedded mode): its event history is gone, so deaths it caused are never
+   * replayed. Each workspace the daemon believes running but whose container is not is handled as a death.
+   */
+  async resyncAfterEngineRestart(): Promise<void> {
+    const containers = await this.options.engine.listContainers([WORKSPACE_LABEL]);
+    for (const ws of this.workspaces.values()) {
+      if (ws.phase !== 'running' || ws.containerId === null) continue;
+      const container = containers.find((c) => c.id === ws.containerId);
+      if (container?.state !== 'running') this.onDeath({ workspaceId: ws.id, containerId: ws.containerId });
+    }
+  }
+
   /** Every workspace's phase, cheaply (the metrics gauge reads it at each scrape). */
   *phases(): Iterable<Phase> {
     for (const ws of this.workspaces.values()) yield ws.phase;

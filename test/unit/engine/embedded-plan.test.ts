@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { bridgeCidrFor, bridgeNameFor, dockerdArgs, relevel, restartDelayMs } from '../../../src/engine/embedded-plan.js';
+
+function inCidr(ip: string, base: string, bits: number): boolean {
+  const toInt = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  return ((toInt(ip) & mask) >>> 0) === ((toInt(base) & mask) >>> 0);
+}
+
+describe('embedded engine plan', () => {
+  const input = { dataRoot: '/var/lib/cvm/docker', runDir: '/run/cvm', bridge: 'cvm01234567', mtu: 1450, sysboxRunc: '/usr/bin/sysbox-runc', iptables: true };
+
+  it('keeps all of dockerd\'s state under the data root and run dir', () => {
+    const args = dockerdArgs(input);
+    const flag = (name: string): string | undefined => args[args.indexOf(name) + 1];
+    expect(flag('--data-root')).toBe('/var/lib/cvm/docker');
+    expect(flag('--exec-root')).toBe('/run/cvm/exec');
+    expect(flag('--pidfile')).toBe('/run/cvm/dockerd.pid');
+    expect(flag('--host')).toBe('unix:///run/cvm/docker.sock');
+    expect(flag('--bridge')).toBe('cvm01234567');
+    expect(flag('--mtu')).toBe('1450');
+    expect(flag('--add-runtime')).toBe('sysbox-runc=/usr/bin/sysbox-runc');
+    expect(flag('--containerd-namespace')).toMatch(/^cvm-embedded-[0-9a-f]{8}$/);
+    expect(args).not.toContain('--iptables=false');
+  });
+
+  it('leaves out the MTU and runtime when unknown, and iptables when another engine shares the network', () => {
+    const args = dockerdArgs({ ...input, mtu: undefined, sysboxRunc: undefined, iptables: false });
+    expect(args).not.toContain('--mtu');
+    expect(args).not.toContain('--add-runtime');
+    expect(args).toEqual(expect.arrayContaining(['--iptables=false', '--ip-masq=false']));
+  });
+
+  it('gives each data root its own bridge: a /20 inside 10.224.0.0/11, never 172.17.0.0/16', () => {
+    const roots = Array.from({ length: 50 }, (_, i) => `/data/${String(i)}`);
+    for (const root of roots) {
+      const cidr = bridgeCidrFor(root);
+      const [ip = '', bits] = cidr.split('/');
+      expect(bits).toBe('20');
+      expect(inCidr(ip, '10.224.0.0', 11)).toBe(true);
+      expect(inCidr(ip, '172.17.0.0', 16)).toBe(false);
+      expect(ip.endsWith('.1')).toBe(true);
+      expect(bridgeNameFor(root).length).toBeLessThanOrEqual(15);
+    }
+    expect(new Set(roots.map(bridgeNameFor)).size).toBe(roots.length);
+    expect(new Set(roots.map(bridgeCidrFor)).size).toBeGreaterThan(40);
+  });
+
+  it('re-levels logrus lines and keeps other lines at info', () => {
+    expect(relevel('time="2026-01-01T00:00:00Z" level=warning msg="Your kernel does \\"not\\" support"')).toEqual({ level: 'warn', msg: 'Your kernel does "not" support' });
+    expect(relevel('time="x" level=error msg=failed')).toEqual({ level: 'error', msg: 'failed' });
+    expect(relevel('level=panic msg="boom"').level).toBe('fatal');
+    expect(relevel('plain text from a child')).toEqual({ level: 'info', msg: 'plain text from a child' });
+  });
+
+  it('backs off restarts from 1 s, doubling, capped at 30 s', () => {
+    expect([1, 2, 3, 4, 5, 6, 10].map(restartDelayMs)).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+  });
+});
