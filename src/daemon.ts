@@ -204,6 +204,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
           dataRoot: config.dataRoot,
           runDir: config.runDir,
           logger,
+          startDeadlineMs: config.engineStartTimeout * 1000,
+          pingIntervalMs: Math.max(config.enginePingInterval * 1000, 10),
           ping: () => dockerEngine.ping(1000),
           onEngineRestarted: () => {
             if (started) void manager.resyncAfterEngineRestart().catch((err: unknown) => { logger.error({ err }, 'resync after the engine restart failed'); });

@@ -192,6 +192,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     gpusEnabled: value('gpusEnabled'),
     shutdownPolicy: value('shutdownPolicy'),
     shutdownGrace: value('shutdownGrace'),
+    engineStartTimeout: value('engineStartTimeout'),
+    enginePingInterval: value('enginePingInterval'),
     dataRoot: value('dataRoot'),
     runDir: value('runDir'),
     logLevel: value('logLevel'),

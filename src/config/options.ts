@@ -111,6 +111,14 @@ export const OPTIONS = {
     flag: '--run-dir', env: 'CVM_RUN_DIR', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
     default: '/run/cvm-supervisor', help: "embedded mode: sockets, pid files, exec state; the engine's socket is RUN-DIR/docker.sock",
   }),
+  engineStartTimeout: option({
+    flag: '--engine-start-timeout', env: 'CVM_ENGINE_START_TIMEOUT', metavar: 'SECONDS', json: 'number', parse: parseSeconds,
+    default: '300', help: 'embedded mode: how long to wait for the own dockerd to answer',
+  }),
+  enginePingInterval: option({
+    flag: '--engine-ping-interval', env: 'CVM_ENGINE_PING_INTERVAL', metavar: 'SECONDS', json: 'number', parse: parseSeconds,
+    default: '0.25', help: 'embedded mode: how often to ping the own dockerd while waiting for it',
+  }),
   logLevel: option({
     flag: '--log-level', env: 'CVM_LOG_LEVEL', metavar: 'LEVEL', json: 'string', parse: choiceParser(LOG_LEVELS),
     default: 'info', help: `log level: ${LOG_LEVELS.join(', ')}`,

@@ -50,6 +50,10 @@ export const ConfigSchema = Type.Object(
     shutdownPolicy: Type.Enum(SHUTDOWN_POLICIES),
     /** Seconds. */
     shutdownGrace: Type.Number({ minimum: 0 }),
+    /** Seconds; embedded mode. */
+    engineStartTimeout: Type.Number({ minimum: 0 }),
+    /** Seconds; embedded mode. */
+    enginePingInterval: Type.Number({ minimum: 0 }),
     dataRoot: AbsolutePath,
     runDir: AbsolutePath,
     logLevel: Type.Enum(LOG_LEVELS),
