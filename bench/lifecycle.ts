@@ -10,35 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { detectImageFacts } from '../src/image/detect.js';
 import type { ContainerCreateSpec } from '../src/engine/types.js';
 import { WORKSPACE_LABEL } from '../src/workspace/labels.js';
-import type { WorkspaceManager } from '../src/workspace/manager.js';
-import type { Phase } from '../src/workspace/phase.js';
 import { removeLabelled } from '../test/support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE } from '../test/support/images.js';
 import { ManagerHarness } from '../test/support/manager.js';
+import { untilPhase } from '../test/support/until-phase.js';
 import { ms, percentile, type SummaryRow } from './stats.js';
-
-/** Resolves when the workspace reaches `phase` (from its event log, so no polling delay is measured). */
-function untilPhase(manager: WorkspaceManager, id: string, phase: Phase, timeoutMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const log = manager.workspace(id)?.log;
-    if (!log) {
-      reject(new Error(`no workspace ${id}`));
-      return;
-    }
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(new Error(`${id} not ${phase} within ${timeoutMs} ms (it is ${manager.get(id).phase})`));
-    }, timeoutMs);
-    const check = (): void => {
-      if (manager.get(id).phase !== phase) return;
-      clearTimeout(timer);
-      unsubscribe();
-      resolve();
-    };
-    const unsubscribe = log.subscribe(check);
-    check();
-  });
-}
 
 export async function benchP1(runs: number): Promise<SummaryRow[]> {
   const h = await ManagerHarness.create('bench-p1');
