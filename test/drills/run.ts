@@ -4,9 +4,11 @@
  */
 import type { DrillResult } from './drill.js';
 import { drillR3 } from './r3-workspace-death.js';
+import { drillR6 } from './r6-sigterm-systemd.js';
 
 const drills: Record<string, (size: number) => Promise<DrillResult>> = {
   r3: drillR3,
+  r6: drillR6,
 };
 
 const [name = '', size] = process.argv.slice(2);

@@ -4,17 +4,25 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { drillR3 } from '../drills/r3-workspace-death.js';
-import { requireTestEngine } from '../support/engine.js';
-import { BUSYBOX_IMAGE } from '../support/images.js';
+import { drillR6 } from '../drills/r6-sigterm-systemd.js';
+import { CVM_RUNTIME, requireTestEngine } from '../support/engine.js';
+import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE } from '../support/images.js';
 
 describe('reliability drills, short', () => {
   beforeAll(async () => {
-    await requireTestEngine({ images: [BUSYBOX_IMAGE] });
+    await requireTestEngine({ images: [BUSYBOX_IMAGE, BOOKWORM_SYSTEMD_IMAGE], runtimes: [CVM_RUNTIME] });
   });
 
   it('R3: a killed and an OOM-killed PID 1 are noticed within 1 s, with their reason, restarted and counted', async () => {
     const result = await drillR3(1);
     expect(result.lost).toEqual([]);
     expect(result.figures).toHaveLength(1);
+  });
+
+  // The real binary (dist/, built by the global setup).
+  it('R6: SIGTERM stops a systemd workspace with SIGRTMIN+3 (exit 0) and the daemon exits 0 within 30 s', { timeout: 120_000 }, async () => {
+    const result = await drillR6(1);
+    expect(result.lost).toEqual([]);
+    expect(result.figures[0]).toMatch(/daemon exit 0/);
   });
 });
