@@ -3,10 +3,12 @@
  * was lost.   node --import tsx test/drills/run.ts r3 [trials]
  */
 import type { DrillResult } from './drill.js';
+import { drillR1 } from './r1-daemon-sigkill.js';
 import { drillR3 } from './r3-workspace-death.js';
 import { drillR6 } from './r6-sigterm-systemd.js';
 
 const drills: Record<string, (size: number) => Promise<DrillResult>> = {
+  r1: drillR1,
   r3: drillR3,
   r6: drillR6,
 };

@@ -3,6 +3,7 @@
  * with small parameters and must report no lost guarantee.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { drillR1 } from '../drills/r1-daemon-sigkill.js';
 import { drillR3 } from '../drills/r3-workspace-death.js';
 import { drillR6 } from '../drills/r6-sigterm-systemd.js';
 import { CVM_RUNTIME, requireTestEngine } from '../support/engine.js';
@@ -24,5 +25,11 @@ describe('reliability drills, short', () => {
     const result = await drillR6(1);
     expect(result.lost).toEqual([]);
     expect(result.figures[0]).toMatch(/daemon exit 0/);
+  });
+
+  it('R1: SIGKILLs of the daemon at seeded random moments leave no duplicate, no orphan, no lost file; converged ≤ 5 s', { timeout: 120_000 }, async () => {
+    const result = await drillR1(3, 7);
+    expect(result.lost).toEqual([]);
+    expect(result.figures[0]).toMatch(/^seed 7, 3 SIGKILLs/);
   });
 });
