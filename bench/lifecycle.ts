@@ -16,14 +16,30 @@ import { ManagerHarness } from '../test/support/manager.js';
 import { untilPhase } from '../test/support/until-phase.js';
 import { ms, percentile, type SummaryRow } from './stats.js';
 
-export async function benchP1(runs: number): Promise<SummaryRow[]> {
-  const h = await ManagerHarness.create('bench-p1');
+/** Records the last workspace container body the manager sends to the engine. */
+export function captureWorkspaceSpec(h: ManagerHarness): { spec: ContainerCreateSpec | null } {
   const captured: { spec: ContainerCreateSpec | null } = { spec: null };
   const create = h.engine.createContainer.bind(h.engine);
   h.engine.createContainer = async (spec) => {
     if (WORKSPACE_LABEL in spec.Labels) captured.spec = spec;
     return create(spec);
   };
+  return captured;
+}
+
+/** The same body the manager sent, under another name, label and volumes, so neither side sees the other's. */
+export function rawCopy(captured: ContainerCreateSpec, raw: string, n: number): ContainerCreateSpec {
+  const spec = structuredClone(captured);
+  spec.name = `${raw}-${String(n)}`;
+  spec.Labels = { 'dev.cvm-supervisor.bench': raw };
+  const mounts = spec.HostConfig.Mounts ?? [];
+  spec.HostConfig.Mounts = mounts.map((m) => (m.Type === 'volume' ? { ...m, Source: `${raw}-${String(n)}-${m.Target.replaceAll('/', '_')}`, VolumeOptions: { Labels: { 'dev.cvm-supervisor.bench': raw } } } : m));
+  return spec;
+}
+
+export async function benchP1(runs: number): Promise<SummaryRow[]> {
+  const h = await ManagerHarness.create('bench-p1');
+  const captured = captureWorkspaceSpec(h);
   const raw = `bench-raw-${randomBytes(3).toString('hex')}`;
   const managed: number[] = [];
   const engine: number[] = [];
@@ -38,12 +54,7 @@ export async function benchP1(runs: number): Promise<SummaryRow[]> {
       await h.manager.delete(id, true);
       await h.manager.idle();
       if (run < 0 || !captured.spec) continue;
-      // The same body the manager sent, under another name and label, so neither side sees the other's.
-      const spec: ContainerCreateSpec = structuredClone(captured.spec);
-      spec.name = `${raw}-${run}`;
-      spec.Labels = { 'dev.cvm-supervisor.bench': raw };
-      const mounts = spec.HostConfig.Mounts ?? [];
-      spec.HostConfig.Mounts = mounts.map((m) => (m.Type === 'volume' ? { ...m, Source: `${raw}-${run}-${m.Target.replaceAll('/', '_')}`, VolumeOptions: { Labels: { 'dev.cvm-supervisor.bench': raw } } } : m));
+      const spec = rawCopy(captured.spec, raw, run);
       started = performance.now();
       const containerId = await h.engine.createContainer(spec);
       await h.engine.startContainer(containerId);
