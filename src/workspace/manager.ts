@@ -79,7 +79,11 @@ export class WorkspaceManager {
         ws.containerId = existing.id;
         ws.containerSpecHash = existing.labels[SPEC_HASH_LABEL] ?? null;
       }
-      void this.enqueue(ws, () => this.ops.resume(ws, existing?.id ?? null));
+      void this.enqueue(ws, async () => {
+        await this.ops.resume(ws, existing?.id ?? null);
+        // A delete the previous daemon did not finish is done now: the workspace is gone, as after DELETE.
+        if (ws.record.pending?.op === 'delete') this.workspaces.delete(ws.id);
+      });
     }
     logger.info({ workspaces: records.length, containers: containers.length }, 'adopted existing state');
   }

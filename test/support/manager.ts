@@ -19,6 +19,7 @@ import { createLogger } from '../../src/log.js';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerCreateSpec, ContainerSummary } from '../../src/engine/types.js';
 import { INSPECTION_LABEL, WORKSPACE_LABEL } from '../../src/workspace/labels.js';
+import type { LifecycleMetrics } from '../../src/workspace/lifecycle-metrics.js';
 import type { WorkspaceManager } from '../../src/workspace/manager.js';
 import type { Phase } from '../../src/workspace/phase.js';
 import type { WorkspaceStatus } from '../../src/workspace/workspace.js';
@@ -59,6 +60,8 @@ export interface HarnessOptions {
   logStream?: NodeJS.WritableStream;
   /** The environment the config is loaded from (envbox variables); default none. */
   env?: NodeJS.ProcessEnv;
+  /** What the managers report lifecycle metrics to (drills count restarts); default none. */
+  metrics?: LifecycleMetrics;
 }
 
 export class ManagerHarness {
@@ -103,7 +106,7 @@ export class ManagerHarness {
     const level = this.options.logLevel ?? 'silent';
     // With a stream: the daemon's own logger (its redaction included), as `serve` makes it.
     const logger = this.options.logStream ? createLogger(level, this.options.logStream) : pino({ level });
-    const manager = createManager(this.config, this.engine, logger);
+    const manager = createManager(this.config, this.engine, logger, this.options.metrics);
     this.managers.push(manager);
     return manager;
   }

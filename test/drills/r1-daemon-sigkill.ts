@@ -1,0 +1,140 @@
+/**
+ * R1: the real binary (dist/main.js serve) is SIGKILLed at random moments of create/start/stop/rebuild/delete
+ * requests, then started again on the same state dir. Seeded (DRILL_SEED, default 1) and so reproducible up to the
+ * machine's timing. After each restart must hold: converged within 5 s of the spawn (every workspace settled as
+ * running or stopped, its container in that state), no workspace with two containers, no container of a workspace
+ * the daemon does not know (orphan), and the file seeded in each home volume still there (delete never purges here).
+ *
+ * Busybox workspaces with `cvm: false`: the sysbox stand-in plays no part.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DaemonProcess } from '../support/daemon-process.js';
+import { docker, removeLabelled } from '../support/engine.js';
+import { BUSYBOX_IMAGE } from '../support/images.js';
+import type { DrillResult } from './drill.js';
+
+const WORKSPACE_LABEL = 'dev.cvm-supervisor.workspace';
+const CONVERGE_LIMIT_MS = 5_000;
+const MAX_KILL_DELAY_MS = 400;
+const POOL = 3;
+
+/** mulberry32: a tiny seeded PRNG, so a run can be repeated. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Listed {
+  id: string;
+  phase: string;
+}
+
+async function startDaemon(stateDir: string): Promise<{ daemon: DaemonProcess; base: string; spawnedAt: number }> {
+  const spawnedAt = performance.now();
+  const daemon = new DaemonProcess(['--state-dir', stateDir, '--shutdown-policy', 'keep'], {});
+  const listening = await daemon.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at'), 20_000, 'listening');
+  return { daemon, base: String(listening.msg).replace('Server listening at ', ''), spawnedAt };
+}
+
+/** The engine's containers of this drill's workspaces: workspace id → states. */
+async function containersByWorkspace(prefix: string): Promise<Map<string, string[]>> {
+  const out = await docker(['ps', '-a', '--filter', `label=${WORKSPACE_LABEL}`, '--format', `{{.Label "${WORKSPACE_LABEL}"}} {{.State}}`]);
+  const found = new Map<string, string[]>();
+  for (const line of out.split('\n')) {
+    const [id = '', state = ''] = line.split(' ');
+    if (id.startsWith(`${prefix}-`)) found.set(id, [...(found.get(id) ?? []), state]);
+  }
+  return found;
+}
+
+/** What is still wrong (empty once converged): unsettled phases, duplicates, orphans, containers in the wrong state. */
+async function divergence(base: string, prefix: string): Promise<string[]> {
+  const res = await fetch(`${base}/v1/workspaces`).catch(() => null);
+  if (res?.status !== 200) return [`/v1/workspaces answers ${String(res?.status ?? 'nothing')}`];
+  const listed = ((await res.json()) as { workspaces: Listed[] }).workspaces.filter((w) => w.id.startsWith(`${prefix}-`));
+  const containers = await containersByWorkspace(prefix);
+  const problems: string[] = [];
+  for (const w of listed) {
+    const states = containers.get(w.id) ?? [];
+    if (w.phase !== 'running' && w.phase !== 'stopped') problems.push(`${w.id} is ${w.phase}`);
+    if (states.length > 1) problems.push(`${w.id} has ${String(states.length)} containers (duplicate)`);
+    if (w.phase === 'running' && states[0] !== 'running') problems.push(`${w.id} is running, its container ${states[0] ?? 'missing'}`);
+    if (w.phase === 'stopped' && states[0] === 'running') problems.push(`${w.id} is stopped, its container running`);
+  }
+  for (const id of containers.keys()) if (!listed.some((w) => w.id === id)) problems.push(`${id}: container of no workspace (orphan)`);
+  return problems;
+}
+
+async function seedHome(id: string): Promise<void> {
+  await docker(['volume', 'create', '--label', `${WORKSPACE_LABEL}=${id}`, `cvm-${id}-home`]);
+  await docker(['run', '--rm', '-v', `cvm-${id}-home:/h`, BUSYBOX_IMAGE, 'sh', '-c', `echo ${id} > /h/keep.txt`]);
+}
+
+async function homeKept(id: string): Promise<boolean> {
+  return (await docker(['run', '--rm', '-v', `cvm-${id}-home:/h`, BUSYBOX_IMAGE, 'cat', '/h/keep.txt']).catch(() => '')) === id;
+}
+
+function request(base: string, id: string, op: string): Promise<unknown> {
+  const url = `${base}/v1/workspaces/${id}`;
+  const sent =
+    op === 'create'
+      ? fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: BUSYBOX_IMAGE, pullPolicy: 'never', cvm: false }) })
+      : op === 'delete'
+        ? fetch(url, { method: 'DELETE' })
+        : fetch(`${url}/${op}`, { method: 'POST' });
+  return sent.catch(() => undefined); // the daemon may die mid-request
+}
+
+export async function drillR1(trials: number, seed = Number(process.env['DRILL_SEED'] ?? 1)): Promise<DrillResult> {
+  const random = seeded(seed);
+  const prefix = `drill-r1-${randomBytes(3).toString('hex')}`;
+  const ids = Array.from({ length: POOL }, (_, i) => `${prefix}-${String(i)}`);
+  const stateDir = await mkdtemp(join(tmpdir(), `cvm-${prefix}-`));
+  const lost: string[] = [];
+  const convergedMs: number[] = [];
+  let daemon: DaemonProcess | null = null;
+  try {
+    for (const id of ids) await seedHome(id);
+    for (let trial = 0; trial <= trials; trial++) {
+      const started = await startDaemon(stateDir);
+      daemon = started.daemon;
+      let problems = await divergence(started.base, prefix);
+      while (problems.length > 0 && performance.now() - started.spawnedAt < 3 * CONVERGE_LIMIT_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        problems = await divergence(started.base, prefix);
+      }
+      const took = performance.now() - started.spawnedAt;
+      convergedMs.push(took);
+      if (problems.length > 0) lost.push(`trial ${String(trial)}: not converged after ${took.toFixed(0)} ms: ${problems.join('; ')}`);
+      else if (took > CONVERGE_LIMIT_MS) lost.push(`trial ${String(trial)}: converged after ${took.toFixed(0)} ms`);
+      for (const id of ids) if (!(await homeKept(id))) lost.push(`trial ${String(trial)}: ${id}'s home lost its file`);
+      if (trial === trials) break;
+
+      const id = ids[Math.floor(random() * ids.length)] ?? '';
+      const known = (await fetch(`${started.base}/v1/workspaces/${id}`)).status === 200;
+      const ops = known ? ['start', 'stop', 'rebuild', 'delete', 'restart'] : ['create'];
+      const op = ops[Math.floor(random() * ops.length)] ?? 'create';
+      const delay = Math.floor(random() * MAX_KILL_DELAY_MS);
+      void request(started.base, id, op);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      daemon.kill('SIGKILL');
+      await daemon.exited;
+      console.log(`R1 trial ${String(trial)}: ${op} ${id}, SIGKILL after ${String(delay)} ms; previous restart converged in ${took.toFixed(0)} ms`);
+    }
+  } finally {
+    daemon?.kill('SIGKILL');
+    for (const id of ids) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
+    await rm(stateDir, { recursive: true, force: true });
+  }
+  const worst = Math.max(...convergedMs);
+  return { figures: [`seed ${String(seed)}, ${String(trials)} SIGKILLs: converged after restart in worst ${worst.toFixed(0)} ms (limit ${String(CONVERGE_LIMIT_MS)} ms, spawn included)`], lost };
+}

@@ -1,0 +1,35 @@
+/**
+ * Short versions of the reliability drills (test/drills/, `npm run drill:<name>` runs the full ones): each runs
+ * with small parameters and must report no lost guarantee.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { drillR1 } from '../drills/r1-daemon-sigkill.js';
+import { drillR3 } from '../drills/r3-workspace-death.js';
+import { drillR6 } from '../drills/r6-sigterm-systemd.js';
+import { CVM_RUNTIME, requireTestEngine } from '../support/engine.js';
+import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE } from '../support/images.js';
+
+describe('reliability drills, short', () => {
+  beforeAll(async () => {
+    await requireTestEngine({ images: [BUSYBOX_IMAGE, BOOKWORM_SYSTEMD_IMAGE], runtimes: [CVM_RUNTIME] });
+  });
+
+  it('R3: a killed and an OOM-killed PID 1 are noticed within 1 s, with their reason, restarted and counted', async () => {
+    const result = await drillR3(1);
+    expect(result.lost).toEqual([]);
+    expect(result.figures).toHaveLength(1);
+  });
+
+  // The real binary (dist/, built by the global setup).
+  it('R6: SIGTERM stops a systemd workspace with SIGRTMIN+3 (exit 0) and the daemon exits 0 within 30 s', { timeout: 120_000 }, async () => {
+    const result = await drillR6(1);
+    expect(result.lost).toEqual([]);
+    expect(result.figures[0]).toMatch(/daemon exit 0/);
+  });
+
+  it('R1: SIGKILLs of the daemon at seeded random moments leave no duplicate, no orphan, no lost file; converged ≤ 5 s', { timeout: 120_000 }, async () => {
+    const result = await drillR1(3, 7);
+    expect(result.lost).toEqual([]);
+    expect(result.figures[0]).toMatch(/^seed 7, 3 SIGKILLs/);
+  });
+});
