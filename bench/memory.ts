@@ -5,13 +5,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { testDockerHost } from '../test/support/engine.js';
 import type { SummaryRow } from './stats.js';
+import { freePort } from './ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SETTLE_MS = 3_000;
@@ -21,14 +21,6 @@ async function rssMegabytes(pid: number | undefined): Promise<number> {
   const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
   if (kb === undefined) throw new Error(`no VmRSS for ${String(pid)}`);
   return Number(kb) / 1024;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 async function bareNodeWithDependencies(): Promise<ChildProcess> {
