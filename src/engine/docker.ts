@@ -30,9 +30,18 @@ export interface DockerEngineOptions {
   dockerHost?: string;
   /** Budget for ordinary requests (not pulls, exec or the event stream). */
   requestTimeoutMs?: number;
+  /** Budget for a container start; see DEFAULT_START_TIMEOUT_MS. */
+  startTimeoutMs?: number;
 }
 
 const DEFAULT_HOST = 'unix:///var/run/docker.sock';
+
+/**
+ * A start is work the engine queues, not a liveness check: the runtime sets up each container (sysbox also ID-shifts
+ * its root filesystem), and many starts at once wait for each other (200 busybox starts took 30 s on the test
+ * node). Aborting the request does not stop the start, so a short budget failed workspaces whose container then ran.
+ */
+const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
 
 export function dockerodeOptions(dockerHost: string): Dockerode.DockerOptions {
   if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
@@ -61,10 +70,12 @@ function callWithSignal<R>(bound: (...args: never[]) => unknown, abortSignal: Ab
 export class DockerEngine implements Engine {
   private readonly docker: Dockerode;
   private readonly timeoutMs: number;
+  private readonly startTimeoutMs: number;
 
   constructor(options: DockerEngineOptions = {}) {
     this.docker = new Dockerode(dockerodeOptions(options.dockerHost ?? DEFAULT_HOST));
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   }
 
   private async call<T>(operation: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -172,7 +183,7 @@ export class DockerEngine implements Engine {
 
   async startContainer(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      await this.docker.getContainer(id).start({ abortSignal: AbortSignal.timeout(this.startTimeoutMs) });
     } catch (err) {
       // 304: already started.
       if (statusOf(err) !== 304) throw toEngineError('container start', err);
