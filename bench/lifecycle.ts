@@ -13,7 +13,7 @@ import { WORKSPACE_LABEL } from '../src/workspace/labels.js';
 import { removeLabelled } from '../test/support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE } from '../test/support/images.js';
 import { ManagerHarness } from '../test/support/manager.js';
-import { untilPhase } from '../test/support/until-phase.js';
+import { untilRunning } from '../test/support/until-phase.js';
 import { ms, percentile, type SummaryRow } from './stats.js';
 
 /** Records the last workspace container body the manager sends to the engine. */
@@ -49,7 +49,7 @@ export async function benchP1(runs: number): Promise<SummaryRow[]> {
       const id = h.id(`p1-${run + 1}`);
       let started = performance.now();
       await h.manager.put(id, { image: BUSYBOX_IMAGE, pullPolicy: 'never' });
-      await untilPhase(h.manager, id, 'running');
+      await untilRunning(h.manager, id);
       if (run >= 0) managed.push(performance.now() - started);
       await h.manager.delete(id, true);
       await h.manager.idle();
@@ -100,7 +100,7 @@ export async function benchP7(count: number): Promise<SummaryRow[]> {
   try {
     const ids = Array.from({ length: count }, (_, i) => h.id(`p7-${i}`));
     for (const id of ids) await h.manager.put(id, { image: BUSYBOX_IMAGE, pullPolicy: 'never' });
-    await Promise.all(ids.map((id) => untilPhase(h.manager, id, 'running', 600_000)));
+    await Promise.all(ids.map((id) => untilRunning(h.manager, id, 600_000)));
     await h.manager.shutdown('keep');
 
     let listCalls = 0;
@@ -112,7 +112,7 @@ export async function benchP7(count: number): Promise<SummaryRow[]> {
     const next = h.newManager();
     const started = performance.now();
     await next.init();
-    await Promise.all(ids.map((id) => untilPhase(next, id, 'running', 60_000)));
+    await Promise.all(ids.map((id) => untilRunning(next, id, 60_000)));
     const took = performance.now() - started;
     h.manager = next;
     console.log(`P7 restart with ${count} running workspaces: all running after ${ms(took)}, ${listCalls} engine list calls`);
