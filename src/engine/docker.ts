@@ -71,6 +71,7 @@ export class DockerEngine implements Engine {
   private readonly docker: Dockerode;
   private readonly timeoutMs: number;
   private readonly startTimeoutMs: number;
+  private infoInFlight: Promise<EngineInfo> | null = null;
 
   constructor(options: DockerEngineOptions = {}) {
     this.docker = new Dockerode(dockerodeOptions(options.dockerHost ?? DEFAULT_HOST));
@@ -104,7 +105,19 @@ export class DockerEngine implements Engine {
     }
   }
 
-  async info(): Promise<EngineInfo> {
+  /**
+   * Callers at the same time share one request: each workspace create reads the node's facts (the runtimes), and
+   * dockerd execs `runc --version` and `docker-init --version` for each /info and /version, so 200 creates at once
+   * made 400 calls that took 1.2 s each. A joiner gets an answer no older than the request it joined.
+   */
+  info(): Promise<EngineInfo> {
+    this.infoInFlight ??= this.fetchInfo().finally(() => {
+      this.infoInFlight = null;
+    });
+    return this.infoInFlight;
+  }
+
+  private async fetchInfo(): Promise<EngineInfo> {
     const [info, version] = await this.call('info', (abortSignal) =>
       Promise.all([
         callWithSignal<Record<string, unknown>>(this.docker.info.bind(this.docker), abortSignal),
