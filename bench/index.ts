@@ -4,7 +4,7 @@
  * builds it). HTTP throughput (P3/P4) is `npm run bench:api`.
  *
  *   BENCH_P1_RUNS (default 30)   BENCH_P2_RUNS (default 30)   BENCH_P5_WORKSPACES (default 500)
- *   BENCH_P6_WORKSPACES (default 30: 200 hangs here, see README)   BENCH_P7_WORKSPACES (default 200)   BENCH_ONLY=P1,P7 runs a subset
+ *   BENCH_P6_WORKSPACES (default 200)   BENCH_P7_WORKSPACES (default 200)   BENCH_ONLY=P1,P7 runs a subset
  */
 import { benchP6 } from './concurrency.js';
 import { benchP1, benchP2, benchP7 } from './lifecycle.js';
@@ -17,7 +17,7 @@ const benches: [string, () => Promise<SummaryRow[]>][] = [
   ['P1', () => benchP1(env('BENCH_P1_RUNS', 30))],
   ['P2', () => benchP2(env('BENCH_P2_RUNS', 30))],
   ['P5', () => benchP5(env('BENCH_P5_WORKSPACES', 500))],
-  ['P6', () => benchP6(env('BENCH_P6_WORKSPACES', 30))],
+  ['P6', () => benchP6(env('BENCH_P6_WORKSPACES', 200))],
   ['P7', () => benchP7(env('BENCH_P7_WORKSPACES', 200))],
 ];
 

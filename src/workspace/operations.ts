@@ -219,8 +219,8 @@ export class Operations {
   private async startContainer(ws: Workspace): Promise<void> {
     const { engine } = this.deps;
     if (ws.containerId === null) throw new WorkspaceFailure('ContainerExited', 'no container to start');
-    const before = await engine.inspectContainer(ws.containerId);
-    if (before?.state.running && ws.phase === 'running') return;
+    // Only a workspace already running may skip the start; for any other the inspection would change nothing.
+    if (ws.phase === 'running' && (await engine.inspectContainer(ws.containerId))?.state.running) return;
     ws.setPhase('starting');
     const containerId = ws.containerId;
     const after = await timed(this.deps.metrics, 'start', async () => {
