@@ -108,6 +108,8 @@ export async function detectFromLayers(imageId: string, layerDirs: readonly stri
   for (let pass = 1; pass <= MAX_PASSES; pass++) {
     const unknown = new Set<string>();
     const facts = await factsFromView(imageId, layerView(layerDirs, opaque, unknown));
+    // An image removed meanwhile reads as empty; such facts must not be cached.
+    if (lstatEntry(top) === undefined) throw new LayerAccessError(`${top} disappeared during the detection`);
     if (unknown.size === 0) return facts;
     const found = await readOpaque([...unknown]);
     for (const dir of unknown) opaque.set(dir, found.has(dir));
