@@ -64,3 +64,36 @@ export async function containersByWorkspace(prefix: string, dockerHost?: string)
   }
   return found;
 }
+
+export interface Listed {
+  id: string;
+  phase: string;
+}
+
+/** The daemon's workspaces whose id starts with `${prefix}-`; null when /v1/workspaces does not answer 200. */
+export async function listed(base: string, prefix: string): Promise<Listed[] | null> {
+  const res = await fetch(`${base}/v1/workspaces`).catch(() => null);
+  if (res?.status !== 200) return null;
+  return ((await res.json()) as { workspaces: Listed[] }).workspaces.filter((w) => w.id.startsWith(`${prefix}-`));
+}
+
+/**
+ * What is still wrong (empty once converged): unsettled phases, duplicates, orphans, containers in the wrong state.
+ * With `containerEach`, a workspace without a container is wrong too.
+ */
+export async function divergence(base: string, prefix: string, containerEach = false): Promise<string[]> {
+  const workspaces = await listed(base, prefix);
+  if (!workspaces) return ['/v1/workspaces does not answer 200'];
+  const containers = await containersByWorkspace(prefix);
+  const problems: string[] = [];
+  for (const w of workspaces) {
+    const states = containers.get(w.id) ?? [];
+    if (w.phase !== 'running' && w.phase !== 'stopped') problems.push(`${w.id} is ${w.phase}`);
+    if (states.length > 1) problems.push(`${w.id} has ${String(states.length)} containers (duplicate)`);
+    if (containerEach && states.length === 0) problems.push(`${w.id} has no container`);
+    if (w.phase === 'running' && states[0] !== 'running') problems.push(`${w.id} is running, its container ${states[0] ?? 'missing'}`);
+    if (w.phase === 'stopped' && states[0] === 'running') problems.push(`${w.id} is stopped, its container running`);
+  }
+  for (const id of containers.keys()) if (!workspaces.some((w) => w.id === id)) problems.push(`${id}: container of no workspace (orphan)`);
+  return problems;
+}

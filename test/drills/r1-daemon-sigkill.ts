@@ -12,34 +12,11 @@ import { rm } from 'node:fs/promises';
 import type { DaemonProcess } from '../support/daemon-process.js';
 import { docker, removeLabelled } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
-import { containersByWorkspace, drillDir, type DrillResult, seeded, startDaemon, WORKSPACE_LABEL } from './drill.js';
+import { divergence, drillDir, type DrillResult, seeded, startDaemon, WORKSPACE_LABEL } from './drill.js';
 
 const CONVERGE_LIMIT_MS = 5_000;
 const MAX_KILL_DELAY_MS = 400;
 const POOL = 3;
-
-interface Listed {
-  id: string;
-  phase: string;
-}
-
-/** What is still wrong (empty once converged): unsettled phases, duplicates, orphans, containers in the wrong state. */
-async function divergence(base: string, prefix: string): Promise<string[]> {
-  const res = await fetch(`${base}/v1/workspaces`).catch(() => null);
-  if (res?.status !== 200) return [`/v1/workspaces answers ${String(res?.status ?? 'nothing')}`];
-  const listed = ((await res.json()) as { workspaces: Listed[] }).workspaces.filter((w) => w.id.startsWith(`${prefix}-`));
-  const containers = await containersByWorkspace(prefix);
-  const problems: string[] = [];
-  for (const w of listed) {
-    const states = containers.get(w.id) ?? [];
-    if (w.phase !== 'running' && w.phase !== 'stopped') problems.push(`${w.id} is ${w.phase}`);
-    if (states.length > 1) problems.push(`${w.id} has ${String(states.length)} containers (duplicate)`);
-    if (w.phase === 'running' && states[0] !== 'running') problems.push(`${w.id} is running, its container ${states[0] ?? 'missing'}`);
-    if (w.phase === 'stopped' && states[0] === 'running') problems.push(`${w.id} is stopped, its container running`);
-  }
-  for (const id of containers.keys()) if (!listed.some((w) => w.id === id)) problems.push(`${id}: container of no workspace (orphan)`);
-  return problems;
-}
 
 async function seedHome(id: string): Promise<void> {
   await docker(['volume', 'create', '--label', `${WORKSPACE_LABEL}=${id}`, `cvm-${id}-home`]);

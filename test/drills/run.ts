@@ -6,6 +6,7 @@ import type { DrillResult } from './drill.js';
 import { drillR1 } from './r1-daemon-sigkill.js';
 import { drillR2 } from './r2-engine-restart.js';
 import { drillR3 } from './r3-workspace-death.js';
+import { drillR5 } from './r5-concurrent-calls.js';
 import { drillR6 } from './r6-sigterm-systemd.js';
 
 /** Each drill with its default size (trials, restarts, workspaces or calls). */
@@ -13,6 +14,7 @@ const drills: Record<string, { run: (size: number) => Promise<DrillResult>; size
   r1: { run: drillR1, size: 5 },
   r2: { run: drillR2, size: 10 },
   r3: { run: drillR3, size: 5 },
+  r5: { run: drillR5, size: 1000 },
   r6: { run: drillR6, size: 5 },
 };
 
