@@ -180,8 +180,15 @@ export class WorkspaceManager {
       createdAt: new Date().toISOString(),
       restarts: 0,
     };
-    await this.options.store.save(record);
+    // Tracked before the write, so a second PUT arriving meanwhile replaces this spec instead of creating the
+    // workspace again (two Workspaces of one id would both create, and the stale one's record could win on disk).
     const ws = this.track(new Workspace(record));
+    try {
+      await this.options.store.save(record);
+    } catch (err) {
+      this.workspaces.delete(id);
+      throw err;
+    }
     void this.enqueue(ws, () => this.ops.converge(ws));
     return { created: true, status: this.get(id) };
   }
