@@ -15,7 +15,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DaemonProcess } from '../support/daemon-process.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
-import { containersByWorkspace, drillDir, type DrillResult, startDaemon, untilApiServes } from './drill.js';
+import { containersByWorkspace, drillDir, type DrillResult, listed, startDaemon, untilApiServes } from './drill.js';
 import { PrivateEngine } from './private-engine.js';
 
 const WORKSPACES = 3;
@@ -70,9 +70,9 @@ function probeContinuously(base: string): { probes: Probe[]; stop: () => Promise
 
 /** What keeps the workspaces from counting as running again (empty when they all are). */
 async function notRunning(base: string, prefix: string, ids: readonly string[], engine: PrivateEngine): Promise<string[]> {
-  const res = await fetch(`${base}/v1/workspaces`).catch(() => null);
-  if (res?.status !== 200) return [`/v1/workspaces answers ${String(res?.status ?? 'nothing')}`];
-  const phases = new Map(((await res.json()) as { workspaces: { id: string; phase: string }[] }).workspaces.map((w) => [w.id, w.phase]));
+  const workspaces = await listed(base, prefix);
+  if (!workspaces) return ['/v1/workspaces does not answer 200'];
+  const phases = new Map(workspaces.map((w) => [w.id, w.phase]));
   const containers = await containersByWorkspace(prefix, engine.dockerHost).catch(() => new Map<string, string[]>());
   const problems: string[] = [];
   for (const id of ids) {

@@ -26,7 +26,8 @@ import { divergence, drillDir, type DrillResult, listed, seeded, startDaemon, un
 
 const WORKSPACES = 5;
 const CLIENTS = 20;
-const SETTLE_LIMIT_MS = 60_000;
+/** Accepted calls queue per workspace and each runs (a burst of restarts is not merged), so the backlog takes a while. */
+const SETTLE_LIMIT_MS = 180_000;
 type Op = 'start' | 'stop' | 'restart' | 'rebuild' | 'delete' | 'put';
 /**
  * How often each call is drawn. A delete makes every other call a 409 until the workspace is gone (and then a 404
@@ -96,7 +97,10 @@ async function states(base: string, prefix: string, ids: readonly string[]): Pro
   return new Map(ids.map((id) => [id, found.get(id) ?? 'gone']));
 }
 
-/** Waits until nothing diverges for two polls in a row; returns what still diverges at the limit. */
+/**
+ * Waits until nothing diverges for 4 polls in a row (about a second: an operation still queued would show a
+ * passing phase by then); returns what still diverges at the limit.
+ */
 async function settle(base: string, prefix: string): Promise<{ tookMs: number; problems: string[] }> {
   const from = performance.now();
   let calm = 0;
@@ -104,8 +108,8 @@ async function settle(base: string, prefix: string): Promise<{ tookMs: number; p
   while (performance.now() - from < SETTLE_LIMIT_MS) {
     problems = await divergence(base, prefix, true);
     calm = problems.length === 0 ? calm + 1 : 0;
-    if (calm === 2) return { tookMs: performance.now() - from, problems };
-    await sleep(250);
+    if (calm === 4) return { tookMs: performance.now() - from, problems };
+    await sleep(300);
   }
   return { tookMs: performance.now() - from, problems };
 }
