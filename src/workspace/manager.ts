@@ -38,6 +38,8 @@ export class WorkspaceConflictError extends Error {
 const STABLE_RUN_MS = 10 * 60_000;
 /** How often workspaces whose operation met an unreachable engine check whether it answers again. */
 const ENGINE_RETRY_MS = 500;
+/** After an engine outage the workspaces are checked when it answers, and once more this much later. */
+const RESYNC_AGAIN_MS = 3_000;
 
 export interface ManagerOptions extends OperationDeps {
   store: StateStore;
@@ -326,11 +328,19 @@ export class WorkspaceManager {
       }
       if (!this.resyncWanted || this.shuttingDown) return;
       this.resyncWanted = false;
-      await this.resyncAfterEngineRestart().catch((err: unknown) => {
-        this.options.logger.error({ err }, 'resync after the engine came back failed; trying again');
-        this.resyncWanted = true;
-        this.whenEngineAnswers();
-      });
+      await this.resync();
+      // An engine still answering in the middle of its shutdown may refuse what this pass started: once more, later.
+      setTimeout(() => {
+        if (!this.shuttingDown) void this.resync();
+      }, RESYNC_AGAIN_MS).unref();
+    });
+  }
+
+  private async resync(): Promise<void> {
+    await this.resyncAfterEngineRestart().catch((err: unknown) => {
+      this.options.logger.error({ err }, 'resync after the engine came back failed; trying again');
+      this.resyncWanted = true;
+      this.whenEngineAnswers();
     });
   }
 
