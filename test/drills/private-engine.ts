@@ -1,12 +1,13 @@
 /**
  * A dockerd of the drill's own, so a drill may stop and restart it: the test engine is shared by everyone working
- * at the same time. Own data root, exec root, pidfile, socket and containerd namespaces under one temp dir; no
- * bridge and no iptables (workspaces join network `none`), so the shared engine's network is not touched. It
- * registers the same TEST-ONLY `sysbox-runc` as scripts/engine.sh: test/runtime/sysbox-runc-shim over runc.
+ * at the same time. Own data root, exec root, pidfile, socket and containerd namespaces under one temp dir, and its
+ * own bridge with no iptables rules (not `--bridge=none`: such a dockerd deletes docker0, which another engine on
+ * this host may use). It registers the same TEST-ONLY `sysbox-runc` as scripts/engine.sh:
+ * test/runtime/sysbox-runc-shim over runc.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,10 @@ const SHIM = fileURLToPath(new URL('../runtime/sysbox-runc-shim', import.meta.ur
 const START_LIMIT_MS = 60_000;
 const execFileAsync = promisify(execFile);
 
+async function ip(args: readonly string[]): Promise<void> {
+  await execFileAsync('ip', [...args]);
+}
+
 export class PrivateEngine {
   readonly socket: string;
   readonly dockerHost: string;
@@ -26,9 +31,15 @@ export class PrivateEngine {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
 
+  /**
+   * `bridge` is a new interface's name (at most 15 characters) and `bridgeAddress` its CIDR address, which must
+   * not overlap another network of this host.
+   */
   constructor(
     private readonly dir: string,
     private readonly namespace: string,
+    private readonly bridge: string,
+    private readonly bridgeAddress: string,
   ) {
     this.socket = join(dir, 'docker.sock');
     this.dockerHost = `unix://${this.socket}`;
@@ -41,6 +52,11 @@ export class PrivateEngine {
   async start(): Promise<void> {
     await mkdir(this.dataRoot, { recursive: true });
     await mkdir(this.execRoot, { recursive: true });
+    if (!(await ip(['link', 'show', this.bridge]).then(() => true, () => false))) {
+      await ip(['link', 'add', 'name', this.bridge, 'type', 'bridge']);
+      await ip(['addr', 'add', this.bridgeAddress, 'dev', this.bridge]);
+      await ip(['link', 'set', this.bridge, 'up']);
+    }
     const child = spawn(
       'dockerd',
       [
@@ -51,7 +67,7 @@ export class PrivateEngine {
         '--add-runtime', `sysbox-runc=${SHIM}`,
         '--containerd-namespace', this.namespace,
         '--containerd-plugins-namespace', `${this.namespace}-plugins`,
-        '--bridge=none', '--iptables=false', '--ip-masq=false',
+        `--bridge=${this.bridge}`, '--iptables=false', '--ip-masq=false',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -126,13 +142,52 @@ export class PrivateEngine {
     if (!this.child) await this.start().catch((err: unknown) => { console.error(`private dockerd: ${String(err)}`); });
     if (this.child) await this.stop('SIGTERM');
     this.log.end();
-    const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-    const leftovers = mounts
-      .split('\n')
-      .map((line) => line.split(' ')[4] ?? '')
-      .filter((target) => target.startsWith(`${this.dir}/`))
-      .sort()
-      .reverse();
-    for (const target of leftovers) await execFileAsync('umount', ['-l', target]).catch(() => undefined);
+    await this.killLeftoverShims();
+    // Twice: a lazy unmount of a parent can leave a child mount listed for a moment.
+    for (let pass = 0; pass < 2; pass++) {
+      const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+      const leftovers = mounts
+        .split('\n')
+        .map((line) => line.split(' ')[4] ?? '')
+        .filter((target) => target.startsWith(`${this.dir}/`))
+        .sort()
+        .reverse();
+      for (const target of leftovers) await execFileAsync('umount', ['-l', target]).catch(() => undefined);
+    }
+    await ip(['link', 'del', this.bridge]).catch(() => undefined);
+  }
+
+  /**
+   * Containers whose dockerd died for good (a restart that never answered) keep running under their shims: the
+   * shims of this engine's containerd namespace, and everything below them, are killed.
+   */
+  private async killLeftoverShims(): Promise<void> {
+    const parents = new Map<number, number>();
+    const shims: number[] = [];
+    for (const entry of await readdir('/proc')) {
+      const pid = Number(entry);
+      if (!Number.isInteger(pid)) continue;
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      if (cmdline.includes('containerd-shim') && cmdline.split('\0').includes(this.namespace)) shims.push(pid);
+    }
+    const doomed = new Set(shims);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [pid, parent] of parents) {
+        if (doomed.has(parent) && !doomed.has(pid)) {
+          doomed.add(pid);
+          grew = true;
+        }
+      }
+    }
+    for (const pid of doomed) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 }

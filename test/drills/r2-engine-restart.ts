@@ -8,7 +8,8 @@
  *  - /readyz answers 200 within 5 s of the engine answering again;
  *  - every workspace is `running` again (the API's phase, and exactly one container per workspace, running).
  *
- * Busybox workspaces with the default `cvm: true`: their runtime is the private engine's `sysbox-runc` (the shim).
+ * Busybox workspaces with the default `cvm: true` on the default network: their runtime is the private engine's
+ * `sysbox-runc` (the shim), their network its own bridge.
  */
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
@@ -95,7 +96,9 @@ export async function drillR2(restarts: number): Promise<DrillResult> {
   const prefix = `drill-r2-${randomBytes(3).toString('hex')}`;
   const ids = Array.from({ length: WORKSPACES }, (_, i) => `${prefix}-${String(i)}`);
   const dir = await drillDir(prefix);
-  const engine = new PrivateEngine(dir, prefix);
+  const tag = prefix.slice(-6);
+  // 172.31.254.0/24 is the shared test engine's (scripts/engine.sh); this one is drawn from the prefix's random part.
+  const engine = new PrivateEngine(dir, prefix, `cvmr2-${tag}`, `172.31.${String(100 + (parseInt(tag, 16) % 150))}.1/24`);
   const lost: string[] = [];
   const figures: string[] = [];
   const readyMs: number[] = [];
@@ -106,7 +109,7 @@ export async function drillR2(restarts: number): Promise<DrillResult> {
   try {
     await engine.start();
     await engine.loadImage(BUSYBOX_IMAGE);
-    const started = await startDaemon(['--docker-host', engine.dockerHost, '--state-dir', `${dir}/state`, '--network', 'none', '--shutdown-policy', 'keep']);
+    const started = await startDaemon(['--docker-host', engine.dockerHost, '--state-dir', `${dir}/state`, '--shutdown-policy', 'keep']);
     daemon = started.daemon;
     const base = started.base;
     await untilApiServes(base);
@@ -167,7 +170,9 @@ export async function drillR2(restarts: number): Promise<DrillResult> {
     await daemon?.exited;
     await engine.destroy();
     // DRILL_KEEP=1 keeps the temp dir, with the daemon's log next to dockerd's, for a post-mortem.
-    if (process.env['DRILL_KEEP'] === undefined) await rm(dir, { recursive: true, force: true });
+    if (process.env['DRILL_KEEP'] === undefined) {
+      await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((err: unknown) => { console.error(`R2: ${dir} not removed: ${String(err)}`); });
+    }
     else await writeFile(`${dir}/daemon.log`, (daemon?.lines ?? []).map((l) => JSON.stringify(l)).join('\n'));
   }
   return { figures, lost };
