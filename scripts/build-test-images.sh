@@ -116,6 +116,22 @@ build_busybox_images() {
   done
 }
 
+# Three layers over busybox-init, made by `docker build` so that they hold what the engine's overlay2 driver
+# writes for deletions: an opaque directory (/usr/lib emptied by replacing it: os-release gone) and whiteouts (/sbin/init, /bin/sleep removed).
+layered_tag=cvm-test/layered:1
+layered_dockerfile='FROM cvm-test/busybox-init:1
+RUN rm -rf /usr/lib && mkdir /usr/lib && echo "root:x:0:0:root:/root:/bin/sh" >/etc/passwd
+RUN rm /sbin/init /bin/sleep && mkdir -p /usr/bin && ln -s /bin/busybox /usr/bin/sleep'
+
+build_layered_image() {
+  local hash
+  hash=$(echo "$busybox_recipe_hash $layered_dockerfile" | sha256sum | cut -c1-16)
+  up_to_date "$layered_tag" "$hash" && return 0
+  printf '%s\nLABEL %s=%s\n' "$layered_dockerfile" "$recipe_label" "$hash" |
+    DOCKER_BUILDKIT=0 docker build -q --network none -t "$layered_tag" - >/dev/null
+  say "built $layered_tag"
+}
+
 # The systemd + Docker image. Its recipe is these variables and the customize step below.
 bookworm_tag=cvm-test/bookworm-systemd:1
 bookworm_suite=bookworm
@@ -233,5 +249,6 @@ build_supervisor_base_image() {
 docker info >/dev/null 2>&1 || { say "no engine answers at $DOCKER_HOST (run scripts/engine.sh start)"; exit 1; }
 [[ -x $busybox_binary ]] || { say "$busybox_binary is missing (apt-get install busybox-static)"; exit 1; }
 build_busybox_images
+build_layered_image
 build_bookworm_image
 build_supervisor_base_image

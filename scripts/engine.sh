@@ -16,6 +16,10 @@ log_file=$run_dir/dockerd.log
 docker_host=unix://$socket
 shim=$repo_root/test/runtime/sysbox-runc-shim
 start_timeout_seconds=60
+# Its own bridge, not docker0: another dockerd in this network namespace (a node's engine, a drill's private
+# engine started with --bridge=none, which deletes docker0) must not be able to take the test engine's away.
+bridge=cvmtest0
+bridge_address=172.31.254.1/24
 
 say() { echo "engine.sh: $*" >&2; }
 
@@ -33,6 +37,9 @@ ensure_packages() {
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   # systemd-analyze verifies the units in systemd/ (test/unit/deploy); Debian ships it in the systemd package.
   command -v systemd-analyze >/dev/null || missing+=(systemd)
+  command -v ip >/dev/null || missing+=(iproute2)
+  # getfattr: the daemon reads overlayfs' opaque-directory marks in image layers with it.
+  command -v getfattr >/dev/null || missing+=(attr)
   ((${#missing[@]})) || return 0
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -62,7 +69,8 @@ start() {
   ensure_packages
   mkdir -p "$run_dir" "$data_root" "$exec_root"
   [[ -x $shim ]] || { say "runtime shim missing or not executable: $shim"; return 1; }
-  launch_dockerd
+  ensure_bridge
+  launch_dockerd --bridge="$bridge"
   if ! wait_until_answering; then
     grep -qi 'iptables' "$log_file" || fail_with_log || return 1
     # Some sandboxes refuse iptables' nat table. The tests need containers, not their networking: retry with
@@ -73,6 +81,13 @@ start() {
     wait_until_answering || fail_with_log || return 1
   fi
   say "started (pid $(<"$pidfile")) at $docker_host"
+}
+
+ensure_bridge() {
+  ip link show "$bridge" >/dev/null 2>&1 && return 0
+  ip link add name "$bridge" type bridge
+  ip addr add "$bridge_address" dev "$bridge"
+  ip link set "$bridge" up
 }
 
 # Own containerd namespaces: if a system containerd runs at its default socket, dockerd uses it instead of
@@ -141,6 +156,7 @@ stop_dockerd() {
 stop() {
   stop_dockerd
   unmount_leftovers
+  ip link del "$bridge" 2>/dev/null || true
 }
 
 status() {

@@ -16,7 +16,9 @@ import { DockerEngine } from './engine/docker.js';
 import { dockerdInstalled, EmbeddedEngine } from './engine/embedded.js';
 import type { Engine, EngineInfo } from './engine/types.js';
 import { readGpuNode, readNodeFacts, resolveMountSources } from './host/node-facts.js';
-import { detectImageFacts, ImageFactsCache } from './image/detect.js';
+import { ImageFactsCache } from './image/detect.js';
+import { createFactsDetector } from './image/detector.js';
+import { readOpaqueWithGetfattr } from './image/layers.js';
 import { InvalidDockerConfigError, parseDockerConfigJson, type RegistryCredentials } from './image/registry-auth.js';
 import { Metrics } from './metrics.js';
 import { runPreflight } from './preflight/gather.js';
@@ -33,6 +35,7 @@ import { checkPullFields } from './workspace/image-pull.js';
 import { ImagePuller } from './workspace/image-puller.js';
 import { drawPullProgress } from './workspace/pull-progress-bar.js';
 import { WorkspaceManager } from './workspace/manager.js';
+import { daemonPathOfEnginePath } from './workspace/node-facts.js';
 import { StateStore } from './workspace/store.js';
 
 /** How long in-flight HTTP requests get to finish at shutdown before their connections are closed. */
@@ -61,7 +64,20 @@ export function createManager(
 ): WorkspaceManager {
   const engineHostRoot = engineHostRootFor(config, mode);
   const inspectionOwner = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
-  const facts = new ImageFactsCache((e, imageId) => detectImageFacts(e, imageId, inspectionOwner));
+  const facts = new ImageFactsCache(
+    createFactsDetector(engine, {
+      owner: inspectionOwner,
+      ...(config.imageFactsFrom === 'auto' && {
+        layers: {
+          daemonPathOf: (dir: string) => daemonPathOfEnginePath(dir, { hostRoot: config.hostRoot, engineHostRoot }),
+          readOpaque: readOpaqueWithGetfattr,
+        },
+      }),
+      onInspectionFallback: (imageId, reason) => {
+        logger.info({ imageId, reason }, "cannot read the image's layers; detecting its facts with an inspection container");
+      },
+    }),
+  );
   const nodeFacts = () => readNodeFacts(engine, config, engineHostRoot);
   return new WorkspaceManager({
     engine,
@@ -69,7 +85,7 @@ export function createManager(
     logger,
     ...(metrics ? { metrics } : {}),
     inspectionOwner,
-    imageFacts: (imageId) => facts.get(engine, imageId),
+    imageFacts: (imageId) => facts.get(imageId),
     nodeFacts,
     resolveMountSources: (sources) => resolveMountSources(config.hostRoot, sources),
     puller: new ImagePuller(engine),

@@ -191,6 +191,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     cvmEnabled: value('cvmEnabled'),
     gpusEnabled: value('gpusEnabled'),
     shutdownPolicy: value('shutdownPolicy'),
+    imageFactsFrom: value('imageFactsFrom'),
     shutdownGrace: value('shutdownGrace'),
     engineStartTimeout: value('engineStartTimeout'),
     enginePingInterval: value('enginePingInterval'),

@@ -2,7 +2,7 @@
  * The one table of the daemon's flags: flag name, environment variable, --config file key (the table's key),
  * default and help. The loader, the --help text and the tests all read it, so they cannot drift apart.
  */
-import { ENGINE_MODES, LOG_LEVELS, SHUTDOWN_POLICIES } from './schema.js';
+import { ENGINE_MODES, IMAGE_FACTS_SOURCES, LOG_LEVELS, SHUTDOWN_POLICIES } from './schema.js';
 import {
   choiceParser,
   parseAbsolutePath,
@@ -94,6 +94,11 @@ export const OPTIONS = {
   gpusEnabled: option({
     flag: '--gpus-enabled', env: 'CVM_GPUS_ENABLED', metavar: 'true|false', json: 'boolean', parse: parseBoolean,
     default: 'true', help: 'GPU passthrough allowed',
+  }),
+  imageFactsFrom: option({
+    flag: '--image-facts-from', env: 'CVM_IMAGE_FACTS_FROM', metavar: IMAGE_FACTS_SOURCES.join('|'), json: 'string',
+    parse: choiceParser(IMAGE_FACTS_SOURCES), default: 'auto',
+    help: "auto: read /sbin/init, os-release and users from the image's layers under --host-root when readable, else (and always with inspection) through a never-started inspection container",
   }),
   shutdownPolicy: option({
     flag: '--shutdown-policy', env: 'CVM_SHUTDOWN_POLICY', metavar: SHUTDOWN_POLICIES.join('|'), json: 'string',

@@ -7,6 +7,8 @@ import { WorkspaceSpecSchema } from '../workspace/spec.js';
 
 export const ENGINE_MODES = ['host', 'embedded', 'auto'] as const;
 export const SHUTDOWN_POLICIES = ['stop', 'keep'] as const;
+/** Where image facts come from: the image's layer directories when readable (else an inspection container), or always the latter. */
+export const IMAGE_FACTS_SOURCES = ['auto', 'inspection'] as const;
 /** pino's level names. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -48,6 +50,7 @@ export const ConfigSchema = Type.Object(
     cvmEnabled: Type.Boolean(),
     gpusEnabled: Type.Boolean(),
     shutdownPolicy: Type.Enum(SHUTDOWN_POLICIES),
+    imageFactsFrom: Type.Enum(IMAGE_FACTS_SOURCES),
     /** Seconds. */
     shutdownGrace: Type.Number({ minimum: 0 }),
     /** Seconds; embedded mode. */

@@ -152,6 +152,7 @@ export class DockerEngine implements Engine {
         env: img.Config.Env,
         stopSignal: (img.Config as { StopSignal?: string }).StopSignal ?? null,
       },
+      ...overlayLayerDirs(img.GraphDriver),
     };
   }
 
@@ -393,4 +394,13 @@ export class DockerEngine implements Engine {
 function toArray(v: string | string[] | null | undefined): string[] | null {
   if (v === null || v === undefined) return null;
   return Array.isArray(v) ? v : [v];
+}
+
+/** The image's layer directories from `GraphDriver` (overlay2 names the top one UpperDir, the rest LowerDir). */
+function overlayLayerDirs(driver: { Name: string; Data: unknown } | undefined): { layerDirs?: string[] } {
+  if (driver?.Name !== 'overlay2' || typeof driver.Data !== 'object' || driver.Data === null) return {};
+  const data = driver.Data as Record<string, unknown>;
+  if (typeof data['UpperDir'] !== 'string') return {};
+  const lower = typeof data['LowerDir'] === 'string' && data['LowerDir'] !== '' ? data['LowerDir'].split(':') : [];
+  return { layerDirs: [data['UpperDir'], ...lower] };
 }

@@ -28,6 +28,8 @@ export interface ImageDetails {
   repoDigests: string[];
   sizeBytes: number;
   config: { entrypoint: string[] | null; cmd: string[] | null; env: string[]; stopSignal: string | null };
+  /** The overlay2 driver's layer `diff` directories, top first, in the engine's view; absent for other drivers. */
+  layerDirs?: string[];
 }
 
 /** One line of the engine's pull stream, already checked for `{"error":...}` lines. */

@@ -57,3 +57,18 @@ export function describeType(mode: number): string {
   if (hasFlag(mode, ModeIrregular)) return 'irregular file';
   return 'regular file';
 }
+
+/** st_mode (as Node's fs.Stats gives it) → Go FileMode, so a file seen on disk compares to one the engine reports. */
+export function goFileModeOf(unixMode: number): number {
+  const format = unixMode & 0o170000;
+  const typeFlag: Record<number, number> = {
+    0o040000: ModeDir,
+    0o120000: ModeSymlink,
+    0o020000: ModeDevice + ModeCharDevice,
+    0o060000: ModeDevice,
+    0o010000: ModeNamedPipe,
+    0o140000: ModeSocket,
+  };
+  const special = ((unixMode & 0o4000) !== 0 ? ModeSetuid : 0) + ((unixMode & 0o2000) !== 0 ? ModeSetgid : 0) + ((unixMode & 0o1000) !== 0 ? ModeSticky : 0);
+  return (typeFlag[format] ?? 0) + special + (unixMode & 0o777);
+}

@@ -3,6 +3,7 @@
  * per workspace (different workspaces run in parallel), persists desired state before touching the engine, and on
  * start adopts what the engine already runs so a crash leaves neither duplicates nor orphans.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { removeStaleInspections } from '../image/detect.js';
 import { containerName } from './container-spec.js';
@@ -35,6 +36,10 @@ export class WorkspaceConflictError extends Error {
 
 /** A run of PID 1 longer than this resets the crash backoff. */
 const STABLE_RUN_MS = 10 * 60_000;
+/** How often workspaces whose operation met an unreachable engine check whether it answers again. */
+const ENGINE_RETRY_MS = 500;
+/** After an engine outage the workspaces are checked when it answers, and once more this much later. */
+const RESYNC_AGAIN_MS = 3_000;
 
 export interface ManagerOptions extends OperationDeps {
   store: StateStore;
@@ -51,12 +56,25 @@ export class WorkspaceManager {
   private readonly ops: Operations;
   private readonly watcher: ContainerWatcher;
   private shuttingDown = false;
+  /** Workspaces whose last operation failed because the engine did not answer; redone once it answers. */
+  private readonly awaitingEngine = new Set<Workspace>();
+  /** The event stream broke: once the engine answers, check every workspace (resyncAfterEngineRestart). */
+  private resyncWanted = false;
+  private engineWait: Promise<void> | null = null;
 
   constructor(private readonly options: ManagerOptions) {
     this.ops = new Operations(options);
-    this.watcher = new ContainerWatcher(options.engine, (death) => {
-      this.onDeath(death);
-    }, options.logger);
+    this.watcher = new ContainerWatcher(
+      options.engine,
+      (death) => {
+        this.onDeath(death);
+      },
+      options.logger,
+      () => {
+        this.resyncWanted = true;
+        this.whenEngineAnswers();
+      },
+    );
   }
 
   /** Loads desired state, adopts the engine's containers (one list call) and starts watching for deaths. */
@@ -89,15 +107,31 @@ export class WorkspaceManager {
   }
 
   /**
-   * After the engine itself restarted (embedded mode): its event history is gone, so deaths it caused are never
-   * replayed. Each workspace the daemon believes running but whose container is not is handled as a death.
+   * After the engine came back (its event stream broke, or embedded mode restarted it): the deaths it caused may
+   * never be reported (a restarted engine forgets its event history; an inspect after a die event may have failed
+   * mid-shutdown), and an operation cut short by its shutdown may have left a workspace failed. Every workspace
+   * meant to run converges again at once: the engine's restart is not the workspace's crash, so no backoff and no
+   * restart counted. One list call; only the workspaces that look down are inspected.
    */
   async resyncAfterEngineRestart(): Promise<void> {
     const containers = await this.options.engine.listContainers([WORKSPACE_LABEL]);
     for (const ws of this.workspaces.values()) {
-      if (ws.phase !== 'running' || ws.containerId === null) continue;
       const container = containers.find((c) => c.id === ws.containerId);
-      if (container?.state !== 'running') this.onDeath({ workspaceId: ws.id, containerId: ws.containerId });
+      if (ws.record.desired !== 'running' || ws.record.pending || (ws.phase === 'running' && container?.state === 'running')) continue;
+      void this.enqueue(ws, async () => {
+        // Re-checked in turn: an operation queued before this one may have settled it.
+        if (ws.record.desired !== 'running' || ws.record.pending || !['running', 'failed'].includes(ws.phase)) return;
+        // A death the engine's shutdown caused may already count as a crash: the backoff it started is cancelled.
+        if (ws.restartTimer) clearTimeout(ws.restartTimer);
+        ws.restartTimer = null;
+        ws.consecutiveCrashes = 0;
+        if (ws.phase === 'running') {
+          const exit = await this.ops.observeExit(ws);
+          if (!exit) return;
+          ws.setPhase('failed', { reason: exit.reason, message: `${exit.message} (the engine restarted)` });
+        }
+        await this.ops.converge(ws);
+      });
     }
   }
 
@@ -148,8 +182,15 @@ export class WorkspaceManager {
       createdAt: new Date().toISOString(),
       restarts: 0,
     };
-    await this.options.store.save(record);
+    // Tracked before the write, so a second PUT arriving meanwhile replaces this spec instead of creating the
+    // workspace again (two Workspaces of one id would both create, and the stale one's record could win on disk).
     const ws = this.track(new Workspace(record));
+    try {
+      await this.options.store.save(record);
+    } catch (err) {
+      this.workspaces.delete(id);
+      throw err;
+    }
     void this.enqueue(ws, () => this.ops.converge(ws));
     return { created: true, status: this.get(id) };
   }
@@ -258,8 +299,56 @@ export class WorkspaceManager {
   private enqueue(ws: Workspace, task: () => Promise<void>): Promise<void> {
     return this.queue.run(ws.id, async () => {
       if (this.shuttingDown) return;
-      await this.ops.guard(ws, task);
+      if ((await this.ops.guard(ws, task)) === 'EngineUnavailable') this.retryWhenEngineAnswers(ws);
     });
+  }
+
+  /**
+   * An operation cut short by an unreachable engine (restarted, or gone for a while) converges again once the
+   * engine answers: nothing else would redo it.
+   */
+  private retryWhenEngineAnswers(ws: Workspace): void {
+    this.awaitingEngine.add(ws);
+    this.whenEngineAnswers();
+  }
+
+  /** One ping loop serves every workspace waiting for the engine, and the resync after a broken event stream. */
+  private whenEngineAnswers(): void {
+    this.engineWait ??= this.untilEngineAnswers().then(async () => {
+      this.engineWait = null;
+      this.watcher.reconnectNow();
+      const waiting = [...this.awaitingEngine];
+      this.awaitingEngine.clear();
+      // A workspace deleted (or deleted and made anew) meanwhile is no longer this one.
+      for (const w of waiting.filter((w) => this.workspaces.get(w.id) === w)) {
+        void this.enqueue(w, async () => {
+          await this.ops.converge(w);
+          if (w.record.pending?.op === 'delete') this.workspaces.delete(w.id);
+        });
+      }
+      if (!this.resyncWanted || this.shuttingDown) return;
+      this.resyncWanted = false;
+      await this.resync();
+      // An engine still answering in the middle of its shutdown may refuse what this pass started: once more, later.
+      setTimeout(() => {
+        if (!this.shuttingDown) void this.resync();
+      }, RESYNC_AGAIN_MS).unref();
+    });
+  }
+
+  private async resync(): Promise<void> {
+    await this.resyncAfterEngineRestart().catch((err: unknown) => {
+      this.options.logger.error({ err }, 'resync after the engine came back failed; trying again');
+      this.resyncWanted = true;
+      this.whenEngineAnswers();
+    });
+  }
+
+  private async untilEngineAnswers(): Promise<void> {
+    while (!this.shuttingDown) {
+      await sleep(ENGINE_RETRY_MS, undefined, { ref: false });
+      if (await this.options.engine.ping(1000).then(() => true, () => false)) return;
+    }
   }
 
   private onDeath(death: ContainerDeath): void {

@@ -71,3 +71,14 @@ export function enginePathOf(hostPath: string, engineHostRoot: string): string {
   if (root === '/') return hostPath;
   return hostPath === '/' ? root : `${root}${hostPath}`;
 }
+
+/**
+ * The engine's view → the daemon's view; null when the engine's path is not under the host root it sees. When
+ * both roots are the same directory the engine runs in the daemon's own mount namespace (embedded mode), where
+ * every path (its data root too) reads the same.
+ */
+export function daemonPathOfEnginePath(enginePath: string, roots: { hostRoot: string; engineHostRoot: string }): string | null {
+  if (normalisePath(roots.hostRoot) === normalisePath(roots.engineHostRoot)) return enginePath.startsWith('/') ? normalisePath(enginePath) : null;
+  const hostPath = hostPathOf(enginePath, roots.engineHostRoot);
+  return hostPath === null ? null : enginePathOf(hostPath, roots.hostRoot);
+}

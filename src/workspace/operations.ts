@@ -49,16 +49,21 @@ export interface PidOneExit {
 export class Operations {
   constructor(private readonly deps: OperationDeps) {}
 
-  /** Runs an operation; an error marks the workspace failed with a reason code, unless the operation was cancelled. */
-  async guard(ws: Workspace, task: () => Promise<void>): Promise<void> {
+  /**
+   * Runs an operation; an error marks the workspace failed with a reason code, unless the operation was cancelled.
+   * Returns the reason it failed for, null when it succeeded or was cancelled.
+   */
+  async guard(ws: Workspace, task: () => Promise<void>): Promise<FailureReason | null> {
     const signal = ws.abort.signal;
     try {
       await task();
+      return null;
     } catch (err) {
-      if (signal.aborted) return;
+      if (signal.aborted) return null;
       const failure = toWorkspaceFailure(err);
       this.deps.logger.error({ workspace: ws.id, reason: failure.reason, err: failure.message }, 'workspace operation failed');
       if (ws.phase !== 'deleting') ws.setPhase('failed', { reason: failure.reason, message: failure.message });
+      return failure.reason;
     }
   }
 

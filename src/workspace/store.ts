@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KeyedQueue } from './keyed-queue.js';
 import type { WorkspaceSpec } from './spec.js';
 
 export type DesiredState = 'running' | 'stopped';
@@ -26,6 +27,7 @@ export interface WorkspaceRecord {
 
 export class StateStore {
   private readonly dir: string;
+  private readonly writes = new KeyedQueue();
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'workspaces');
@@ -36,7 +38,22 @@ export class StateStore {
     await this.removeTempFiles();
   }
 
-  async save(record: WorkspaceRecord): Promise<void> {
+  /**
+   * Writes of one workspace run one after the other, in the order they were called: concurrent writes would
+   * rename in whichever order they finish, and an older record could replace a newer one.
+   */
+  save(record: WorkspaceRecord): Promise<void> {
+    return this.writes.run(record.id, () => this.write(record));
+  }
+
+  remove(id: string): Promise<void> {
+    return this.writes.run(id, async () => {
+      await rm(this.path(id), { force: true });
+      await this.syncDir();
+    });
+  }
+
+  private async write(record: WorkspaceRecord): Promise<void> {
     const target = this.path(record.id);
     const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     const file = await open(temp, 'w', 0o600);
@@ -47,11 +64,6 @@ export class StateStore {
       await file.close();
     }
     await rename(temp, target);
-    await this.syncDir();
-  }
-
-  async remove(id: string): Promise<void> {
-    await rm(this.path(id), { force: true });
     await this.syncDir();
   }
 

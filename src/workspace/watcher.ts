@@ -17,11 +17,15 @@ export class ContainerWatcher {
   /** Events already handled at the cursor's timestamp; `since` replays them after a reconnect. */
   private seenAtCursor = new Set<string>();
   private loop: Promise<void> | null = null;
+  /** Cuts the reconnect backoff short. */
+  private wake = new AbortController();
 
   constructor(
     private readonly engine: Engine,
     private readonly onDeath: (death: ContainerDeath) => void,
     private readonly log: Logger,
+    /** The stream broke: events may be lost for good (an engine restart forgets its history). */
+    private readonly onStreamLost: () => void = () => undefined,
     private readonly reconnectDelayMs = 1000,
   ) {
     this.cursor = BigInt(Date.now()) * 1_000_000n;
@@ -29,6 +33,11 @@ export class ContainerWatcher {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /** The engine answers again: reconnect now rather than at the end of the backoff. */
+  reconnectNow(): void {
+    this.wake.abort();
   }
 
   async stop(): Promise<void> {
@@ -59,11 +68,15 @@ export class ContainerWatcher {
       } catch (err) {
         if (this.stopped()) break;
         if (failures === 0) this.log.warn({ err }, 'engine event stream failed; reconnecting with backoff');
+        // Every time: a stream that reconnected but carried no event yet still counts as failing here.
+        this.onStreamLost();
         failures += 1;
       } finally {
         signal.removeEventListener('abort', abort);
       }
-      if (!this.stopped()) await delay(Math.min(this.reconnectDelayMs * 2 ** Math.min(failures, 5), 30_000), signal);
+      if (this.stopped()) break;
+      this.wake = new AbortController();
+      await delay(Math.min(this.reconnectDelayMs * 2 ** Math.min(failures, 5), 30_000), AbortSignal.any([signal, this.wake.signal]));
     }
   }
 

@@ -8,71 +8,15 @@
  * Busybox workspaces with `cvm: false`: the sysbox stand-in plays no part.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DaemonProcess } from '../support/daemon-process.js';
+import { rm } from 'node:fs/promises';
+import type { DaemonProcess } from '../support/daemon-process.js';
 import { docker, removeLabelled } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
-import type { DrillResult } from './drill.js';
+import { divergence, drillDir, type DrillResult, seeded, startDaemon, WORKSPACE_LABEL } from './drill.js';
 
-const WORKSPACE_LABEL = 'dev.cvm-supervisor.workspace';
 const CONVERGE_LIMIT_MS = 5_000;
 const MAX_KILL_DELAY_MS = 400;
 const POOL = 3;
-
-/** mulberry32: a tiny seeded PRNG, so a run can be repeated. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Listed {
-  id: string;
-  phase: string;
-}
-
-async function startDaemon(stateDir: string): Promise<{ daemon: DaemonProcess; base: string; spawnedAt: number }> {
-  const spawnedAt = performance.now();
-  const daemon = new DaemonProcess(['--state-dir', stateDir, '--shutdown-policy', 'keep'], {});
-  const listening = await daemon.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at'), 20_000, 'listening');
-  return { daemon, base: String(listening.msg).replace('Server listening at ', ''), spawnedAt };
-}
-
-/** The engine's containers of this drill's workspaces: workspace id → states. */
-async function containersByWorkspace(prefix: string): Promise<Map<string, string[]>> {
-  const out = await docker(['ps', '-a', '--filter', `label=${WORKSPACE_LABEL}`, '--format', `{{.Label "${WORKSPACE_LABEL}"}} {{.State}}`]);
-  const found = new Map<string, string[]>();
-  for (const line of out.split('\n')) {
-    const [id = '', state = ''] = line.split(' ');
-    if (id.startsWith(`${prefix}-`)) found.set(id, [...(found.get(id) ?? []), state]);
-  }
-  return found;
-}
-
-/** What is still wrong (empty once converged): unsettled phases, duplicates, orphans, containers in the wrong state. */
-async function divergence(base: string, prefix: string): Promise<string[]> {
-  const res = await fetch(`${base}/v1/workspaces`).catch(() => null);
-  if (res?.status !== 200) return [`/v1/workspaces answers ${String(res?.status ?? 'nothing')}`];
-  const listed = ((await res.json()) as { workspaces: Listed[] }).workspaces.filter((w) => w.id.startsWith(`${prefix}-`));
-  const containers = await containersByWorkspace(prefix);
-  const problems: string[] = [];
-  for (const w of listed) {
-    const states = containers.get(w.id) ?? [];
-    if (w.phase !== 'running' && w.phase !== 'stopped') problems.push(`${w.id} is ${w.phase}`);
-    if (states.length > 1) problems.push(`${w.id} has ${String(states.length)} containers (duplicate)`);
-    if (w.phase === 'running' && states[0] !== 'running') problems.push(`${w.id} is running, its container ${states[0] ?? 'missing'}`);
-    if (w.phase === 'stopped' && states[0] === 'running') problems.push(`${w.id} is stopped, its container running`);
-  }
-  for (const id of containers.keys()) if (!listed.some((w) => w.id === id)) problems.push(`${id}: container of no workspace (orphan)`);
-  return problems;
-}
 
 async function seedHome(id: string): Promise<void> {
   await docker(['volume', 'create', '--label', `${WORKSPACE_LABEL}=${id}`, `cvm-${id}-home`]);
@@ -98,14 +42,14 @@ export async function drillR1(trials: number, seed = Number(process.env['DRILL_S
   const random = seeded(seed);
   const prefix = `drill-r1-${randomBytes(3).toString('hex')}`;
   const ids = Array.from({ length: POOL }, (_, i) => `${prefix}-${String(i)}`);
-  const stateDir = await mkdtemp(join(tmpdir(), `cvm-${prefix}-`));
+  const stateDir = await drillDir(prefix);
   const lost: string[] = [];
   const convergedMs: number[] = [];
   let daemon: DaemonProcess | null = null;
   try {
     for (const id of ids) await seedHome(id);
     for (let trial = 0; trial <= trials; trial++) {
-      const started = await startDaemon(stateDir);
+      const started = await startDaemon(['--state-dir', stateDir, '--shutdown-policy', 'keep']);
       daemon = started.daemon;
       let problems = await divergence(started.base, prefix);
       while (problems.length > 0 && performance.now() - started.spawnedAt < 3 * CONVERGE_LIMIT_MS) {

@@ -62,7 +62,8 @@ async function killDaemonAt(stateDir: string, env: Record<string, string>, match
   events.onEvent((e) => {
     if (e.Action === 'create' && INSPECTION_LABEL in e.Actor.Attributes) inspections.push(e.Actor.ID);
   });
-  const daemon = new DaemonProcess(['--state-dir', stateDir], env);
+  // Inspection containers on purpose: the daemon would otherwise read the test engine's layers and make none.
+  const daemon = new DaemonProcess(['--state-dir', stateDir, '--image-facts-from', 'inspection'], env);
   try {
     await events.once(match, () => { daemon.kill('SIGKILL'); }, 60_000, what);
     expect(await daemon.exited).toBeNull(); // killed by a signal, not exited

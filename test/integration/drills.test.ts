@@ -4,7 +4,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { drillR1 } from '../drills/r1-daemon-sigkill.js';
+import { drillR2 } from '../drills/r2-engine-restart.js';
 import { drillR3 } from '../drills/r3-workspace-death.js';
+import { drillR5 } from '../drills/r5-concurrent-calls.js';
 import { drillR6 } from '../drills/r6-sigterm-systemd.js';
 import { CVM_RUNTIME, requireTestEngine } from '../support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE } from '../support/images.js';
@@ -31,5 +33,18 @@ describe('reliability drills, short', () => {
     const result = await drillR1(3, 7);
     expect(result.lost).toEqual([]);
     expect(result.figures[0]).toMatch(/^seed 7, 3 SIGKILLs/);
+  });
+
+  // A private dockerd (the shared test engine must not restart), SIGTERMed then SIGKILLed.
+  it('R2: through 2 engine restarts /healthz stays 200, /readyz is 503 only in the outage, ready ≤ 5 s, workspaces run again', { timeout: 180_000 }, async () => {
+    const result = await drillR2(2);
+    expect(result.lost).toEqual([]);
+    expect(result.figures[0]).toMatch(/^2 engine restarts/);
+  });
+
+  it('R5: 150 seeded random calls from 20 clients: no 5xx, the last accepted operation wins, one container each', { timeout: 180_000 }, async () => {
+    const result = await drillR5(150, 5);
+    expect(result.lost).toEqual([]);
+    expect(result.figures[0]).toMatch(/^seed 5, 150 calls/);
   });
 });

@@ -25,6 +25,12 @@ export const INIT_NOEXEC_IMAGE = 'cvm-test/init-noexec:1';
 export const MERGED_USR_IMAGE = 'cvm-test/merged-usr:1';
 /** No /sbin/init and no sleep applet: keep-alive is impossible. */
 export const NO_SLEEP_IMAGE = 'cvm-test/no-sleep:1';
+/**
+ * busybox-init plus two `docker build` layers: /usr/lib replaced by an empty directory (opaque in overlay2),
+ * so /etc/os-release -> ../usr/lib/os-release dangles and there is no os-release; /etc/passwd with root only; /sbin/init and /bin/sleep deleted (whiteouts), and
+ * /usr/bin/sleep -> /bin/busybox. So: keep-alive via /usr/bin/sleep.
+ */
+export const LAYERED_IMAGE = 'cvm-test/layered:1';
 /** Debian bookworm (debootstrap minbase) with systemd, dbus, docker.io and user coder (1000, /bin/bash). */
 export const BOOKWORM_SYSTEMD_IMAGE = 'cvm-test/bookworm-systemd:1';
 
@@ -38,6 +44,7 @@ export const ALL_TEST_IMAGES = [
   INIT_NOEXEC_IMAGE,
   MERGED_USR_IMAGE,
   NO_SLEEP_IMAGE,
+  LAYERED_IMAGE,
   BOOKWORM_SYSTEMD_IMAGE,
 ] as const;
 

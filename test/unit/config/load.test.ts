@@ -31,6 +31,7 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'cvmEnabled', raw: 'false', json: false, expected: false },
   { key: 'gpusEnabled', raw: 'false', json: false, expected: false },
   { key: 'shutdownPolicy', raw: 'keep', json: 'keep', expected: 'keep' },
+  { key: 'imageFactsFrom', raw: 'inspection', json: 'inspection', expected: 'inspection' },
   { key: 'shutdownGrace', raw: '7.5', json: 7.5, expected: 7.5 },
   { key: 'engineStartTimeout', raw: '60', json: 60, expected: 60 },
   { key: 'enginePingInterval', raw: '0.5', json: 0.5, expected: 0.5 },

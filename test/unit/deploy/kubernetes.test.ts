@@ -173,7 +173,7 @@ describe('deploy/kubernetes manifests', () => {
           const mount = container.volumeMounts?.find((m) => m.name === volume.name);
           expect(mount, `volume ${volume.name} is mounted`).toBeDefined();
           const hostRoot = env.get(OPTIONS.hostRoot.env)?.value ?? '/';
-          if (['/dev', '/proc', '/sys', '/usr/lib', '/usr/bin', '/var/lib/coder'].includes(volume.hostPath.path)) {
+          if (['/dev', '/proc', '/sys', '/usr/lib', '/usr/bin', '/var/lib/coder', '/var/lib/docker'].includes(volume.hostPath.path)) {
             expect(mount?.mountPath).toBe(join(hostRoot, volume.hostPath.path));
             expect(mount?.readOnly).toBe(true);
           }

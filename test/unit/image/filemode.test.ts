@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  goFileModeOf,
   describeType,
   isDir,
   isExecutable,
@@ -72,5 +73,22 @@ describe.each([
       permissionBits: permissionBits(mode),
       describeType: describeType(mode),
     }).toEqual({ isDir: dir, isSymlink: link, isRegular: regular, isExecutable: exec, permissionBits: perm, describeType: type });
+  });
+});
+
+describe('goFileModeOf: an lstat st_mode gives what the engine reports for the same file', () => {
+  it.each([
+    ['symlink', 0o120777, observed.symlink],
+    ['directory 0755', 0o040755, observed.directory],
+    ['fifo 0644', 0o010644, observed.fifo],
+    ['regular 0644', 0o100644, observed.regular644],
+    ['regular 0755', 0o100755, observed.regular755],
+    ['char device 0644', 0o020644, observed.charDevice],
+    ['block device 0644', 0o060644, observed.blockDevice],
+    ['setuid 0755', 0o104755, observed.setuid755],
+    ['setgid 0711', 0o102711, observed.setgid711],
+    ['sticky directory 1777', 0o041777, observed.stickyDir1777],
+  ])('%s', (_kind, unixMode, engineMode) => {
+    expect(goFileModeOf(unixMode)).toBe(engineMode);
   });
 });

@@ -6,7 +6,7 @@ import {
   type MountNodeFacts,
   planUserMounts,
 } from '../../../src/workspace/mounts.js';
-import { enginePathOf, hostPathOf } from '../../../src/workspace/node-facts.js';
+import { daemonPathOfEnginePath, enginePathOf, hostPathOf } from '../../../src/workspace/node-facts.js';
 import { InvalidSpecError, type MountSpec } from '../../../src/workspace/spec.js';
 
 const PROTECTED = ['/var/lib/cvm-supervisor', '/var/lib/docker'];
@@ -165,5 +165,18 @@ describe('checkTarget and assertDistinctTargets', () => {
 
   it('passes distinct targets', () => {
     expect(() => { assertDistinctTargets([{ target: '/a', where: 'x' }, { target: '/a/b', where: 'y' }]); }).not.toThrow();
+  });
+});
+
+describe('daemonPathOfEnginePath', () => {
+  it.each([
+    ['/var/lib/docker/overlay2/x/diff', '/', '/', '/var/lib/docker/overlay2/x/diff'],
+    ['/var/lib/docker/overlay2/x/diff', '/host', '/', '/host/var/lib/docker/overlay2/x/diff'],
+    ['/var/lib/cvm/docker/overlay2/x/diff', '/host', '/host', '/var/lib/cvm/docker/overlay2/x/diff'],
+    ['/node/var/lib/docker/x', '/host', '/node', '/host/var/lib/docker/x'],
+    ['/elsewhere/x', '/host', '/node', null],
+    ['relative/x', '/', '/', null],
+  ])('%s (host root %s, engine host root %s) → %s', (enginePath, hostRoot, engineHostRoot, daemonPath) => {
+    expect(daemonPathOfEnginePath(enginePath, { hostRoot, engineHostRoot })).toBe(daemonPath);
   });
 });

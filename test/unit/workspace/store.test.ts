@@ -40,3 +40,17 @@ describe('StateStore', () => {
     expect((await store.loadAll()).map((r) => r.id)).toEqual(['b']);
   });
 });
+
+describe('StateStore, concurrent saves of one workspace', () => {
+  it('ends with the record of the last save called, whichever write finishes first', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cvm-store-'));
+    const store = new StateStore(dir);
+    await store.init();
+    for (let round = 1; round <= 40; round++) {
+      // Saves called in this order, without waiting: the file must hold the last one.
+      const saves = [1, 2, 3, 4].map((n) => store.save({ ...record('a'), generation: round * 10 + n }));
+      await Promise.all(saves);
+      expect((await store.loadAll())[0]?.generation).toBe(round * 10 + 4);
+    }
+  });
+});

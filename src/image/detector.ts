@@ -1,0 +1,56 @@
+/**
+ * Chooses how an image's facts are learned: from its layer directories when the daemon can read them (a few
+ * milliseconds, nothing written to the engine), else through an inspection container (detect.ts). Both give the
+ * same facts (test/integration/detect-layers.test.ts compares them on every test image).
+ */
+import type { Engine } from '../engine/types.js';
+import { detectImageFacts, type InspectionEngine } from './detect.js';
+import type { ImageFacts } from './facts.js';
+import { detectFromLayers, LayerAccessError, type OpaqueReader } from './layers.js';
+
+export type DetectionEngine = InspectionEngine & Pick<Engine, 'inspectImage'>;
+
+export interface LayerAccess {
+  /** The daemon's path for a directory the engine names; null when the daemon cannot see it. */
+  daemonPathOf(engineDir: string): string | null;
+  readOpaque: OpaqueReader;
+}
+
+export interface FactsDetectorOptions {
+  /** The inspection containers' owner label (see detect.ts). */
+  owner: string;
+  /** Absent: always use an inspection container. */
+  layers?: LayerAccess;
+  /** Told why the layers could not be read for an image (once per image: the facts are cached per image ID). */
+  onInspectionFallback?: (imageId: string, reason: string) => void;
+}
+
+/** The facts, or why the layer directories cannot give them. */
+async function factsFromLayers(engine: DetectionEngine, access: LayerAccess, imageId: string): Promise<ImageFacts | string> {
+  const image = await engine.inspectImage(imageId);
+  if (image === undefined) return 'the engine does not know the image';
+  if (image.layerDirs === undefined) return "the engine's storage driver does not report overlay2 layer directories";
+  const dirs: string[] = [];
+  for (const dir of image.layerDirs) {
+    const daemonDir = access.daemonPathOf(dir);
+    if (daemonDir === null) return `the layer directory ${dir} lies outside the host root the daemon sees`;
+    dirs.push(daemonDir);
+  }
+  try {
+    return await detectFromLayers(imageId, dirs, access.readOpaque);
+  } catch (error) {
+    if (error instanceof LayerAccessError) return error.message;
+    throw error;
+  }
+}
+
+export function createFactsDetector(engine: DetectionEngine, options: FactsDetectorOptions): (imageId: string) => Promise<ImageFacts> {
+  return async (imageId) => {
+    if (options.layers !== undefined) {
+      const facts = await factsFromLayers(engine, options.layers, imageId);
+      if (typeof facts !== 'string') return facts;
+      options.onInspectionFallback?.(imageId, facts);
+    }
+    return detectImageFacts(engine, imageId, options.owner);
+  };
+}
