@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { testDockerHost } from '../test/support/engine.js';
 import { freePort } from './ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -91,6 +92,7 @@ const bare = await start(['--import', 'tsx', 'bench/bare-fastify.ts'], (line) =>
 const daemonPort = await freePort();
 const daemon = spawn(process.execPath, ['dist/main.js', 'serve', '--listen', `127.0.0.1:${daemonPort}`, '--state-dir', stateDir, '--log-level', 'warn'], {
   cwd: ROOT,
+  env: { ...process.env, DOCKER_HOST: testDockerHost() },
   // Its log is not what is measured; a failure shows as errors in the figures.
   stdio: 'ignore',
 });
