@@ -5,7 +5,7 @@
  */
 import swagger from '@fastify/swagger';
 import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/types.js';
 import type { Metrics } from '../metrics.js';
@@ -60,8 +60,27 @@ function v1Routes(deps: AppDeps): FastifyPluginAsyncTypebox {
   };
 }
 
+/** What kubelet and Prometheus call all the time (exact paths, no query). */
+const PROBE_URLS = new Set(['/healthz', '/readyz', '/metrics']);
+
 export async function buildApp(deps: AppDeps) {
-  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT }).withTypeProvider<TypeBoxTypeProvider>();
+  const probeLoggers = new Map<string, FastifyBaseLogger>();
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // A child logger per request is a measurable share of a probe's cost (pino prepares the redaction for each
+    // child). Probes share one child per log level instead; their rare lines (warn and above) carry no reqId.
+    childLoggerFactory(logger, bindings, options, rawRequest) {
+      if (!PROBE_URLS.has(rawRequest.url ?? '')) return logger.child(bindings, options);
+      const level = options.level ?? logger.level;
+      let child = probeLoggers.get(level);
+      if (child === undefined) {
+        child = logger.child({}, options);
+        probeLoggers.set(level, child);
+      }
+      return child;
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {

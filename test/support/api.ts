@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { expect } from 'vitest';
 import { type App, buildApp } from '../../src/api/app.js';
 import type { TokenFile } from '../../src/api/auth.js';
@@ -46,12 +46,14 @@ export interface ApiOptions {
   /** Overrides whether /v1 counts as started; by default it is started exactly when init ran. */
   started?: boolean;
   tokens?: TokenFile | null;
+  /** The app's logger; silent by default. */
+  logger?: Logger;
 }
 
 export async function buildApiUnderTest(options: ApiOptions): Promise<ApiUnderTest> {
   const stateDir = await mkdtemp(path.join(tmpdir(), `cvm-api-${randomBytes(3).toString('hex')}-`));
   const config = loadConfig(['--state-dir', stateDir, ...(options.flags ?? [])], {});
-  const logger = pino({ level: 'silent' });
+  const logger = options.logger ?? pino({ level: 'silent' });
   const phases = () => manager.phases();
   const gpus = () => readGpuNode(config);
   const metrics = new Metrics(TEST_VERSION, phases, gpus);

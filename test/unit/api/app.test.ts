@@ -169,6 +169,33 @@ describe('HTTP API without an engine (app.inject)', () => {
   });
 });
 
+describe('request loggers', () => {
+  it('probes share one child logger; every other request gets its own, with its reqId', async () => {
+    const lines: { msg?: string; reqId?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    const makeChild = logger.child.bind(logger);
+    let children = 0;
+    logger.child = ((...args: Parameters<typeof makeChild>) => {
+      children += 1;
+      return makeChild(...args);
+    }) as typeof logger.child;
+    const api = await buildApiUnderTest({ engine: unreachableEngine, started: true, logger });
+    try {
+      const before = children;
+      for (let i = 0; i < 5; i++) expect((await api.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      expect(children - before).toBeLessThanOrEqual(1);
+      const afterProbes = children;
+      for (let i = 0; i < 3; i++) await api.app.inject({ method: 'GET', url: '/v1/workspaces' });
+      expect(children - afterProbes).toBe(3);
+      const incoming = lines.filter((line) => line.msg === 'incoming request');
+      expect(incoming).toHaveLength(3); // the probes' info lines stay quiet (their routes log at warn)
+      expect(new Set(incoming.map((line) => line.reqId)).size).toBe(3);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('OpenAPI document', () => {
   let api: ApiUnderTest;
   let doc: OpenApiDoc;
