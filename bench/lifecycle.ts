@@ -95,7 +95,7 @@ export async function benchP2(runs: number): Promise<SummaryRow[]> {
         const image = images[i];
         if (image === undefined) throw new Error(`P2 needs ${tag} (scripts/build-test-images.sh)`);
         const started = performance.now();
-        await detect(image.id);
+        await detect(image);
         samples.get(tag)?.push(performance.now() - started);
       }
     }

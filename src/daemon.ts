@@ -85,7 +85,7 @@ export function createManager(
     logger,
     ...(metrics ? { metrics } : {}),
     inspectionOwner,
-    imageFacts: (imageId) => facts.get(imageId),
+    imageFacts: (image) => facts.get(image),
     nodeFacts,
     resolveMountSources: (sources) => resolveMountSources(config.hostRoot, sources),
     puller: new ImagePuller(engine),

@@ -3,12 +3,9 @@
  * milliseconds, nothing written to the engine), else through an inspection container (detect.ts). Both give the
  * same facts (test/integration/detect-layers.test.ts compares them on every test image).
  */
-import type { Engine } from '../engine/types.js';
-import { detectImageFacts, type InspectionEngine } from './detect.js';
+import { detectImageFacts, type ImageToDetect, type InspectionEngine } from './detect.js';
 import type { ImageFacts } from './facts.js';
 import { detectFromLayers, LayerAccessError, type OpaqueReader } from './layers.js';
-
-export type DetectionEngine = InspectionEngine & Pick<Engine, 'inspectImage'>;
 
 export interface LayerAccess {
   /** The daemon's path for a directory the engine names; null when the daemon cannot see it. */
@@ -26,9 +23,7 @@ export interface FactsDetectorOptions {
 }
 
 /** The facts, or why the layer directories cannot give them. */
-async function factsFromLayers(engine: DetectionEngine, access: LayerAccess, imageId: string): Promise<ImageFacts | string> {
-  const image = await engine.inspectImage(imageId);
-  if (image === undefined) return 'the engine does not know the image';
+async function factsFromLayers(access: LayerAccess, image: ImageToDetect): Promise<ImageFacts | string> {
   if (image.layerDirs === undefined) return "the engine's storage driver does not report overlay2 layer directories";
   const dirs: string[] = [];
   for (const dir of image.layerDirs) {
@@ -37,20 +32,20 @@ async function factsFromLayers(engine: DetectionEngine, access: LayerAccess, ima
     dirs.push(daemonDir);
   }
   try {
-    return await detectFromLayers(imageId, dirs, access.readOpaque);
+    return await detectFromLayers(image.id, dirs, access.readOpaque);
   } catch (error) {
     if (error instanceof LayerAccessError) return error.message;
     throw error;
   }
 }
 
-export function createFactsDetector(engine: DetectionEngine, options: FactsDetectorOptions): (imageId: string) => Promise<ImageFacts> {
-  return async (imageId) => {
+export function createFactsDetector(engine: InspectionEngine, options: FactsDetectorOptions): (image: ImageToDetect) => Promise<ImageFacts> {
+  return async (image) => {
     if (options.layers !== undefined) {
-      const facts = await factsFromLayers(engine, options.layers, imageId);
+      const facts = await factsFromLayers(options.layers, image);
       if (typeof facts !== 'string') return facts;
-      options.onInspectionFallback?.(imageId, facts);
+      options.onInspectionFallback?.(image.id, facts);
     }
-    return detectImageFacts(engine, imageId, options.owner);
+    return detectImageFacts(engine, image.id, options.owner);
   };
 }

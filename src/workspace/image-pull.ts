@@ -12,6 +12,8 @@ import { InvalidSpecError, type WorkspaceSpec } from './spec.js';
 
 export interface PresentImage {
   id: string;
+  /** As the engine reported them (see ImageDetails): image facts are read from them. */
+  layerDirs?: string[];
   digest: string | null;
   /** Layer bytes this call downloaded (0 when the image was already present). */
   pulledBytes: number;
@@ -177,5 +179,11 @@ export async function ensureImage(
     if (!local) throw new WorkspaceFailure('ImageNotFound', `${ref.pullRef} was pulled but the engine does not list it`);
     log.append('pull', `pulled ${ref.pullRef}`, { imageId: local.id, attempts });
   }
-  return { id: local.id, digest: recordedDigest(spec.image, local.repoDigests), pulledBytes, attempts };
+  return {
+    id: local.id,
+    ...(local.layerDirs && { layerDirs: local.layerDirs }),
+    digest: recordedDigest(spec.image, local.repoDigests),
+    pulledBytes,
+    attempts,
+  };
 }

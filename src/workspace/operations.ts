@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/types.js';
 import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
+import type { ImageToDetect } from '../image/detect.js';
 import type { ImageFacts, OsRelease } from '../image/facts.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
@@ -26,7 +27,8 @@ export interface OperationDeps {
   engine: Engine;
   store: StateStore;
   logger: Logger;
-  imageFacts: (imageId: string) => Promise<ImageFacts>;
+  /** Facts of an image the engine has; its layer directories, when known, spare an inspection container. */
+  imageFacts: (image: ImageToDetect) => Promise<ImageFacts>;
   /** Fresh node facts (the engine's runtimes can change under us). */
   nodeFacts: () => Promise<NodeFacts>;
   resolveMountSources: (sources: string[]) => Promise<ResolvedMountSources>;
@@ -145,10 +147,10 @@ export class Operations {
     await this.deps.imageUsed?.(details.image);
     ws.startedAt = details.state.running ? details.state.startedAt : null;
     ws.workdir = details.config.workingDir;
-    const facts = await this.deps.imageFacts(details.image);
+    const image = await this.deps.engine.inspectImage(details.image);
+    const facts = await this.deps.imageFacts(image ?? { id: details.image });
     ws.init = facts.init;
     ws.gpus = await this.gpusOf(ws, facts.osRelease);
-    const image = await this.deps.engine.inspectImage(details.image);
     ws.imageDigest = image ? recordedDigest(ws.record.spec.image, image.repoDigests) : null;
     return { running: details.state.running };
   }
@@ -164,7 +166,7 @@ export class Operations {
     ws.imageId = image.id;
     ws.imageDigest = image.digest;
     await this.deps.imageUsed?.(image.id);
-    const facts = await timed(metrics, 'detect', () => this.deps.imageFacts(image.id));
+    const facts = await timed(metrics, 'detect', () => this.deps.imageFacts(image));
     ws.init = facts.init;
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
 

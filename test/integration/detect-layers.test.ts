@@ -10,7 +10,10 @@ import { detectImageFacts } from '../../src/image/detect.js';
 import { createFactsDetector, type LayerAccess } from '../../src/image/detector.js';
 import { detectFromLayers, readOpaqueWithGetfattr } from '../../src/image/layers.js';
 import { requireTestEngine, testDockerHost } from '../support/engine.js';
+import { INSPECTION_LABEL } from '../../src/workspace/labels.js';
 import { ALL_TEST_IMAGES, BUSYBOX_IMAGE, LAYERED_IMAGE } from '../support/images.js';
+import { ManagerHarness } from '../support/manager.js';
+import { untilPhase } from '../support/until-phase.js';
 
 const OWNER = 'detect-layers-test';
 const engine = new DockerEngine({ dockerHost: testDockerHost() });
@@ -39,14 +42,14 @@ beforeAll(async () => {
 
 describe('image facts from overlay2 layer directories', () => {
   it.each(ALL_TEST_IMAGES)('%s: the same facts as the inspection container, and no container made', async (tag) => {
-    const { id } = await imageOf(tag);
+    const image = await imageOf(tag);
     const counted = countingCreates();
     const fallbacks: string[] = [];
     const detect = createFactsDetector(counted.engine, { owner: OWNER, layers: sameView, onInspectionFallback: (_id, reason) => fallbacks.push(reason) });
-    const fromLayers = await detect(id);
+    const fromLayers = await detect(image);
     expect(fallbacks).toEqual([]);
     expect(counted.creates).toEqual([]);
-    expect(fromLayers).toEqual(await detectImageFacts(engine, id, OWNER));
+    expect(fromLayers).toEqual(await detectImageFacts(engine, image.id, OWNER));
   });
 
   it('LAYERED_IMAGE: whiteouts and an opaque directory hide what the lower layers hold', async () => {
@@ -75,18 +78,41 @@ describe('image facts from overlay2 layer directories', () => {
   });
 
   it('falls back to an inspection container, saying why, when the layers are not visible to the daemon', async () => {
-    const { id } = await imageOf(LAYERED_IMAGE);
-    for (const [access, expected] of [
-      [{ daemonPathOf: () => null, readOpaque: readOpaqueWithGetfattr }, /outside the host root/],
-      [{ daemonPathOf: (dir: string) => `/nonexistent-host-root${dir}`, readOpaque: readOpaqueWithGetfattr }, /not a directory here/],
+    const image = await imageOf(LAYERED_IMAGE);
+    for (const [access, detected, expected] of [
+      [{ daemonPathOf: () => null, readOpaque: readOpaqueWithGetfattr }, image, /outside the host root/],
+      [{ daemonPathOf: (dir: string) => `/nonexistent-host-root${dir}`, readOpaque: readOpaqueWithGetfattr }, image, /not a directory here/],
+      [sameView, { id: image.id }, /does not report overlay2 layer directories/],
     ] as const) {
       const counted = countingCreates();
       const reasons: string[] = [];
       const detect = createFactsDetector(counted.engine, { owner: OWNER, layers: access, onInspectionFallback: (_id, reason) => reasons.push(reason) });
-      const facts = await detect(id);
+      const facts = await detect(detected);
       expect(reasons).toEqual([expect.stringMatching(expected)]);
       expect(counted.creates).toHaveLength(1);
       expect(facts.users.map((user) => user.name)).toEqual(['root']);
+    }
+  });
+
+  it.each([
+    ['auto', 0],
+    ['inspection', 1],
+  ] as const)('the daemon wiring with --image-facts-from %s makes %i inspection container(s) for a new image', { timeout: 60_000 }, async (source, expected) => {
+    const h = await ManagerHarness.create(`detect-layers-${source}`, { flags: ['--image-facts-from', source] });
+    const inspections: string[] = [];
+    const create = h.engine.createContainer.bind(h.engine);
+    h.engine.createContainer = (spec) => {
+      if (INSPECTION_LABEL in spec.Labels) inspections.push(spec.name);
+      return create(spec);
+    };
+    try {
+      const id = h.id('ws');
+      await h.manager.put(id, { image: LAYERED_IMAGE, pullPolicy: 'never' });
+      await untilPhase(h.manager, id, 'running');
+      expect(h.manager.get(id).init).toMatchObject({ mode: 'keepalive', reason: '/sbin/init does not exist' });
+      expect(inspections).toHaveLength(expected);
+    } finally {
+      await h.cleanup();
     }
   });
 });

@@ -168,9 +168,9 @@ describe('detectImageFacts on the real engine', () => {
   it('ImageFactsCache detects an image once, also for concurrent requests', async () => {
     const imageId = await imageIdOf(BUSYBOX_INIT_IMAGE);
     const since = BigInt(Date.now()) * 1_000_000n;
-    const cache = new ImageFactsCache((id) => detectImageFacts(engine, id, TEST_OWNER));
-    const [first, second] = await Promise.all([cache.get(imageId), cache.get(imageId)]);
-    const third = await cache.get(imageId);
+    const cache = new ImageFactsCache(({ id }) => detectImageFacts(engine, id, TEST_OWNER));
+    const [first, second] = await Promise.all([cache.get({ id: imageId }), cache.get({ id: imageId })]);
+    const third = await cache.get({ id: imageId });
     expect(second).toBe(first);
     expect(third).toBe(first);
     expect(first.init.mode).toBe('init');
