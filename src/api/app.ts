@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics.js';
 import type { PreflightReport } from '../preflight/report.js';
 import type { WorkspaceManager } from '../workspace/manager.js';
 import type { TokenFile } from './auth.js';
-import { ApiError, errorHandler } from './errors.js';
+import { ApiError, errorHandler } from './error-responses.js';
 import type { Readiness } from './readiness.js';
 import { eventRoutes } from './routes/events.js';
 import type { GpuNode } from '../gpu/plan.js';

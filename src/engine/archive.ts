@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { extract, pack } from 'tar-stream';
-import { EngineError, statusOf, toEngineError } from './errors.js';
+import { EngineError, statusOf, toEngineError } from './engine-errors.js';
 import type { PathStat } from './types.js';
 
 export interface ArchiveOptions {

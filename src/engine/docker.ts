@@ -1,12 +1,12 @@
 /**
  * The Docker Engine adapter: the only module that talks to dockerode. It maps engine replies onto the small
- * types in ./types.ts and every failure onto ./errors.ts, so the rest of the daemon never sees dockerode.
+ * types in ./types.ts and every failure onto ./engine-errors.ts, so the rest of the daemon never sees dockerode.
  */
 import { PassThrough, type Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import { readContainerFile, putContainerFiles, statContainerPath } from './archive.js';
-import { EngineUnavailableError, PullError, statusOf, toEngineError } from './errors.js';
-import { parseEventLine, sinceParam } from './events.js';
+import { EngineUnavailableError, PullError, statusOf, toEngineError } from './engine-errors.js';
+import { parseEventLine, sinceParam } from './event-stream.js';
 import { containerDetailsOf, imageDetailsOf } from './inspect-replies.js';
 import { followPull } from './pull.js';
 import type {

@@ -2,7 +2,7 @@
  * Wraps an Engine so that every failed request is reported by operation (the method's name, a bounded set) for the
  * engine-errors metric. The adapter itself stays free of metrics.
  */
-import { EngineError } from './errors.js';
+import { EngineError } from './engine-errors.js';
 import type { Engine } from './types.js';
 
 export function countingEngineErrors(engine: Engine, onError: (operation: string) => void): Engine {

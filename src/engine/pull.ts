@@ -3,7 +3,7 @@
  * though the HTTP stream itself ends normally.
  */
 import type { Readable } from 'node:stream';
-import { PullError } from './errors.js';
+import { PullError } from './engine-errors.js';
 import type { PullOptions, PullProgressEvent } from './types.js';
 
 interface PullLine {

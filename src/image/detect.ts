@@ -3,7 +3,7 @@
  * container, through the archive API only: a few HEAD/GET requests whatever the image's size.
  */
 import { randomBytes } from 'node:crypto';
-import { EngineError } from '../engine/errors.js';
+import { EngineError } from '../engine/engine-errors.js';
 import type { Engine, ImageDetails, PathStat } from '../engine/types.js';
 import { INSPECTION_LABEL } from '../workspace/labels.js';
 import type { ImageFacts } from './facts.js';

@@ -1,5 +1,5 @@
 /** Maps what went wrong at run time onto API.md's stable reason codes. Pure. */
-import { EngineError, EngineUnavailableError, PullError } from '../engine/errors.js';
+import { EngineError, EngineUnavailableError, PullError } from '../engine/engine-errors.js';
 import { GpuUnsupportedError } from '../gpu/errors.js';
 import type { FailureReason } from './phase.js';
 import { InvalidSpecError } from './spec.js';

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PullError } from '../engine/errors.js';
+import { PullError } from '../engine/engine-errors.js';
 import type { Engine, PullProgressEvent } from '../engine/types.js';
 import type { RegistryAuth } from '../image/registry-auth.js';
 import { classifyPullError } from './failure.js';

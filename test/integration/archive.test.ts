@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../src/engine/docker.js';
-import { EngineError } from '../../src/engine/errors.js';
+import { EngineError } from '../../src/engine/engine-errors.js';
 import { isDir, isSymlink, permissionBits } from '../../src/image/filemode.js';
 import { engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { BUSYBOX_IMAGE, INIT_LOOP_IMAGE } from '../support/images.js';

@@ -4,7 +4,7 @@
  * restarts); the drills themselves run in test/integration/drills.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineUnavailableError } from '../../src/engine/errors.js';
+import { EngineUnavailableError } from '../../src/engine/engine-errors.js';
 import type { WorkspaceSpec } from '../../src/workspace/spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';

@@ -11,7 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../src/engine/docker.js';
-import { EngineUnavailableError, PullError } from '../../src/engine/errors.js';
+import { EngineUnavailableError, PullError } from '../../src/engine/engine-errors.js';
 import type { ContainerCreateSpec, EngineEvent } from '../../src/engine/types.js';
 import { isDir, permissionBits } from '../../src/image/filemode.js';
 import { CVM_RUNTIME, engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';

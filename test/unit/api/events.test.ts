@@ -16,7 +16,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../../src/api/app.js';
 import { TokenFile } from '../../../src/api/auth.js';
-import { errorHandler } from '../../../src/api/errors.js';
+import { errorHandler } from '../../../src/api/error-responses.js';
 import { Readiness } from '../../../src/api/readiness.js';
 import {
   EventCursor,

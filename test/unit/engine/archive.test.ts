@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { extract, pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { buildTar, decodePathStatHeader, readContainerFile, statContainerPath } from '../../../src/engine/archive.js';
-import { EngineError, EngineUnavailableError } from '../../../src/engine/errors.js';
+import { EngineError, EngineUnavailableError } from '../../../src/engine/engine-errors.js';
 
 type Container = Parameters<typeof readContainerFile>[0];
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../../src/engine/docker.js';
-import { EngineUnavailableError } from '../../../src/engine/errors.js';
+import { EngineUnavailableError } from '../../../src/engine/engine-errors.js';
 
 const ANSWER_AFTER_MS = 400;
 const ORDINARY_BUDGET_MS = 100;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { PullError } from '../../../src/engine/errors.js';
+import { PullError } from '../../../src/engine/engine-errors.js';
 import { followPull, parsePullLine } from '../../../src/engine/pull.js';
 import type { PullProgressEvent } from '../../../src/engine/types.js';
 

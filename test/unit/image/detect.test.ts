@@ -4,7 +4,7 @@
  * the container's lifecycle here; test/integration/detect.test.ts proves the same against a real engine.
  */
 import { describe, expect, it } from 'vitest';
-import { EngineError } from '../../../src/engine/errors.js';
+import { EngineError } from '../../../src/engine/engine-errors.js';
 import type { ContainerCreateSpec, PathStat } from '../../../src/engine/types.js';
 import { detectImageFacts, ImageFactsCache, type InspectionEngine, removeStaleInspections } from '../../../src/image/detect.js';
 import type { ImageFacts } from '../../../src/image/facts.js';

@@ -4,7 +4,7 @@
  * host path, and shows as nobody:nogroup inside.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { toErrorResponse } from '../../../src/api/errors.js';
+import { toErrorResponse } from '../../../src/api/error-responses.js';
 import type { ContainerCreateSpec } from '../../../src/engine/types.js';
 import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
 import { GpuUnsupportedError } from '../../../src/gpu/errors.js';

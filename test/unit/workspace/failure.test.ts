@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EngineError, EngineUnavailableError, PullError } from '../../../src/engine/errors.js';
+import { EngineError, EngineUnavailableError, PullError } from '../../../src/engine/engine-errors.js';
 import { toWorkspaceFailure } from '../../../src/workspace/failure.js';
 import { InvalidSpecError } from '../../../src/workspace/spec.js';
 

@@ -4,7 +4,7 @@
  * against a real registry.
  */
 import { describe, expect, it } from 'vitest';
-import { PullError } from '../../../src/engine/errors.js';
+import { PullError } from '../../../src/engine/engine-errors.js';
 import type { Engine, PullOptions } from '../../../src/engine/types.js';
 import { backoffDelayMs, ImagePuller, PullCancelledError, type PullEvent } from '../../../src/workspace/image-puller.js';
 

@@ -3,7 +3,7 @@
  * map onto statuses here, in one place; a response never carries a stack trace.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { EngineUnavailableError } from '../engine/errors.js';
+import { EngineUnavailableError } from '../engine/engine-errors.js';
 import { GpuUnsupportedError } from '../gpu/errors.js';
 import { SpecRefusal } from '../workspace/container-spec.js';
 import { WorkspaceConflictError, WorkspaceNotFoundError } from '../workspace/manager.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventLine, sinceParam } from '../../../src/engine/events.js';
+import { parseEventLine, sinceParam } from '../../../src/engine/event-stream.js';
 
 describe('engine events', () => {
   it('keeps timeNano exact, beyond what a double can hold', () => {
