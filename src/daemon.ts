@@ -29,7 +29,7 @@ import { VERSION } from './version.js';
 import type { LifecycleMetrics } from './workspace/lifecycle-metrics.js';
 import type { Phase } from './workspace/phase.js';
 import { precheckSpec } from './workspace/container-spec.js';
-import { WorkspaceFailure } from './workspace/failure.js';
+import { WorkspaceFailure } from './errors.js';
 import { ImageGc } from './workspace/image-gc.js';
 import { checkPullFields } from './workspace/image-pull.js';
 import { ImagePuller } from './workspace/image-puller.js';

@@ -4,10 +4,9 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { EngineUnavailableError } from '../engine/engine-errors.js';
-import { GpuUnsupportedError } from '../gpu/errors.js';
-import { SpecRefusal } from '../workspace/container-spec.js';
+import { GpuUnsupportedError, InvalidSpecError, SpecRefusal } from '../errors.js';
 import { WorkspaceConflictError, WorkspaceNotFoundError } from '../workspace/manager.js';
-import { describeSchemaErrors, InvalidSpecError, type SchemaErrorLike } from '../workspace/spec.js';
+import { describeSchemaErrors, type SchemaErrorLike } from '../workspace/spec.js';
 
 export class ApiError extends Error {
   constructor(

@@ -15,7 +15,8 @@
  * - CODER_DOCKER_BRIDGE_CIDR, CODER_DISABLE_IDMAPPED_MOUNT and CODER_EXTRA_CERTS_PATH are not used: they concern
  *   envbox's own dockerd.
  */
-import { InvalidSpecError, parseWorkspaceSpec, type MountSpec, type WorkspaceSpec } from '../workspace/spec.js';
+import { InvalidSpecError } from '../errors.js';
+import { type MountSpec, parseWorkspaceSpec, type WorkspaceSpec } from '../workspace/spec.js';
 import { ConfigError } from './schema.js';
 import { BadValue, parseAbsolutePath, parseBoolean, shown, splitList } from './values.js';
 

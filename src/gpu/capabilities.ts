@@ -3,7 +3,7 @@
  * (nvc_info.c). Libraries are matched by exact base name (`libcuda` matches `libcuda.so.<driver version>` only),
  * so an unrelated library such as libglib can never be picked.
  */
-import { InvalidSpecError } from '../workspace/spec.js';
+import { InvalidSpecError } from '../errors.js';
 
 export const CAPABILITIES = ['utility', 'compute', 'video', 'graphics', 'display'] as const;
 export type Capability = (typeof CAPABILITIES)[number];

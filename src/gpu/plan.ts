@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import type { OsRelease } from '../image/facts.js';
-import { InvalidSpecError, type WorkspaceSpec } from '../workspace/spec.js';
+import type { WorkspaceSpec } from '../workspace/spec.js';
 import { type Capability, DRIVER_FILES, parseCapabilities } from './capabilities.js';
 import type { GpuDeviceNode, GpuInfo, GpuNodeFacts } from './discover.js';
-import { GpuUnsupportedError } from './errors.js';
+import { GpuUnsupportedError, InvalidSpecError } from '../errors.js';
 
 export interface GpuPlan {
   gpus: GpuInfo[];

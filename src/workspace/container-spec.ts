@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { ContainerCreateSpec, DeviceMapping, MountSpec as EngineMount } from '../engine/types.js';
-import { GpuUnsupportedError } from '../gpu/errors.js';
+import { GpuUnsupportedError, InvalidSpecError, SpecRefusal } from '../errors.js';
 import { planGpus } from '../gpu/plan.js';
 import type { ImageFacts, OsRelease } from '../image/facts.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
@@ -17,20 +17,7 @@ import {
   type ResolvedMountSources,
 } from './mounts.js';
 import { enginePathOf, hostPathOf, normalisePath, type NodeFacts } from './node-facts.js';
-import { InvalidSpecError, isValidWorkspaceId, type WorkspaceSpec } from './spec.js';
-
-export type RefusalCode = 'RuntimeMissing' | 'CvmDisabled';
-
-/** The node refuses the request as asked (API reason codes RuntimeMissing, CvmDisabled). */
-export class SpecRefusal extends Error {
-  constructor(
-    readonly code: RefusalCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SpecRefusal';
-  }
-}
+import { isValidWorkspaceId, type WorkspaceSpec } from './spec.js';
 
 /** A built spec broke a safety rule. Always a bug or a hostile node config: nothing reaches the engine. */
 export class UnsafeSpecError extends Error {

@@ -1,18 +1,6 @@
 /** Maps what went wrong at run time onto API.md's stable reason codes. Pure. */
 import { EngineError, EngineUnavailableError, PullError } from '../engine/engine-errors.js';
-import { GpuUnsupportedError } from '../gpu/errors.js';
-import type { FailureReason } from './phase.js';
-import { InvalidSpecError } from './spec.js';
-
-export class WorkspaceFailure extends Error {
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'WorkspaceFailure';
-  }
-}
+import { type FailureReason, GpuUnsupportedError, InvalidSpecError, WorkspaceFailure } from '../errors.js';
 
 export function classifyPullError(err: PullError): FailureReason {
   const text = err.message.toLowerCase();

@@ -6,9 +6,9 @@ import type { Engine, PullProgressEvent } from '../engine/types.js';
 import { InvalidReferenceError, parseImageReference } from '../image/reference.js';
 import { credentialsFor, InvalidDockerConfigError, parseDockerConfigJson, type RegistryCredentials } from '../image/registry-auth.js';
 import type { EventLog } from './event-log.js';
-import { WorkspaceFailure } from './failure.js';
 import type { ImagePuller } from './image-puller.js';
-import { InvalidSpecError, type WorkspaceSpec } from './spec.js';
+import { InvalidSpecError, WorkspaceFailure } from '../errors.js';
+import type { WorkspaceSpec } from './spec.js';
 
 export interface PresentImage {
   id: string;

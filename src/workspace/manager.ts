@@ -12,7 +12,8 @@ import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js'
 import { Operations, type OperationDeps } from './operations.js';
 import { type Phase, restartBackoffMs, restartDecision } from './phase.js';
 import { specHash } from './spec-hash.js';
-import { InvalidSpecError, isValidWorkspaceId, type WorkspaceSpec } from './spec.js';
+import { InvalidSpecError } from '../errors.js';
+import { isValidWorkspaceId, type WorkspaceSpec } from './spec.js';
 import type { StateStore, WorkspaceRecord } from './store.js';
 import { ContainerWatcher, type ContainerDeath } from './watcher.js';
 import { Workspace, type WorkspaceStatus } from './workspace.js';

@@ -4,21 +4,6 @@ import type { RestartPolicy } from './spec.js';
 export const PHASES = ['pending', 'pulling', 'creating', 'starting', 'running', 'stopping', 'stopped', 'failed', 'deleting'] as const;
 export type Phase = (typeof PHASES)[number];
 
-export const FAILURE_REASONS = [
-  'ImagePullAuthFailed',
-  'ImageNotFound',
-  'RegistryUnreachable',
-  'InsufficientStorage',
-  'RuntimeMissing',
-  'GpuUnsupported',
-  'CvmDisabled',
-  'InvalidSpec',
-  'EngineUnavailable',
-  'ContainerExited',
-  'OOMKilled',
-] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
-
 /** Forward steps of the operations. */
 const FORWARD: Record<Phase, readonly Phase[]> = {
   pending: ['pulling', 'creating', 'starting', 'running'],

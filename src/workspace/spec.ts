@@ -4,6 +4,7 @@
  */
 import Type from 'typebox';
 import { Value } from 'typebox/value';
+import { InvalidSpecError } from '../errors.js';
 
 const DnsLabel = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 const Rfc1123Host = '^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
@@ -83,17 +84,6 @@ export type WorkspaceSpec = Type.Static<typeof WorkspaceSpecSchema>;
 export type PullPolicy = Type.Static<typeof PullPolicySchema>;
 export type RestartPolicy = Type.Static<typeof RestartPolicySchema>;
 export type MountSpec = NonNullable<WorkspaceSpec['mounts']>[number];
-
-export class InvalidSpecError extends Error {
-  readonly code = 'InvalidSpec';
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(`${path}: ${message}`);
-    this.name = 'InvalidSpecError';
-  }
-}
 
 export function isValidWorkspaceId(id: string): boolean {
   return new RegExp(DnsLabel).test(id);

@@ -1,7 +1,8 @@
 /** One workspace in memory: its persisted record, its observed run state and its build log. */
 import type { InitInfo } from '../image/facts.js';
 import { EventLog } from './event-log.js';
-import { canTransition, type FailureReason, type Phase, TransitionError } from './phase.js';
+import type { FailureReason } from '../errors.js';
+import { canTransition, type Phase, TransitionError } from './phase.js';
 import type { WorkspaceRecord } from './store.js';
 
 export interface GpuSummary {

@@ -18,7 +18,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuUnsupportedError } from '../../src/gpu/errors.js';
+import { GpuUnsupportedError } from '../../src/errors.js';
 import { WorkspaceNotFoundError } from '../../src/workspace/manager.js';
 import type { WorkspaceSpec } from '../../src/workspace/spec.js';
 import { type ApiUnderTest, buildApiUnderTest, expectApiError } from '../support/api.js';

@@ -11,11 +11,11 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SpecRefusal } from '../../src/workspace/container-spec.js';
 import { SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../src/workspace/labels.js';
 import { WorkspaceNotFoundError } from '../../src/workspace/manager.js';
 import { specHash } from '../../src/workspace/spec-hash.js';
-import { InvalidSpecError, type WorkspaceSpec } from '../../src/workspace/spec.js';
+import { InvalidSpecError, SpecRefusal } from '../../src/errors.js';
+import type { WorkspaceSpec } from '../../src/workspace/spec.js';
 import { CVM_RUNTIME, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE } from '../support/images.js';
 import { containersOfWorkspace, inspectRaw, ManagerHarness, volumesOfWorkspace } from '../support/manager.js';

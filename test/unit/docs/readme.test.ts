@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { envboxMarkdown, optionsMarkdown } from '../../../src/config/markdown.js';
 import { OPTION_KEYS, OPTIONS } from '../../../src/config/options.js';
 import { Metrics } from '../../../src/metrics.js';
-import { FAILURE_REASONS } from '../../../src/workspace/phase.js';
+import { FAILURE_REASONS } from '../../../src/errors.js';
 
 const readmePath = new URL('../../../README.md', import.meta.url);
 

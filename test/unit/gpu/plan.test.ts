@@ -1,10 +1,10 @@
 /** The GPU plan on fixture hosts (stand-ins for NVIDIA hosts; see discover.test.ts): selection, capabilities, paths. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
-import { GpuUnsupportedError } from '../../../src/gpu/errors.js';
+import { GpuUnsupportedError, InvalidSpecError } from '../../../src/errors.js';
 import { type GpuPlan, libraryDirFor, planGpus } from '../../../src/gpu/plan.js';
 import type { OsRelease } from '../../../src/image/facts.js';
-import { InvalidSpecError, type WorkspaceSpec } from '../../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../../src/workspace/spec.js';
 import { FixtureHostFs } from '../../support/fixture-host-fs.js';
 
 const hosts: Record<string, GpuNodeFacts> = {};

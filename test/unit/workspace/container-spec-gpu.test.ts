@@ -7,12 +7,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../../src/api/error-responses.js';
 import type { ContainerCreateSpec } from '../../../src/engine/types.js';
 import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
-import { GpuUnsupportedError } from '../../../src/gpu/errors.js';
+import { GpuUnsupportedError, InvalidSpecError } from '../../../src/errors.js';
 import type { ImageFacts } from '../../../src/image/facts.js';
 import { assertSafe, buildContainerSpec, precheckSpec, UnsafeSpecError } from '../../../src/workspace/container-spec.js';
 import { toWorkspaceFailure } from '../../../src/workspace/failure.js';
 import type { NodeFacts } from '../../../src/workspace/node-facts.js';
-import { InvalidSpecError, type WorkspaceSpec } from '../../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../../src/workspace/spec.js';
 import { FixtureHostFs } from '../../support/fixture-host-fs.js';
 
 let oneGpu: GpuNodeFacts;

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerCreateSpec } from '../../../src/engine/types.js';
 import type { ImageFacts, InitInfo } from '../../../src/image/facts.js';
-import {
-  assertSafe,
-  precheckSpec,
-  buildContainerSpec,
-  type BuildContainerSpecInput,
-  SpecRefusal,
-  UnsafeSpecError,
-} from '../../../src/workspace/container-spec.js';
+import { assertSafe, buildContainerSpec, type BuildContainerSpecInput, precheckSpec, UnsafeSpecError } from '../../../src/workspace/container-spec.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../../src/workspace/labels.js';
 import type { NodeFacts } from '../../../src/workspace/node-facts.js';
-import { InvalidSpecError, type WorkspaceSpec } from '../../../src/workspace/spec.js';
+import { InvalidSpecError, SpecRefusal } from '../../../src/errors.js';
+import type { WorkspaceSpec } from '../../../src/workspace/spec.js';
 
 const SYSTEMD: InitInfo = { mode: 'systemd', path: '/sbin/init', target: '/usr/lib/systemd/systemd', reason: null };
 const BUSYBOX_INIT: InitInfo = { mode: 'init', path: '/sbin/init', target: '/bin/busybox', reason: null };

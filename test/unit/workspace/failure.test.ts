@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError, EngineUnavailableError, PullError } from '../../../src/engine/engine-errors.js';
 import { toWorkspaceFailure } from '../../../src/workspace/failure.js';
-import { InvalidSpecError } from '../../../src/workspace/spec.js';
+import { InvalidSpecError } from '../../../src/errors.js';
 
 describe('toWorkspaceFailure', () => {
   it.each<[Error, string]>([

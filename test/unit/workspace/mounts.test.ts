@@ -7,7 +7,8 @@ import {
   planUserMounts,
 } from '../../../src/workspace/mounts.js';
 import { daemonPathOfEnginePath, enginePathOf, hostPathOf } from '../../../src/workspace/node-facts.js';
-import { InvalidSpecError, type MountSpec } from '../../../src/workspace/spec.js';
+import { InvalidSpecError } from '../../../src/errors.js';
+import type { MountSpec } from '../../../src/workspace/spec.js';
 
 const PROTECTED = ['/var/lib/cvm-supervisor', '/var/lib/docker'];
 
