@@ -1,8 +1,8 @@
-/** TypeBox schemas of what the HTTP API sends and accepts besides the workspace spec (src/workspace/spec.ts). */
+/** TypeBox schemas of what the HTTP API sends and accepts besides the workspace spec (src/spec/workspace-spec.ts). */
 import Type from 'typebox';
 import { FAILURE_REASONS } from '../errors.js';
 import { PHASES } from '../workspace/phase.js';
-import { WORKSPACE_ID_PATTERN } from '../workspace/spec.js';
+import { WORKSPACE_ID_PATTERN } from '../spec/workspace-spec.js';
 
 const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 

@@ -16,7 +16,7 @@
  *   envbox's own dockerd.
  */
 import { InvalidSpecError } from '../errors.js';
-import { type MountSpec, parseWorkspaceSpec, type WorkspaceSpec } from '../workspace/spec.js';
+import { type MountSpec, parseWorkspaceSpec, type WorkspaceSpec } from '../spec/workspace-spec.js';
 import { ConfigError } from './schema.js';
 import { BadValue, parseAbsolutePath, parseBoolean, shown, splitList } from './values.js';
 

@@ -1,5 +1,5 @@
 /** A copy of the Config that is safe to log: secrets replaced, everything else as loaded. */
-import { isSecretEnvName } from '../workspace/spec.js';
+import { isSecretEnvName } from '../spec/workspace-spec.js';
 import type { Config } from './schema.js';
 
 export const REDACTED = '[redacted]';

@@ -3,7 +3,7 @@
  * described in options.ts; envbox's CODER_* variables in envbox.ts.
  */
 import Type from 'typebox';
-import { WorkspaceSpecSchema } from '../workspace/spec.js';
+import { WorkspaceSpecSchema } from '../spec/workspace-spec.js';
 
 export const ENGINE_MODES = ['host', 'embedded', 'auto'] as const;
 export const SHUTDOWN_POLICIES = ['stop', 'keep'] as const;

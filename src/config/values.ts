@@ -4,7 +4,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { posix } from 'node:path';
-import { isValidWorkspaceId } from '../workspace/spec.js';
+import { isValidWorkspaceId } from '../spec/workspace-spec.js';
 import type { ListenAddress } from './schema.js';
 
 export class BadValue extends Error {

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { OsRelease } from '../image/facts.js';
-import type { WorkspaceSpec } from '../workspace/spec.js';
+import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { type Capability, DRIVER_FILES, parseCapabilities } from './capabilities.js';
 import type { GpuDeviceNode, GpuInfo, GpuNodeFacts } from './discover.js';
 import { GpuUnsupportedError, InvalidSpecError } from '../errors.js';

@@ -17,7 +17,7 @@ import {
   type ResolvedMountSources,
 } from './mounts.js';
 import { enginePathOf, hostPathOf, normalisePath, type NodeFacts } from './node-facts.js';
-import { isValidWorkspaceId, type WorkspaceSpec } from './spec.js';
+import { isValidWorkspaceId, type WorkspaceSpec } from '../spec/workspace-spec.js';
 
 /** A built spec broke a safety rule. Always a bug or a hostile node config: nothing reaches the engine. */
 export class UnsafeSpecError extends Error {

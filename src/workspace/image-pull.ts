@@ -8,7 +8,7 @@ import { credentialsFor, InvalidDockerConfigError, parseDockerConfigJson, type R
 import type { EventLog } from './event-log.js';
 import type { ImagePuller } from './image-puller.js';
 import { InvalidSpecError, WorkspaceFailure } from '../errors.js';
-import type { WorkspaceSpec } from './spec.js';
+import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 
 export interface PresentImage {
   id: string;

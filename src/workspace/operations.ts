@@ -20,7 +20,7 @@ import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js'
 import type { ResolvedMountSources } from './mounts.js';
 import type { NodeFacts } from './node-facts.js';
 import type { FailureReason } from '../errors.js';
-import { specHash } from './spec-hash.js';
+import { specHash } from '../spec/spec-hash.js';
 import type { PendingOperation, StateStore } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 

@@ -1,5 +1,5 @@
 /** The per-workspace state machine (API.md phases), as pure data and functions. */
-import type { RestartPolicy } from './spec.js';
+import type { RestartPolicy } from '../spec/workspace-spec.js';
 
 export const PHASES = ['pending', 'pulling', 'creating', 'starting', 'running', 'stopping', 'stopped', 'failed', 'deleting'] as const;
 export type Phase = (typeof PHASES)[number];

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineUnavailableError } from '../../src/engine/engine-errors.js';
-import type { WorkspaceSpec } from '../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { containersOfWorkspace, inspectRaw, ManagerHarness } from '../support/manager.js';

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuUnsupportedError } from '../../src/errors.js';
 import { WorkspaceNotFoundError } from '../../src/workspace/manager.js';
-import type { WorkspaceSpec } from '../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { type ApiUnderTest, buildApiUnderTest, expectApiError } from '../support/api.js';
 import { CVM_RUNTIME, docker, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';

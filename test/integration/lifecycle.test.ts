@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspaceNotFoundError } from '../../src/workspace/manager.js';
-import type { WorkspaceSpec } from '../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE, NO_SLEEP_IMAGE } from '../support/images.js';
 import { containersOfWorkspace, inspectRaw, ManagerHarness, sleep, volumesOfWorkspace } from '../support/manager.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventLog, LogEvent } from '../../src/workspace/event-log.js';
 import type { WorkspaceRecord } from '../../src/workspace/store.js';
-import type { WorkspaceSpec } from '../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE, BUSYBOX_INIT_IMAGE } from '../support/images.js';
 import { inspectRaw, ManagerHarness, sleep } from '../support/manager.js';

@@ -28,7 +28,7 @@ import { type Daemon, startDaemon } from '../../src/daemon.js';
 import type { ContainerCreateSpec } from '../../src/engine/types.js';
 import { assertSafe } from '../../src/workspace/container-spec.js';
 import { WORKSPACE_LABEL } from '../../src/workspace/labels.js';
-import type { WorkspaceSpec } from '../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { docker, engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { inspectRaw, sleep } from '../support/manager.js';

@@ -1,7 +1,7 @@
 /** /v1/workspaces: the control plane's workspace API (API.md). */
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { WorkspaceManager } from '../../workspace/manager.js';
-import { parseWorkspaceSpec, WorkspaceSpecSchema } from '../../workspace/spec.js';
+import { parseWorkspaceSpec, WorkspaceSpecSchema } from '../../spec/workspace-spec.js';
 import { ErrorSchema, PurgeQuery, WorkspaceIdParams, WorkspaceListSchema, WorkspaceSchema } from '../schemas.js';
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema, 503: ErrorSchema };

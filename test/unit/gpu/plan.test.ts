@@ -4,7 +4,7 @@ import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
 import { GpuUnsupportedError, InvalidSpecError } from '../../../src/errors.js';
 import { type GpuPlan, libraryDirFor, planGpus } from '../../../src/gpu/plan.js';
 import type { OsRelease } from '../../../src/image/facts.js';
-import type { WorkspaceSpec } from '../../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 import { FixtureHostFs } from '../../support/fixture-host-fs.js';
 
 const hosts: Record<string, GpuNodeFacts> = {};

@@ -12,7 +12,7 @@ import type { ImageFacts } from '../../../src/image/facts.js';
 import { assertSafe, buildContainerSpec, precheckSpec, UnsafeSpecError } from '../../../src/workspace/container-spec.js';
 import { toWorkspaceFailure } from '../../../src/workspace/failure.js';
 import type { NodeFacts } from '../../../src/workspace/node-facts.js';
-import type { WorkspaceSpec } from '../../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 import { FixtureHostFs } from '../../support/fixture-host-fs.js';
 
 let oneGpu: GpuNodeFacts;

@@ -5,7 +5,7 @@ import { assertSafe, buildContainerSpec, type BuildContainerSpecInput, precheckS
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../../src/workspace/labels.js';
 import type { NodeFacts } from '../../../src/workspace/node-facts.js';
 import { InvalidSpecError, SpecRefusal } from '../../../src/errors.js';
-import type { WorkspaceSpec } from '../../../src/workspace/spec.js';
+import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 
 const SYSTEMD: InitInfo = { mode: 'systemd', path: '/sbin/init', target: '/usr/lib/systemd/systemd', reason: null };
 const BUSYBOX_INIT: InitInfo = { mode: 'init', path: '/sbin/init', target: '/bin/busybox', reason: null };

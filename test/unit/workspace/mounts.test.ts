@@ -8,7 +8,7 @@ import {
 } from '../../../src/workspace/mounts.js';
 import { daemonPathOfEnginePath, enginePathOf, hostPathOf } from '../../../src/workspace/node-facts.js';
 import { InvalidSpecError } from '../../../src/errors.js';
-import type { MountSpec } from '../../../src/workspace/spec.js';
+import type { MountSpec } from '../../../src/spec/workspace-spec.js';
 
 const PROTECTED = ['/var/lib/cvm-supervisor', '/var/lib/docker'];
 

@@ -91,7 +91,7 @@ export function isValidWorkspaceId(id: string): boolean {
 
 /** NUL and other control characters: a path or reference holding one is hostile or broken, never meant. */
 const CONTROL_CHARACTER = /[\p{Cc}]/u;
-/** The grammar of image references (reference.ts on the pulls side) is printable ASCII without spaces. */
+/** The grammar of image references (image/reference.ts) is printable ASCII without spaces. */
 const IMAGE_CHARACTERS = /^[\x21-\x7e]+$/;
 
 /** Normalised absolute path: no `.`/`..`/empty segments, no trailing slash, no control characters. */

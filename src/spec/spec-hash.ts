@@ -3,7 +3,7 @@
  * container's, the workspace is outdated until a rebuild. Fields that never need a new container are left out.
  */
 import { createHash } from 'node:crypto';
-import type { WorkspaceSpec } from './spec.js';
+import type { WorkspaceSpec } from './workspace-spec.js';
 
 /** sha256 hex of the canonical JSON (keys sorted) of the spec without bootstrap, pullAuth, restartPolicy, pullPolicy. */
 export function specHash(spec: WorkspaceSpec): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidSpecError } from '../../../src/errors.js';
-import { isValidWorkspaceId, parseWorkspaceSpec } from '../../../src/workspace/spec.js';
+import { isValidWorkspaceId, parseWorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 
 function errorOf(input: unknown): InvalidSpecError {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, specHash } from '../../../src/workspace/spec-hash.js';
-import type { WorkspaceSpec } from '../../../src/workspace/spec.js';
+import { canonicalJson, specHash } from '../../../src/spec/spec-hash.js';
+import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 
 const base: WorkspaceSpec = {
   image: 'example/dev:1',
