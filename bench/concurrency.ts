@@ -8,7 +8,7 @@ import { engineRequest } from '../test/support/engine.js';
 import { BUSYBOX_IMAGE } from '../test/support/images.js';
 import { ManagerHarness } from '../test/support/manager.js';
 import { untilPhase, untilRunning } from '../test/support/until-phase.js';
-import { WORKSPACE_LABEL } from '../src/workspace/labels.js';
+import { WORKSPACE_LABEL } from '../src/container/labels.js';
 import { captureWorkspaceSpec, rawCopy } from './lifecycle.js';
 import { ms, type SummaryRow } from './stats.js';
 

@@ -28,14 +28,14 @@ import type { ShutdownStep } from './shutdown.js';
 import { VERSION } from './version.js';
 import type { LifecycleMetrics } from './workspace/lifecycle-metrics.js';
 import type { Phase } from './workspace/phase.js';
-import { precheckSpec } from './workspace/container-spec.js';
+import { precheckSpec } from './container/container-spec.js';
 import { WorkspaceFailure } from './errors.js';
 import { ImageGc } from './workspace/image-gc.js';
 import { checkPullFields } from './workspace/image-pull.js';
 import { ImagePuller } from './workspace/image-puller.js';
 import { drawPullProgress } from './workspace/pull-progress-bar.js';
 import { WorkspaceManager } from './workspace/manager.js';
-import { daemonPathOfEnginePath } from './workspace/node-facts.js';
+import { daemonPathOfEnginePath } from './container/node-facts.js';
 import { StateStore } from './workspace/store.js';
 
 /** How long in-flight HTTP requests get to finish at shutdown before their connections are closed. */

@@ -9,8 +9,8 @@ import type { Engine } from '../engine/types.js';
 import { discoverGpus } from '../gpu/discover.js';
 import type { GpuNode } from '../gpu/plan.js';
 import { NodeHostFs } from './host-fs.js';
-import type { ResolvedMountSources } from '../workspace/mounts.js';
-import type { DeviceNode, NodeFacts } from '../workspace/node-facts.js';
+import type { ResolvedMountSources } from '../container/mounts.js';
+import type { DeviceNode, NodeFacts } from '../container/node-facts.js';
 
 async function deviceAt(file: string): Promise<DeviceNode | null> {
   try {

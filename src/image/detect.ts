@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { EngineError } from '../engine/engine-errors.js';
 import type { Engine, ImageDetails, PathStat } from '../engine/types.js';
-import { INSPECTION_LABEL } from '../workspace/labels.js';
 import type { ImageFacts } from './facts.js';
 import { factsFromView } from './image-view.js';
 import { LinkLoopError, type Lstat } from './resolve.js';
@@ -15,6 +14,9 @@ export type ImageToDetect = Pick<ImageDetails, 'id' | 'layerDirs'>;
 
 /** The part of the Engine detection needs; having no startContainer here is what keeps the container unstarted. */
 export type InspectionEngine = Pick<Engine, 'createContainer' | 'statPath' | 'readFile' | 'removeContainer' | 'listContainers'>;
+
+/** On the short-lived, never-started inspection container (API.md's labels). */
+export const INSPECTION_LABEL = 'dev.cvm-supervisor.inspection';
 
 /** Never run: if anything did start the container, it would fail at once instead of doing work. */
 const NEVER_STARTED_ENTRYPOINT = ['/cvm-supervisor-inspection-is-never-started'];

@@ -6,9 +6,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { removeStaleInspections } from '../image/detect.js';
-import { containerName } from './container-spec.js';
+import { containerName } from '../container/container-spec.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
+import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
 import { Operations, type OperationDeps } from './operations.js';
 import { type Phase, restartBackoffMs, restartDecision } from './phase.js';
 import { specHash } from '../spec/spec-hash.js';

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Engine, EngineEvent } from '../engine/types.js';
-import { WORKSPACE_LABEL } from './labels.js';
+import { WORKSPACE_LABEL } from '../container/labels.js';
 
 export interface ContainerDeath {
   workspaceId: string;

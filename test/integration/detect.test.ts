@@ -6,9 +6,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerDetails, EngineEvent } from '../../src/engine/types.js';
-import { detectImageFacts, ImageFactsCache } from '../../src/image/detect.js';
+import { detectImageFacts, ImageFactsCache, INSPECTION_LABEL } from '../../src/image/detect.js';
 import type { ImageFacts, InitInfo } from '../../src/image/facts.js';
-import { INSPECTION_LABEL } from '../../src/workspace/labels.js';
 
 /** The inspection owner of this file's detections (the daemon uses a hash of its state dir). */
 const TEST_OWNER = 'detect-test';

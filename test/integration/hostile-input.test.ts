@@ -14,7 +14,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
-import { WORKSPACE_LABEL } from '../../src/workspace/labels.js';
+import { WORKSPACE_LABEL } from '../../src/container/labels.js';
 import { engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { buildCorpus, type HostileCase } from '../support/hostile-corpus.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../src/workspace/labels.js';
+import { SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../src/container/labels.js';
 import { WorkspaceNotFoundError } from '../../src/workspace/manager.js';
 import { specHash } from '../../src/spec/spec-hash.js';
 import { InvalidSpecError, SpecRefusal } from '../../src/errors.js';

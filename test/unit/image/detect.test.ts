@@ -6,10 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../../src/engine/engine-errors.js';
 import type { ContainerCreateSpec, PathStat } from '../../../src/engine/types.js';
-import { detectImageFacts, ImageFactsCache, type InspectionEngine, removeStaleInspections } from '../../../src/image/detect.js';
+import { detectImageFacts, ImageFactsCache, INSPECTION_LABEL, type InspectionEngine, removeStaleInspections } from '../../../src/image/detect.js';
 import type { ImageFacts } from '../../../src/image/facts.js';
 import { ModeDir, ModeNamedPipe, ModeSymlink } from '../../../src/image/filemode.js';
-import { INSPECTION_LABEL } from '../../../src/workspace/labels.js';
 
 type Node = { dir: true } | { file: string; mode?: number } | { link: string } | { fifo: true } | { loop: true };
 type Tree = Record<string, Node>;

@@ -9,9 +9,9 @@ import type { ContainerCreateSpec } from '../../../src/engine/types.js';
 import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
 import { GpuUnsupportedError, InvalidSpecError } from '../../../src/errors.js';
 import type { ImageFacts } from '../../../src/image/facts.js';
-import { assertSafe, buildContainerSpec, precheckSpec, UnsafeSpecError } from '../../../src/workspace/container-spec.js';
+import { assertSafe, buildContainerSpec, precheckSpec, UnsafeSpecError } from '../../../src/container/container-spec.js';
 import { toWorkspaceFailure } from '../../../src/workspace/failure.js';
-import type { NodeFacts } from '../../../src/workspace/node-facts.js';
+import type { NodeFacts } from '../../../src/container/node-facts.js';
 import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 import { FixtureHostFs } from '../../support/fixture-host-fs.js';
 

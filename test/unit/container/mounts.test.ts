@@ -5,8 +5,8 @@ import {
   forbiddenReason,
   type MountNodeFacts,
   planUserMounts,
-} from '../../../src/workspace/mounts.js';
-import { daemonPathOfEnginePath, enginePathOf, hostPathOf } from '../../../src/workspace/node-facts.js';
+} from '../../../src/container/mounts.js';
+import { daemonPathOfEnginePath, enginePathOf, hostPathOf } from '../../../src/container/node-facts.js';
 import { InvalidSpecError } from '../../../src/errors.js';
 import type { MountSpec } from '../../../src/spec/workspace-spec.js';
 
