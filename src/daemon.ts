@@ -35,7 +35,7 @@ import { checkPullFields } from './workspace/image-pull.js';
 import { ImagePuller } from './workspace/image-puller.js';
 import { drawPullProgress } from './workspace/pull-progress-bar.js';
 import { WorkspaceManager } from './workspace/manager.js';
-import { daemonPathOfEnginePath } from './container/node-facts.js';
+import { daemonPathOfEnginePath } from './container/host-paths.js';
 import { StateStore } from './workspace/store.js';
 
 /** How long in-flight HTTP requests get to finish at shutdown before their connections are closed. */

@@ -4,28 +4,16 @@
  * SpecRefusal (the node refuses it), UnsafeSpecError (a bug or a hostile node config; never sent to the engine).
  */
 import path from 'node:path';
-import type { ContainerCreateSpec, DeviceMapping, MountSpec as EngineMount } from '../engine/types.js';
-import { GpuUnsupportedError, InvalidSpecError, SpecRefusal } from '../errors.js';
-import { planGpus } from '../gpu/plan.js';
-import type { ImageFacts, OsRelease } from '../image/facts.js';
-import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
-import {
-  assertDistinctTargets,
-  checkTarget,
-  forbiddenReason,
-  planUserMounts,
-  type ResolvedMountSources,
-} from './mounts.js';
-import { enginePathOf, hostPathOf, normalisePath, type NodeFacts } from './node-facts.js';
+import type { ContainerCreateSpec, MountSpec as EngineMount } from '../engine/types.js';
+import { InvalidSpecError, SpecRefusal } from '../errors.js';
+import type { ImageFacts } from '../image/facts.js';
 import { isValidWorkspaceId, type WorkspaceSpec } from '../spec/workspace-spec.js';
-
-/** A built spec broke a safety rule. Always a bug or a hostile node config: nothing reaches the engine. */
-export class UnsafeSpecError extends Error {
-  constructor(readonly violation: string) {
-    super(`unsafe container spec: ${violation}`);
-    this.name = 'UnsafeSpecError';
-  }
-}
+import { deviceMappings, gpuMappings } from './device-mappings.js';
+import { assertSafe } from './hardening.js';
+import { normalisePath } from './host-paths.js';
+import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
+import { assertDistinctTargets, checkTarget, planUserMounts, type ResolvedMountSources } from './mounts.js';
+import type { NodeFacts } from './node-facts.js';
 
 export interface BuildContainerSpecInput {
   id: string;
@@ -45,9 +33,6 @@ const ROOT_HOME = '/root';
 /** The default user: PID 1 and the home owner are root unless the spec names a user. */
 const DEFAULT_USERNAME = 'root';
 
-/** FUSE and TUN; GPUs come from the GPU plan. Each device sits at the same path inside (sysbox). */
-const DEVICE_PATHS = { fuse: '/dev/fuse', tun: '/dev/net/tun' } as const;
-const DEVICE_MISSING_HINT = { fuse: 'load the fuse module (modprobe fuse)', tun: 'load the tun module (modprobe tun)' } as const;
 
 export function containerName(id: string): string {
   return `cvm-${id}`;
@@ -199,153 +184,4 @@ function workspaceUser(spec: WorkspaceSpec, facts: ImageFacts): { name: string; 
   const normalHome = normalisePath(home);
   checkTarget(normalHome, 'username');
   return { name, home: normalHome };
-}
-
-function deviceMappings(spec: WorkspaceSpec, node: NodeFacts, cvm: boolean): DeviceMapping[] {
-  const kinds = (['fuse', 'tun'] as const).filter((kind) => spec.devices?.[kind] === true);
-  return kinds.map((kind) => {
-    const where = `devices.${kind}`;
-    const expected = DEVICE_PATHS[kind];
-    const device = node.devices[kind];
-    if (device === null) throw new InvalidSpecError(where, `the node has no ${expected}; ${DEVICE_MISSING_HINT[kind]}`);
-    const hostPath = hostPathOf(device.path, node.hostRoot);
-    if (hostPath !== expected) {
-      throw new InvalidSpecError(where, `the node's device ${device.path} is not ${expected} under the host root ${node.hostRoot}`);
-    }
-    const enginePath = enginePathOf(hostPath, node.engineHostRoot);
-    // Sysbox bind-mounts the host's node (a renamed mapping fails) and shows it as nobody:nogroup inside.
-    // runc makes its own node owned by the container's real root, so neither rule applies to cvm: false.
-    if (cvm) {
-      const permissions = device.mode & 0o777;
-      if ((permissions & 0o006) !== 0o006) {
-        const octal = permissions.toString(8).padStart(4, '0');
-        throw new InvalidSpecError(
-          where,
-          `${expected} on the host is mode ${octal}; sysbox shows it as nobody:nogroup inside, so others need rw: chmod 0666 ${expected} on the node`,
-        );
-      }
-      if (enginePath !== expected) {
-        throw new InvalidSpecError(
-          where,
-          `the engine sees ${expected} at ${enginePath}, but sysbox passes a device only at its host path; set --engine-host-root to /`,
-        );
-      }
-    }
-    return { PathOnHost: enginePath, PathInContainer: expected, CgroupPermissions: 'rwm' };
-  });
-}
-
-/**
- * The GPU plan as engine fields: devices at their host paths, the driver's files as read-only binds, and env.
- * For a CVM, sysbox bind-mounts a device's host node and shows it as nobody:nogroup inside: the engine must see it
- * at its host path, and others need the access the workspace opens it with. runc (cvm: false) makes its own nodes.
- */
-function gpuMappings(
-  spec: WorkspaceSpec,
-  node: NodeFacts,
-  cvm: boolean,
-  osRelease: OsRelease | null,
-): { devices: DeviceMapping[]; mounts: EngineMount[]; env: Record<string, string> } {
-  const plan = planGpus(spec, node.gpus, osRelease);
-  if (plan === null) return { devices: [], mounts: [], env: {} };
-  const devices = plan.devices.map((device): DeviceMapping => {
-    const enginePath = enginePathOf(device.hostPath, node.engineHostRoot);
-    if (cvm) {
-      const needed = device.access === 'rw' ? 0o006 : 0o004;
-      if ((device.mode & needed) !== needed) {
-        const octal = (device.mode & 0o777).toString(8).padStart(4, '0');
-        throw new GpuUnsupportedError(
-          `${device.hostPath} on the host is mode ${octal}; sysbox shows it as nobody:nogroup inside, so others need ${device.access}: ` +
-            'load the driver with NVreg_DeviceFileMode=0666 (or chmod the node)',
-        );
-      }
-      if (enginePath !== device.hostPath) {
-        throw new GpuUnsupportedError(
-          `the engine sees ${device.hostPath} at ${enginePath}, but sysbox passes a device only at its host path; set --engine-host-root to / for GPU CVMs`,
-        );
-      }
-    }
-    return { PathOnHost: enginePath, PathInContainer: device.hostPath, CgroupPermissions: 'rwm' };
-  });
-  const mounts = plan.mounts.map(
-    (m): EngineMount => ({ Type: 'bind', Source: enginePathOf(m.hostPath, node.engineHostRoot), Target: m.target, ReadOnly: true }),
-  );
-  return { devices, mounts, env: plan.env };
-}
-
-const NAMESPACE_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UtsMode', 'UsernsMode'] as const;
-/**
- * Fields that would widen what the workspace may do; the builder never sets them. `SecurityOpt` as a whole, so
- * neither `seccomp=unconfined` nor `apparmor=unconfined` (nor `label=disable`) can slip in; `Capabilities` replaces
- * the whole capability set (API 1.40+), so it is refused like CapAdd.
- */
-const FORBIDDEN_HOST_CONFIG = ['Binds', 'VolumesFrom', 'CapAdd', 'Capabilities', 'SecurityOpt', 'DeviceCgroupRules', 'DeviceRequests'] as const;
-const ALLOWED_DEVICES: ReadonlySet<string> = new Set(Object.values(DEVICE_PATHS));
-const ALLOWED_MOUNT_TYPES: ReadonlySet<string> = new Set(['bind', 'volume', 'tmpfs']);
-/** NVIDIA's device nodes, admitted by name: GPUs, control, modeset, UVM and MIG capabilities. */
-const NVIDIA_DEVICE = /^\/dev\/(nvidia\d+|nvidiactl|nvidia-modeset|nvidia-uvm|nvidia-uvm-tools|nvidia-caps\/nvidia-cap\d+)$/;
-
-/**
- * The hardening policy of the inner container, the last line of defence, run on every built spec (and, in the
- * integration tests, on the engine's own inspect document):
- * - never Privileged; no host (or another container's) network, pid, ipc, uts or user namespace;
- * - no CapAdd or Capabilities (sysbox needs none: it grants capabilities inside its own user namespace);
- * - no SecurityOpt at all, so no seccomp=unconfined or apparmor=unconfined;
- * - no Binds/VolumesFrom; bind mounts only of allowed host paths, never the engine socket, /proc, /sys, /dev, /,
- *   the engine's data or the daemon's own files; no mount propagation back to the host; no volume driver options
- *   (a `local` volume with `o=bind` is a bind mount in disguise);
- * - no devices except the whitelisted FUSE, TUN and NVIDIA nodes at their host paths; no DeviceRequests or cgroup rules.
- *
- * no-new-privileges is deliberately not set (and SecurityOpt is refused, so it cannot be set): a workspace is a VM
- * to its user, whose sudo, su, ping, newuidmap and the inner Docker's setuid helpers need setuid to work. Under
- * sysbox the container's root is already an unprivileged host uid (user namespace), so setuid inside reaches only
- * that root, which PID 1 already is (API.md); the flag would draw a line the product promises not to draw. For a
- * standard workspace (runc, no user namespace) PID 1 is root inside too, so the flag would not change who is root.
- * It reads HostConfig as a plain record because the engine adapter passes the body through unchanged, fields the
- * type lacks included.
- */
-export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'engineHostRoot' | 'protectedHostPaths'>): void {
-  const host = spec.HostConfig as Record<string, unknown>;
-  if (host['Privileged'] !== undefined && host['Privileged'] !== false) throw new UnsafeSpecError('Privileged is set');
-  for (const field of NAMESPACE_MODES) {
-    const mode = host[field];
-    if (typeof mode === 'string' && (mode === 'host' || mode.startsWith('container:'))) {
-      throw new UnsafeSpecError(`${field} is ${mode}`);
-    }
-  }
-  for (const field of FORBIDDEN_HOST_CONFIG) {
-    const value = host[field];
-    if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) {
-      throw new UnsafeSpecError(`${field} is set`);
-    }
-  }
-  for (const mount of spec.HostConfig.Mounts ?? []) {
-    mountViolation(mount as unknown as Record<string, unknown>);
-    if (mount.Type !== 'bind') continue;
-    const hostPath = hostPathOf(mount.Source ?? '', node.engineHostRoot);
-    if (hostPath === null) throw new UnsafeSpecError(`bind source ${mount.Source ?? '(none)'} lies outside the engine's host root`);
-    const reason = forbiddenReason(hostPath, node.protectedHostPaths);
-    if (reason !== null) throw new UnsafeSpecError(`bind source ${hostPath}: ${reason}`);
-  }
-  for (const device of spec.HostConfig.Devices ?? []) {
-    const onHost = hostPathOf(device.PathOnHost, node.engineHostRoot);
-    const known = ALLOWED_DEVICES.has(device.PathInContainer) || NVIDIA_DEVICE.test(device.PathInContainer);
-    if (!known || onHost !== device.PathInContainer) {
-      throw new UnsafeSpecError(`device ${device.PathOnHost} → ${device.PathInContainer} is not allowed`);
-    }
-  }
-}
-
-/** Mount fields that would reach past the mount itself: propagation to the host, volume driver options. */
-function mountViolation(mount: Record<string, unknown>): void {
-  const type = String(mount['Type']);
-  if (!ALLOWED_MOUNT_TYPES.has(type)) throw new UnsafeSpecError(`mount type ${type} is not allowed`);
-  const propagation = (mount['BindOptions'] as { Propagation?: unknown } | undefined)?.Propagation;
-  if (propagation !== undefined && propagation !== '' && propagation !== 'rprivate' && propagation !== 'private') {
-    throw new UnsafeSpecError(`bind propagation ${JSON.stringify(propagation)} is not allowed`);
-  }
-  const driverConfig = (mount['VolumeOptions'] as { DriverConfig?: unknown } | undefined)?.DriverConfig;
-  if (driverConfig !== undefined && driverConfig !== null) {
-    throw new UnsafeSpecError(`volume driver options are not allowed (target ${String(mount['Target'])})`);
-  }
 }

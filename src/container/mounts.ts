@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { MountSpec as EngineMount } from '../engine/types.js';
 import { InvalidSpecError } from '../errors.js';
 import type { MountSpec as UserMount } from '../spec/workspace-spec.js';
-import { enginePathOf, hostPathOf, isSameOrUnder, normalisePath, type NodeFacts } from './node-facts.js';
+import { enginePathOf, hostPathOf, isSameOrUnder, normalisePath } from './host-paths.js';
+import type { NodeFacts } from './node-facts.js';
 
 /** realpath() of each spec.mounts[].source, keyed by the source as the spec writes it; values in the daemon's view. */
 export type ResolvedMountSources = ReadonlyMap<string, string>;

@@ -26,7 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { type Daemon, startDaemon } from '../../src/daemon.js';
 import type { ContainerCreateSpec } from '../../src/engine/types.js';
-import { assertSafe } from '../../src/container/container-spec.js';
+import { assertSafe } from '../../src/container/hardening.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { docker, engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';

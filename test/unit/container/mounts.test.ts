@@ -6,7 +6,6 @@ import {
   type MountNodeFacts,
   planUserMounts,
 } from '../../../src/container/mounts.js';
-import { daemonPathOfEnginePath, enginePathOf, hostPathOf } from '../../../src/container/node-facts.js';
 import { InvalidSpecError } from '../../../src/errors.js';
 import type { MountSpec } from '../../../src/spec/workspace-spec.js';
 
@@ -25,29 +24,6 @@ function errorOf(run: () => unknown): InvalidSpecError {
   }
   throw new Error('expected InvalidSpecError');
 }
-
-describe('hostPathOf and enginePathOf', () => {
-  it.each([
-    ['/srv/a', '/', '/srv/a'],
-    ['/host/srv/a', '/host', '/srv/a'],
-    ['/host/srv/a', '/host/', '/srv/a'],
-    ['/host', '/host', '/'],
-    ['/hostile/a', '/host', null],
-    ['/srv/a', '/host', null],
-    ['/host/../etc', '/host', null],
-    ['relative', '/', null],
-  ])('%s under host root %s → %s', (daemonPath, hostRoot, hostPath) => {
-    expect(hostPathOf(daemonPath, hostRoot)).toBe(hostPath);
-  });
-
-  it.each([
-    ['/srv/a', '/', '/srv/a'],
-    ['/srv/a', '/host', '/host/srv/a'],
-    ['/', '/host/', '/host'],
-  ])('%s with engine host root %s → %s', (hostPath, engineHostRoot, enginePath) => {
-    expect(enginePathOf(hostPath, engineHostRoot)).toBe(enginePath);
-  });
-});
 
 describe('forbiddenReason', () => {
   it.each([
@@ -166,18 +142,5 @@ describe('checkTarget and assertDistinctTargets', () => {
 
   it('passes distinct targets', () => {
     expect(() => { assertDistinctTargets([{ target: '/a', where: 'x' }, { target: '/a/b', where: 'y' }]); }).not.toThrow();
-  });
-});
-
-describe('daemonPathOfEnginePath', () => {
-  it.each([
-    ['/var/lib/docker/overlay2/x/diff', '/', '/', '/var/lib/docker/overlay2/x/diff'],
-    ['/var/lib/docker/overlay2/x/diff', '/host', '/', '/host/var/lib/docker/overlay2/x/diff'],
-    ['/var/lib/cvm/docker/overlay2/x/diff', '/host', '/host', '/var/lib/cvm/docker/overlay2/x/diff'],
-    ['/node/var/lib/docker/x', '/host', '/node', '/host/var/lib/docker/x'],
-    ['/elsewhere/x', '/host', '/node', null],
-    ['relative/x', '/', '/', null],
-  ])('%s (host root %s, engine host root %s) → %s', (enginePath, hostRoot, engineHostRoot, daemonPath) => {
-    expect(daemonPathOfEnginePath(enginePath, { hostRoot, engineHostRoot })).toBe(daemonPath);
   });
 });

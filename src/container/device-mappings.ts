@@ -1,0 +1,84 @@
+/** FUSE, TUN and GPU devices as engine fields, for the builder and the PUT precheck. Pure. */
+import type { DeviceMapping, MountSpec as EngineMount } from '../engine/types.js';
+import { GpuUnsupportedError, InvalidSpecError } from '../errors.js';
+import { planGpus } from '../gpu/plan.js';
+import type { OsRelease } from '../image/facts.js';
+import type { WorkspaceSpec } from '../spec/workspace-spec.js';
+import { enginePathOf, hostPathOf } from './host-paths.js';
+import type { NodeFacts } from './node-facts.js';
+
+/** FUSE and TUN; GPUs come from the GPU plan. Each device sits at the same path inside (sysbox). */
+export const DEVICE_PATHS = { fuse: '/dev/fuse', tun: '/dev/net/tun' } as const;
+const DEVICE_MISSING_HINT = { fuse: 'load the fuse module (modprobe fuse)', tun: 'load the tun module (modprobe tun)' } as const;
+
+export function deviceMappings(spec: WorkspaceSpec, node: NodeFacts, cvm: boolean): DeviceMapping[] {
+  const kinds = (['fuse', 'tun'] as const).filter((kind) => spec.devices?.[kind] === true);
+  return kinds.map((kind) => {
+    const where = `devices.${kind}`;
+    const expected = DEVICE_PATHS[kind];
+    const device = node.devices[kind];
+    if (device === null) throw new InvalidSpecError(where, `the node has no ${expected}; ${DEVICE_MISSING_HINT[kind]}`);
+    const hostPath = hostPathOf(device.path, node.hostRoot);
+    if (hostPath !== expected) {
+      throw new InvalidSpecError(where, `the node's device ${device.path} is not ${expected} under the host root ${node.hostRoot}`);
+    }
+    const enginePath = enginePathOf(hostPath, node.engineHostRoot);
+    // Sysbox bind-mounts the host's node (a renamed mapping fails) and shows it as nobody:nogroup inside.
+    // runc makes its own node owned by the container's real root, so neither rule applies to cvm: false.
+    if (cvm) {
+      const permissions = device.mode & 0o777;
+      if ((permissions & 0o006) !== 0o006) {
+        const octal = permissions.toString(8).padStart(4, '0');
+        throw new InvalidSpecError(
+          where,
+          `${expected} on the host is mode ${octal}; sysbox shows it as nobody:nogroup inside, so others need rw: chmod 0666 ${expected} on the node`,
+        );
+      }
+      if (enginePath !== expected) {
+        throw new InvalidSpecError(
+          where,
+          `the engine sees ${expected} at ${enginePath}, but sysbox passes a device only at its host path; set --engine-host-root to /`,
+        );
+      }
+    }
+    return { PathOnHost: enginePath, PathInContainer: expected, CgroupPermissions: 'rwm' };
+  });
+}
+
+/**
+ * The GPU plan as engine fields: devices at their host paths, the driver's files as read-only binds, and env.
+ * For a CVM, sysbox bind-mounts a device's host node and shows it as nobody:nogroup inside: the engine must see it
+ * at its host path, and others need the access the workspace opens it with. runc (cvm: false) makes its own nodes.
+ */
+export function gpuMappings(
+  spec: WorkspaceSpec,
+  node: NodeFacts,
+  cvm: boolean,
+  osRelease: OsRelease | null,
+): { devices: DeviceMapping[]; mounts: EngineMount[]; env: Record<string, string> } {
+  const plan = planGpus(spec, node.gpus, osRelease);
+  if (plan === null) return { devices: [], mounts: [], env: {} };
+  const devices = plan.devices.map((device): DeviceMapping => {
+    const enginePath = enginePathOf(device.hostPath, node.engineHostRoot);
+    if (cvm) {
+      const needed = device.access === 'rw' ? 0o006 : 0o004;
+      if ((device.mode & needed) !== needed) {
+        const octal = (device.mode & 0o777).toString(8).padStart(4, '0');
+        throw new GpuUnsupportedError(
+          `${device.hostPath} on the host is mode ${octal}; sysbox shows it as nobody:nogroup inside, so others need ${device.access}: ` +
+            'load the driver with NVreg_DeviceFileMode=0666 (or chmod the node)',
+        );
+      }
+      if (enginePath !== device.hostPath) {
+        throw new GpuUnsupportedError(
+          `the engine sees ${device.hostPath} at ${enginePath}, but sysbox passes a device only at its host path; set --engine-host-root to / for GPU CVMs`,
+        );
+      }
+    }
+    return { PathOnHost: enginePath, PathInContainer: device.hostPath, CgroupPermissions: 'rwm' };
+  });
+  const mounts = plan.mounts.map(
+    (m): EngineMount => ({ Type: 'bind', Source: enginePathOf(m.hostPath, node.engineHostRoot), Target: m.target, ReadOnly: true }),
+  );
+  return { devices, mounts, env: plan.env };
+}
