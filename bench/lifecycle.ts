@@ -7,7 +7,7 @@
  *   number of engine list calls.
  */
 import { randomBytes } from 'node:crypto';
-import { createFactsDetector } from '../src/image/detector.js';
+import { createFactsDetector } from '../src/image/facts-detector.js';
 import { readOpaqueWithGetfattr } from '../src/image/layers.js';
 import type { ContainerCreateSpec } from '../src/engine/types.js';
 import { WORKSPACE_LABEL } from '../src/container/labels.js';

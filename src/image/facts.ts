@@ -1,4 +1,4 @@
-/** What the daemon learns about an image without starting it (see image/detect.ts). */
+/** What the daemon learns about an image without starting it (see image/facts-detector.ts). */
 
 export type InitMode = 'systemd' | 'init' | 'keepalive';
 

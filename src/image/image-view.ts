@@ -1,6 +1,6 @@
 /**
  * An image's facts (init, os-release, users, sleep) from any read-only view of its filesystem: an inspection
- * container through the engine's archive API (detect.ts) or the image's layer directories (layers.ts).
+ * container through the engine's archive API (inspection-container.ts) or the image's layer directories (layers.ts).
  */
 import type { ImageFacts, InitInfo, OsRelease, PasswdEntry } from './facts.js';
 import { describeType, isExecutable, permissionBits } from './filemode.js';

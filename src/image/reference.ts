@@ -88,3 +88,28 @@ export function normaliseRegistryHost(host: string): string {
   if (lower === 'index.docker.io' || lower === 'registry-1.docker.io' || lower === 'registry.hub.docker.com') return DOCKER_HUB;
   return lower;
 }
+
+/** `name` → `name:latest`; a tag or digest is kept. Registry ports (`host:5000/name`) are not tags. */
+export function withDefaultTag(ref: string): string {
+  const lastSlash = ref.lastIndexOf('/');
+  const last = ref.slice(lastSlash + 1);
+  return last.includes(':') || last.includes('@') ? ref : `${ref}:latest`;
+}
+
+/** The RepoDigest of the repository the ref names, e.g. `registry/x@sha256:…` → `sha256:…`. */
+export function digestFor(ref: string, repoDigests: string[]): string | null {
+  const repo = withDefaultTag(ref).replace(/@.*$/, '').replace(/:[^:/]+$/, '');
+  const match = repoDigests.find((d) => d.startsWith(`${repo}@`)) ?? repoDigests[0];
+  return match ? (match.split('@')[1] ?? null) : null;
+}
+
+/** The digest to record for a workspace whose spec names `image`: the one it pinned, else the repository's. */
+export function recordedDigest(image: string, repoDigests: string[]): string | null {
+  let ref;
+  try {
+    ref = parseImageReference(image);
+  } catch {
+    return digestFor(image, repoDigests); // a spec stored before references were checked
+  }
+  return ref.digest ?? digestFor(ref.pullRef, repoDigests);
+}

@@ -1,16 +1,7 @@
 /** Maps what went wrong at run time onto API.md's stable reason codes. Pure. */
 import { EngineError, EngineUnavailableError, PullError } from '../engine/engine-errors.js';
-import { type FailureReason, GpuUnsupportedError, InvalidSpecError, WorkspaceFailure } from '../errors.js';
-
-export function classifyPullError(err: PullError): FailureReason {
-  const text = err.message.toLowerCase();
-  if (err.statusCode === 401 || err.statusCode === 403 || /unauthorized|authentication required|no basic auth credentials|denied|forbidden/.test(text)) {
-    return 'ImagePullAuthFailed';
-  }
-  if (/no space left/.test(text)) return 'InsufficientStorage';
-  if (err.statusCode === 404 || /manifest unknown|not found|does not exist|no such image/.test(text)) return 'ImageNotFound';
-  return 'RegistryUnreachable';
-}
+import { GpuUnsupportedError, InvalidSpecError, WorkspaceFailure } from '../errors.js';
+import { classifyPullError } from '../image/image-puller.js';
 
 export function toWorkspaceFailure(err: unknown): WorkspaceFailure {
   if (err instanceof WorkspaceFailure) return err;

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { removeStaleInspections } from '../image/detect.js';
+import { removeStaleInspections } from '../image/inspection-container.js';
 import { containerName } from '../container/container-spec.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
@@ -47,7 +47,7 @@ export interface ManagerOptions extends OperationDeps {
   logger: Logger;
   /** Checks a spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, devices). */
   precheck: (spec: WorkspaceSpec) => Promise<void>;
-  /** This daemon's inspection-container owner (see image/detect.ts). */
+  /** This daemon's inspection-container owner (see image/inspection-container.ts). */
   inspectionOwner: string;
 }
 

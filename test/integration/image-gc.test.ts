@@ -10,7 +10,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManager } from '../../src/daemon.js';
-import { ImageGc } from '../../src/workspace/image-gc.js';
+import { ImageGc } from '../../src/image/image-gc.js';
 import type { WorkspaceManager } from '../../src/workspace/manager.js';
 import { docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';

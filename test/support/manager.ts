@@ -18,7 +18,7 @@ import { createManager } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerCreateSpec, ContainerSummary } from '../../src/engine/types.js';
-import { INSPECTION_LABEL } from '../../src/image/detect.js';
+import { INSPECTION_LABEL } from '../../src/image/inspection-container.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
 import type { LifecycleMetrics } from '../../src/workspace/lifecycle-metrics.js';
 import type { WorkspaceManager } from '../../src/workspace/manager.js';

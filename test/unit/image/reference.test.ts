@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidReferenceError, parseImageReference } from '../../../src/image/reference.js';
+import { digestFor, InvalidReferenceError, parseImageReference, recordedDigest, withDefaultTag } from '../../../src/image/reference.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -38,5 +38,34 @@ describe('parseImageReference', () => {
   ])('rejects %j', (ref, why) => {
     expect(() => parseImageReference(ref)).toThrow(InvalidReferenceError);
     expect(() => parseImageReference(ref)).toThrow(why);
+  });
+});
+
+describe('withDefaultTag', () => {
+  it.each([
+    ['busybox', 'busybox:latest'],
+    ['busybox:1', 'busybox:1'],
+    ['127.0.0.1:5000/team/dev', '127.0.0.1:5000/team/dev:latest'],
+    ['127.0.0.1:5000/team/dev:2', '127.0.0.1:5000/team/dev:2'],
+    ['x@sha256:abc', 'x@sha256:abc'],
+  ])('%s → %s', (ref, want) => {
+    expect(withDefaultTag(ref)).toBe(want);
+  });
+});
+
+describe('digestFor', () => {
+  it('picks the digest of the named repository', () => {
+    const digests = ['other/x@sha256:111', '127.0.0.1:5000/team/dev@sha256:222'];
+    expect(digestFor('127.0.0.1:5000/team/dev:2', digests)).toBe('sha256:222');
+    expect(digestFor('local/only:1', [])).toBeNull();
+  });
+});
+
+describe('recordedDigest', () => {
+  const pinned = `sha256:${'1'.repeat(64)}`;
+  it('is the pinned digest of a digest reference, else the repository digest', () => {
+    expect(recordedDigest(`r.io/x:1@${pinned}`, ['r.io/x@sha256:other'])).toBe(pinned);
+    expect(recordedDigest('r.io/x:1', ['q.io/x@sha256:q', 'r.io/x@sha256:r'])).toBe('sha256:r');
+    expect(recordedDigest('x', ['x@sha256:hub'])).toBe('sha256:hub');
   });
 });

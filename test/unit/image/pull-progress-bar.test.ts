@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../../src/workspace/event-log.js';
-import { drawPullProgress, renderProgressBar } from '../../../src/workspace/pull-progress-bar.js';
+import { drawPullProgress, renderProgressBar } from '../../../src/image/pull-progress-bar.js';
 
 describe('renderProgressBar', () => {
   it.each([

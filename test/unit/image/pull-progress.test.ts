@@ -1,25 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPullFields, digestFor, PullProgress, recordedDigest, withDefaultTag } from '../../../src/workspace/image-pull.js';
-
-describe('withDefaultTag', () => {
-  it.each([
-    ['busybox', 'busybox:latest'],
-    ['busybox:1', 'busybox:1'],
-    ['127.0.0.1:5000/team/dev', '127.0.0.1:5000/team/dev:latest'],
-    ['127.0.0.1:5000/team/dev:2', '127.0.0.1:5000/team/dev:2'],
-    ['x@sha256:abc', 'x@sha256:abc'],
-  ])('%s → %s', (ref, want) => {
-    expect(withDefaultTag(ref)).toBe(want);
-  });
-});
-
-describe('digestFor', () => {
-  it('picks the digest of the named repository', () => {
-    const digests = ['other/x@sha256:111', '127.0.0.1:5000/team/dev@sha256:222'];
-    expect(digestFor('127.0.0.1:5000/team/dev:2', digests)).toBe('sha256:222');
-    expect(digestFor('local/only:1', [])).toBeNull();
-  });
-});
+import { PullProgress } from '../../../src/image/pull-progress.js';
 
 describe('PullProgress', () => {
   it('aggregates layers and throttles', () => {
@@ -74,30 +54,5 @@ describe('PullProgress as the engine streams it', () => {
     p.update({ layer: 'new', status: 'Pulling fs layer', current: null, total: null });
     p.update({ layer: 'new', status: 'Downloading', current: 1, total: 4 });
     expect(out).toEqual([[1, 4]]);
-  });
-});
-
-describe('checkPullFields', () => {
-  it('accepts a valid reference and pull secret', () => {
-    expect(() => {
-      checkPullFields({ image: '127.0.0.1:5000/team/dev:1', pullAuth: { dockerConfigJson: '{"auths":{"r.io":{"auth":"dTpw"}}}' } });
-    }).not.toThrow();
-  });
-  it.each([
-    [{ image: 'Bad/Name' }, 'image'],
-    [{ image: 'ok', pullAuth: { dockerConfigJson: '{"auths":{"r.io":{}}}' } }, 'pullAuth.dockerConfigJson'],
-  ])('rejects %j as InvalidSpec at %s', (spec, path) => {
-    expect(() => {
-      checkPullFields(spec);
-    }).toThrow(expect.objectContaining({ code: 'InvalidSpec', path }) as Error);
-  });
-});
-
-describe('recordedDigest', () => {
-  const pinned = `sha256:${'1'.repeat(64)}`;
-  it('is the pinned digest of a digest reference, else the repository digest', () => {
-    expect(recordedDigest(`r.io/x:1@${pinned}`, ['r.io/x@sha256:other'])).toBe(pinned);
-    expect(recordedDigest('r.io/x:1', ['q.io/x@sha256:q', 'r.io/x@sha256:r'])).toBe('sha256:r');
-    expect(recordedDigest('x', ['x@sha256:hub'])).toBe('sha256:hub');
   });
 });

@@ -4,13 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EngineError } from '../engine/engine-errors.js';
-import type { Engine, ImageDetails, PathStat } from '../engine/types.js';
+import type { Engine, PathStat } from '../engine/types.js';
 import type { ImageFacts } from './facts.js';
 import { factsFromView } from './image-view.js';
 import { LinkLoopError, type Lstat } from './resolve.js';
-
-/** An image to learn the facts of: its ID (sha256:..., the cache key) and, when the engine reported them, its layers. */
-export type ImageToDetect = Pick<ImageDetails, 'id' | 'layerDirs'>;
 
 /** The part of the Engine detection needs; having no startContainer here is what keeps the container unstarted. */
 export type InspectionEngine = Pick<Engine, 'createContainer' | 'statPath' | 'readFile' | 'removeContainer' | 'listContainers'>;
@@ -80,26 +77,4 @@ export async function removeStaleInspections(engine: InspectionEngine, owner = D
   const stale = await engine.listContainers([`${INSPECTION_LABEL}=${owner}`]);
   for (const container of stale) await engine.removeContainer(container.id, { force: true });
   return stale.length;
-}
-
-/**
- * Facts per image ID: a second workspace on the same image pays nothing, and concurrent requests for one image
- * share one detection. A failed detection is not cached, so the next request tries again.
- */
-export class ImageFactsCache {
-  private readonly entries = new Map<string, Promise<ImageFacts>>();
-
-  constructor(private readonly detect: (image: ImageToDetect) => Promise<ImageFacts>) {}
-
-  get(image: ImageToDetect): Promise<ImageFacts> {
-    const imageId = image.id;
-    const cached = this.entries.get(imageId);
-    if (cached !== undefined) return cached;
-    const detection = this.detect(image);
-    this.entries.set(imageId, detection);
-    detection.catch(() => {
-      if (this.entries.get(imageId) === detection) this.entries.delete(imageId);
-    });
-    return detection;
-  }
 }

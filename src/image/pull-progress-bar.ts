@@ -2,7 +2,18 @@
  * The progress bar `serve` draws on a terminal while the boot workspace's image is pulled: one line redrawn in
  * place from the build log's pull events, ended when the pull is over.
  */
-import type { EventLog, LogEvent } from './event-log.js';
+
+/** What the bar reads of a build log entry (lifecycle/event-log.ts's LogEvent). */
+interface LogEntry {
+  kind: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** A build log the bar can follow. */
+export interface FollowedLog {
+  subscribe(listener: (event: LogEntry) => void): () => void;
+}
 
 const WIDTH = 30;
 
@@ -18,12 +29,12 @@ export function renderProgressBar(done: number, total: number): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${percent}%  ${megabytes(done)} / ${megabytes(total)}`;
 }
 
-function isPullFinished(event: LogEvent): boolean {
+function isPullFinished(event: LogEntry): boolean {
   return (event.kind === 'pull' && event.message.startsWith('pulled ')) || event.kind === 'failure' || (event.kind === 'phase' && event.data?.['phase'] !== 'pulling');
 }
 
 /** Draws the bar for pull events until the pull ends; returns the function that stops early. */
-export function drawPullProgress(log: EventLog, write: (text: string) => void, label: string): () => void {
+export function drawPullProgress(log: FollowedLog, write: (text: string) => void, label: string): () => void {
   let drawn = false;
   const unsubscribe = log.subscribe((event) => {
     const { done, total } = (event.data ?? {}) as { done?: unknown; total?: unknown };

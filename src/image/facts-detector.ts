@@ -1,11 +1,16 @@
 /**
  * Chooses how an image's facts are learned: from its layer directories when the daemon can read them (a few
- * milliseconds, nothing written to the engine), else through an inspection container (detect.ts). Both give the
- * same facts (test/integration/detect-layers.test.ts compares them on every test image).
+ * milliseconds, nothing written to the engine), else through an inspection container (inspection-container.ts). Both give the
+ * same facts (test/integration/detect-layers.test.ts compares them on every test image). The facts are cached per
+ * image ID.
  */
-import { detectImageFacts, type ImageToDetect, type InspectionEngine } from './detect.js';
+import type { ImageDetails } from '../engine/types.js';
 import type { ImageFacts } from './facts.js';
+import { detectImageFacts, type InspectionEngine } from './inspection-container.js';
 import { detectFromLayers, LayerAccessError, type OpaqueReader } from './layers.js';
+
+/** An image to learn the facts of: its ID (sha256:..., the cache key) and, when the engine reported them, its layers. */
+export type ImageToDetect = Pick<ImageDetails, 'id' | 'layerDirs'>;
 
 export interface LayerAccess {
   /** The daemon's path for a directory the engine names; null when the daemon cannot see it. */
@@ -14,7 +19,7 @@ export interface LayerAccess {
 }
 
 export interface FactsDetectorOptions {
-  /** The inspection containers' owner label (see detect.ts). */
+  /** The inspection containers' owner label (see inspection-container.ts). */
   owner: string;
   /** Absent: always use an inspection container. */
   layers?: LayerAccess;
@@ -48,4 +53,26 @@ export function createFactsDetector(engine: InspectionEngine, options: FactsDete
     }
     return detectImageFacts(engine, image.id, options.owner);
   };
+}
+
+/**
+ * Facts per image ID: a second workspace on the same image pays nothing, and concurrent requests for one image
+ * share one detection. A failed detection is not cached, so the next request tries again.
+ */
+export class ImageFactsCache {
+  private readonly entries = new Map<string, Promise<ImageFacts>>();
+
+  constructor(private readonly detect: (image: ImageToDetect) => Promise<ImageFacts>) {}
+
+  get(image: ImageToDetect): Promise<ImageFacts> {
+    const imageId = image.id;
+    const cached = this.entries.get(imageId);
+    if (cached !== undefined) return cached;
+    const detection = this.detect(image);
+    this.entries.set(imageId, detection);
+    detection.catch(() => {
+      if (this.entries.get(imageId) === detection) this.entries.delete(imageId);
+    });
+    return detection;
+  }
 }

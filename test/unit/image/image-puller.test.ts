@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { PullError } from '../../../src/engine/engine-errors.js';
 import type { Engine, PullOptions } from '../../../src/engine/types.js';
-import { backoffDelayMs, ImagePuller, PullCancelledError, type PullEvent } from '../../../src/workspace/image-puller.js';
+import { backoffDelayMs, ImagePuller, PullCancelledError, type PullEvent } from '../../../src/image/image-puller.js';
 
 type Step = (options: PullOptions) => Promise<void>;
 

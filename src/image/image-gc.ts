@@ -9,7 +9,7 @@ import { mkdir, open, readFile, rename, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Engine, ImageSummary } from '../engine/types.js';
-import { parseImageReference } from '../image/reference.js';
+import { parseImageReference } from './reference.js';
 
 export interface DiskUsage {
   usedBytes: number;

@@ -8,8 +8,19 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PullError } from '../engine/engine-errors.js';
 import type { Engine, PullProgressEvent } from '../engine/types.js';
-import type { RegistryAuth } from '../image/registry-auth.js';
-import { classifyPullError } from './failure.js';
+import type { FailureReason } from '../errors.js';
+import type { RegistryAuth } from './registry-auth.js';
+
+/** The reason code of a failed pull; only RegistryUnreachable is worth another attempt. */
+export function classifyPullError(err: PullError): FailureReason {
+  const text = err.message.toLowerCase();
+  if (err.statusCode === 401 || err.statusCode === 403 || /unauthorized|authentication required|no basic auth credentials|denied|forbidden/.test(text)) {
+    return 'ImagePullAuthFailed';
+  }
+  if (/no space left/.test(text)) return 'InsufficientStorage';
+  if (err.statusCode === 404 || /manifest unknown|not found|does not exist|no such image/.test(text)) return 'ImageNotFound';
+  return 'RegistryUnreachable';
+}
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */

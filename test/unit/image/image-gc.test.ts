@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planImageGc } from '../../../src/workspace/image-gc.js';
+import { planImageGc } from '../../../src/image/image-gc.js';
 
 const GB = 1024 ** 3;
 const candidates = [
