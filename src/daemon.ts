@@ -25,17 +25,17 @@ import { nodeHostFs } from './preflight/host-fs.js';
 import { cvmBlockers, type PreflightReport } from './preflight/report.js';
 import type { ShutdownStep } from './shutdown.js';
 import { VERSION } from './version.js';
-import type { LifecycleMetrics } from './workspace/lifecycle-metrics.js';
-import type { Phase } from './workspace/phase.js';
+import type { LifecycleMetrics } from './lifecycle/lifecycle-metrics.js';
+import type { Phase } from './lifecycle/phase.js';
 import { precheckSpec } from './container/container-spec.js';
 import { WorkspaceFailure } from './errors.js';
 import { ImageGc } from './image/image-gc.js';
 import { checkPullFields } from './image/ensure-image.js';
 import { ImagePuller } from './image/image-puller.js';
 import { drawPullProgress } from './image/pull-progress-bar.js';
-import { WorkspaceManager } from './workspace/manager.js';
+import { WorkspaceManager } from './lifecycle/manager.js';
 import { daemonPathOfEnginePath } from './container/host-paths.js';
-import { StateStore } from './workspace/store.js';
+import { StateStore } from './lifecycle/store.js';
 
 /** How long in-flight HTTP requests get to finish at shutdown before their connections are closed. */
 const HTTP_DRAIN_MS = 5_000;

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Engine } from '../engine/types.js';
 import type { Metrics } from '../metrics.js';
 import type { PreflightReport } from '../preflight/report.js';
-import type { WorkspaceManager } from '../workspace/manager.js';
+import type { WorkspaceManager } from '../lifecycle/manager.js';
 import type { TokenFile } from './auth.js';
 import { ApiError, errorHandler } from './error-responses.js';
 import type { Readiness } from './readiness.js';

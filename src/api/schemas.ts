@@ -1,7 +1,7 @@
 /** TypeBox schemas of what the HTTP API sends and accepts besides the workspace spec (src/spec/workspace-spec.ts). */
 import Type from 'typebox';
 import { FAILURE_REASONS } from '../errors.js';
-import { PHASES } from '../workspace/phase.js';
+import { PHASES } from '../lifecycle/phase.js';
 import { WORKSPACE_ID_PATTERN } from '../spec/workspace-spec.js';
 
 const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -78,7 +78,7 @@ export const NodeSchema = Type.Object({
 export const PurgeQuery = Type.Object({ purge: Type.Optional(Type.Boolean({ description: 'Also remove the workspace volumes' })) });
 export const FollowQuery = Type.Object({ follow: Type.Optional(Type.Boolean({ description: 'Stay open and stream new entries' })) });
 
-/** One build-log entry (GET /v1/workspaces/{id}/events). Kinds as in src/workspace/event-log.ts, plus `skipped`. */
+/** One build-log entry (GET /v1/workspaces/{id}/events). Kinds as in src/lifecycle/event-log.ts, plus `skipped`. */
 export const LogEntrySchema = Type.Object({
   seq: Type.Integer({ minimum: 1, description: 'Grows by one per entry; a `skipped` entry carries the last seq it stands for' }),
   time: Type.String({ format: 'date-time' }),

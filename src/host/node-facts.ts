@@ -1,6 +1,6 @@
 /**
  * Gathers NodeFacts (the pure builder's view of the node) from the engine, the host root and the config.
- * Device modes and mount sources are read here, under --host-root; nothing in src/workspace touches the disk.
+ * Device modes and mount sources are read here, under --host-root; the container-spec builder (src/container) touches no disk.
  */
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../src/engine/docker.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
-import type { WorkspaceStatus } from '../../src/workspace/workspace.js';
+import type { WorkspaceStatus } from '../../src/lifecycle/workspace.js';
 import { type ApiUnderTest, buildApiUnderTest, expectApiError } from '../support/api.js';
 import { CVM_RUNTIME, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';

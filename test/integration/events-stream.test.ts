@@ -16,7 +16,7 @@ import { TokenFile } from '../../src/api/auth.js';
 import { Readiness } from '../../src/api/readiness.js';
 import type { StreamEntry } from '../../src/api/routes/events.js';
 import { Metrics } from '../../src/metrics.js';
-import type { LogEvent } from '../../src/workspace/event-log.js';
+import type { LogEvent } from '../../src/lifecycle/event-log.js';
 import { requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { ManagerHarness, sleep } from '../support/manager.js';

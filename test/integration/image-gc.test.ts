@@ -11,7 +11,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManager } from '../../src/daemon.js';
 import { ImageGc } from '../../src/image/image-gc.js';
-import type { WorkspaceManager } from '../../src/workspace/manager.js';
+import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
 import { docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { ManagerHarness } from '../support/manager.js';

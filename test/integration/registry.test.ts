@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogEvent } from '../../src/workspace/event-log.js';
+import type { LogEvent } from '../../src/lifecycle/event-log.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';

@@ -9,8 +9,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventLog, LogEvent } from '../../src/workspace/event-log.js';
-import type { WorkspaceRecord } from '../../src/workspace/store.js';
+import type { EventLog, LogEvent } from '../../src/lifecycle/event-log.js';
+import type { WorkspaceRecord } from '../../src/lifecycle/store.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE, BUSYBOX_INIT_IMAGE } from '../support/images.js';

@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkspaceRecord } from '../../src/workspace/store.js';
+import type { WorkspaceRecord } from '../../src/lifecycle/store.js';
 import { requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { containersOfWorkspace, ManagerHarness } from '../support/manager.js';

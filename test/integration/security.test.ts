@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../src/container/labels.js';
-import { WorkspaceNotFoundError } from '../../src/workspace/manager.js';
+import { WorkspaceNotFoundError } from '../../src/lifecycle/manager.js';
 import { specHash } from '../../src/spec/spec-hash.js';
 import { InvalidSpecError, SpecRefusal } from '../../src/errors.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';

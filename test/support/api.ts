@@ -20,7 +20,7 @@ import { countingEngineErrors } from '../../src/engine/error-counting.js';
 import type { Engine } from '../../src/engine/types.js';
 import { readGpuNode } from '../../src/host/node-facts.js';
 import { Metrics } from '../../src/metrics.js';
-import type { WorkspaceManager } from '../../src/workspace/manager.js';
+import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
 import { runPreflight } from '../../src/preflight/gather.js';
 import { nodeHostFs } from '../../src/preflight/host-fs.js';
 

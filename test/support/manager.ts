@@ -20,10 +20,10 @@ import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerCreateSpec, ContainerSummary } from '../../src/engine/types.js';
 import { INSPECTION_LABEL } from '../../src/image/inspection-container.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
-import type { LifecycleMetrics } from '../../src/workspace/lifecycle-metrics.js';
-import type { WorkspaceManager } from '../../src/workspace/manager.js';
-import type { Phase } from '../../src/workspace/phase.js';
-import type { WorkspaceStatus } from '../../src/workspace/workspace.js';
+import type { LifecycleMetrics } from '../../src/lifecycle/lifecycle-metrics.js';
+import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
+import type { Phase } from '../../src/lifecycle/phase.js';
+import type { WorkspaceStatus } from '../../src/lifecycle/workspace.js';
 import { engineRequest, removeLabelled, testDockerHost } from './engine.js';
 
 /** The real engine adapter, seeing only this harness's workspaces and inspection containers when it lists. */

@@ -1,6 +1,6 @@
 /** Waiting for a workspace's phase from its event log: no polling delay ends up in what benchmarks and drills time. */
-import type { WorkspaceManager } from '../../src/workspace/manager.js';
-import type { Phase } from '../../src/workspace/phase.js';
+import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
+import type { Phase } from '../../src/lifecycle/phase.js';
 
 /** Resolves when the workspace reaches `phase` (from its event log, so no polling delay is measured). */
 export function untilPhase(manager: WorkspaceManager, id: string, phase: Phase, timeoutMs = 60_000): Promise<void> {

@@ -1,6 +1,6 @@
 /** /v1/workspaces: the control plane's workspace API (API.md). */
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import type { WorkspaceManager } from '../../workspace/manager.js';
+import type { WorkspaceManager } from '../../lifecycle/manager.js';
 import { parseWorkspaceSpec, WorkspaceSpecSchema } from '../../spec/workspace-spec.js';
 import { ErrorSchema, PurgeQuery, WorkspaceIdParams, WorkspaceListSchema, WorkspaceSchema } from '../schemas.js';
 

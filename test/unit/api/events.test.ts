@@ -31,7 +31,7 @@ import { loadConfig } from '../../../src/config/load.js';
 import { createManager } from '../../../src/daemon.js';
 import { DockerEngine } from '../../../src/engine/docker.js';
 import { Metrics } from '../../../src/metrics.js';
-import { EventLog } from '../../../src/workspace/event-log.js';
+import { EventLog } from '../../../src/lifecycle/event-log.js';
 import { runPreflight } from '../../../src/preflight/gather.js';
 import { nodeHostFs } from '../../../src/preflight/host-fs.js';
 

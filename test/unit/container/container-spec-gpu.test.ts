@@ -11,7 +11,7 @@ import { GpuUnsupportedError, InvalidSpecError } from '../../../src/errors.js';
 import type { ImageFacts } from '../../../src/image/facts.js';
 import { assertSafe, UnsafeSpecError } from '../../../src/container/hardening.js';
 import { buildContainerSpec, precheckSpec } from '../../../src/container/container-spec.js';
-import { toWorkspaceFailure } from '../../../src/workspace/failure.js';
+import { toWorkspaceFailure } from '../../../src/lifecycle/failure.js';
 import type { NodeFacts } from '../../../src/container/node-facts.js';
 import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 import { FixtureHostFs } from '../../support/fixture-host-fs.js';

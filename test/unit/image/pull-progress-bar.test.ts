@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventLog } from '../../../src/workspace/event-log.js';
+import { EventLog } from '../../../src/lifecycle/event-log.js';
 import { drawPullProgress, renderProgressBar } from '../../../src/image/pull-progress-bar.js';
 
 describe('renderProgressBar', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapCommand, BOOTSTRAP_PATH, LineSplitter } from '../../../src/workspace/bootstrap.js';
+import { bootstrapCommand, BOOTSTRAP_PATH, LineSplitter } from '../../../src/lifecycle/bootstrap.js';
 
 describe('bootstrapCommand', () => {
   it('runs a shebang script directly and anything else with /bin/sh', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canTransition, restartBackoffMs, restartDecision } from '../../../src/workspace/phase.js';
+import { canTransition, restartBackoffMs, restartDecision } from '../../../src/lifecycle/phase.js';
 
 describe('phase transitions', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventLog, type LogEvent } from '../../../src/workspace/event-log.js';
+import { EventLog, type LogEvent } from '../../../src/lifecycle/event-log.js';
 
 describe('EventLog', () => {
   it('keeps the newest entries up to its capacity and notifies subscribers until they leave', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedQueue } from '../../../src/workspace/keyed-queue.js';
+import { KeyedQueue } from '../../../src/lifecycle/keyed-queue.js';
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError, EngineUnavailableError, PullError } from '../../../src/engine/engine-errors.js';
-import { toWorkspaceFailure } from '../../../src/workspace/failure.js';
+import { toWorkspaceFailure } from '../../../src/lifecycle/failure.js';
 import { InvalidSpecError } from '../../../src/errors.js';
 
 describe('toWorkspaceFailure', () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { StateStore, type WorkspaceRecord } from '../../../src/workspace/store.js';
+import { StateStore, type WorkspaceRecord } from '../../../src/lifecycle/store.js';
 
 function record(id: string): WorkspaceRecord {
   return {
