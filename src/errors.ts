@@ -1,7 +1,8 @@
 /**
- * API.md's failure reason codes and the errors that carry one. The spec, GPU planning, the container builder and
- * image pulls throw them; the lifecycle records them as a workspace's reason and the API maps them to statuses.
- * They live below every folder so that none has to import another's errors.
+ * The errors that cross folders, and API.md's failure reason codes they carry. The spec, GPU planning, the container
+ * builder, image pulls and the manager throw them; the lifecycle records a reason per workspace and the API maps
+ * each error to a status (api/error-responses.ts). They live below every folder so that none imports another's
+ * errors. The engine's own errors are in engine/engine-errors.ts.
  */
 
 export const FAILURE_REASONS = [
@@ -61,5 +62,23 @@ export class WorkspaceFailure extends Error {
   ) {
     super(message);
     this.name = 'WorkspaceFailure';
+  }
+}
+
+/** No workspace has the id (API code NotFound). */
+export class WorkspaceNotFoundError extends Error {
+  readonly code = 'NotFound';
+  constructor(id: string) {
+    super(`workspace ${id} does not exist`);
+    this.name = 'WorkspaceNotFoundError';
+  }
+}
+
+/** An operation that cannot apply to the workspace as it is (it is being deleted). */
+export class WorkspaceConflictError extends Error {
+  readonly code = 'Conflict';
+  constructor(id: string, why: string) {
+    super(`workspace ${id} ${why}`);
+    this.name = 'WorkspaceConflictError';
   }
 }

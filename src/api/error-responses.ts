@@ -4,8 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { EngineUnavailableError } from '../engine/engine-errors.js';
-import { GpuUnsupportedError, InvalidSpecError, SpecRefusal } from '../errors.js';
-import { WorkspaceConflictError, WorkspaceNotFoundError } from '../lifecycle/manager.js';
+import { GpuUnsupportedError, InvalidSpecError, SpecRefusal, WorkspaceConflictError, WorkspaceNotFoundError } from '../errors.js';
 import { describeSchemaErrors, type SchemaErrorLike } from '../spec/workspace-spec.js';
 
 export class ApiError extends Error {

@@ -1,46 +1,24 @@
 /**
  * The workspace manager: the public face of the lifecycle. It keeps one Workspace per id, serialises operations
  * per workspace (different workspaces run in parallel), persists desired state before touching the engine, and on
- * start adopts what the engine already runs so a crash leaves neither duplicates nor orphans.
+ * start adopts what the engine already runs so a crash leaves neither duplicates nor orphans. Deaths go to
+ * crash-restarts.ts, operations the engine did not answer to engine-outage.ts.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { removeStaleInspections } from '../image/inspection-container.js';
 import { containerName } from '../container/container-spec.js';
-import { KeyedQueue } from './keyed-queue.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
-import { Operations, type OperationDeps } from './operations.js';
-import { type Phase, restartBackoffMs, restartDecision } from './phase.js';
+import { InvalidSpecError, WorkspaceConflictError, WorkspaceNotFoundError } from '../errors.js';
+import { removeStaleInspections } from '../image/inspection-container.js';
 import { specHash } from '../spec/spec-hash.js';
-import { InvalidSpecError } from '../errors.js';
 import { isValidWorkspaceId, type WorkspaceSpec } from '../spec/workspace-spec.js';
+import { afterContainerDeath, type CrashRestartDeps } from './crash-restarts.js';
+import { EngineOutageRecovery } from './engine-outage.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { type OperationDeps, Operations } from './operations.js';
+import type { Phase } from './phase.js';
 import type { StateStore, WorkspaceRecord } from './store.js';
-import { ContainerWatcher, type ContainerDeath } from './watcher.js';
+import { type ContainerDeath, ContainerWatcher } from './watcher.js';
 import { Workspace, type WorkspaceStatus } from './workspace.js';
-
-export class WorkspaceNotFoundError extends Error {
-  readonly code = 'NotFound';
-  constructor(id: string) {
-    super(`workspace ${id} does not exist`);
-    this.name = 'WorkspaceNotFoundError';
-  }
-}
-
-/** An operation that cannot apply to the workspace as it is (it is being deleted). */
-export class WorkspaceConflictError extends Error {
-  readonly code = 'Conflict';
-  constructor(id: string, why: string) {
-    super(`workspace ${id} ${why}`);
-    this.name = 'WorkspaceConflictError';
-  }
-}
-
-/** A run of PID 1 longer than this resets the crash backoff. */
-const STABLE_RUN_MS = 10 * 60_000;
-/** How often workspaces whose operation met an unreachable engine check whether it answers again. */
-const ENGINE_RETRY_MS = 500;
-/** After an engine outage the workspaces are checked when it answers, and once more this much later. */
-const RESYNC_AGAIN_MS = 3_000;
 
 export interface ManagerOptions extends OperationDeps {
   store: StateStore;
@@ -56,15 +34,28 @@ export class WorkspaceManager {
   private readonly queue = new KeyedQueue();
   private readonly ops: Operations;
   private readonly watcher: ContainerWatcher;
+  private readonly outage: EngineOutageRecovery;
+  private readonly crashRestarts: CrashRestartDeps;
   private shuttingDown = false;
-  /** Workspaces whose last operation failed because the engine did not answer; redone once it answers. */
-  private readonly awaitingEngine = new Set<Workspace>();
-  /** The event stream broke: once the engine answers, check every workspace (resyncAfterEngineRestart). */
-  private resyncWanted = false;
-  private engineWait: Promise<void> | null = null;
 
   constructor(private readonly options: ManagerOptions) {
     this.ops = new Operations(options);
+    const enqueue = (ws: Workspace, task: () => Promise<void>): Promise<void> => this.enqueue(ws, task);
+    this.outage = new EngineOutageRecovery({
+      engine: options.engine,
+      logger: options.logger,
+      ops: this.ops,
+      workspaces: () => this.workspaces.values(),
+      enqueue,
+      redo: (waiting) => {
+        this.redoAfterOutage(waiting);
+      },
+      engineAnswers: () => {
+        this.watcher.reconnectNow();
+      },
+      shuttingDown: () => this.shuttingDown,
+    });
+    this.crashRestarts = { ops: this.ops, store: options.store, ...(options.metrics ? { metrics: options.metrics } : {}), enqueue };
     this.watcher = new ContainerWatcher(
       options.engine,
       (death) => {
@@ -72,8 +63,7 @@ export class WorkspaceManager {
       },
       options.logger,
       () => {
-        this.resyncWanted = true;
-        this.whenEngineAnswers();
+        this.outage.eventStreamLost();
       },
     );
   }
@@ -108,32 +98,11 @@ export class WorkspaceManager {
   }
 
   /**
-   * After the engine came back (its event stream broke, or embedded mode restarted it): the deaths it caused may
-   * never be reported (a restarted engine forgets its event history; an inspect after a die event may have failed
-   * mid-shutdown), and an operation cut short by its shutdown may have left a workspace failed. Every workspace
-   * meant to run converges again at once: the engine's restart is not the workspace's crash, so no backoff and no
-   * restart counted. One list call; only the workspaces that look down are inspected.
+   * After the engine came back (its event stream broke, or embedded mode restarted it): every workspace meant to
+   * run converges again at once (see engine-outage.ts).
    */
-  async resyncAfterEngineRestart(): Promise<void> {
-    const containers = await this.options.engine.listContainers([WORKSPACE_LABEL]);
-    for (const ws of this.workspaces.values()) {
-      const container = containers.find((c) => c.id === ws.containerId);
-      if (ws.record.desired !== 'running' || ws.record.pending || (ws.phase === 'running' && container?.state === 'running')) continue;
-      void this.enqueue(ws, async () => {
-        // Re-checked in turn: an operation queued before this one may have settled it.
-        if (ws.record.desired !== 'running' || ws.record.pending || !['running', 'failed'].includes(ws.phase)) return;
-        // A death the engine's shutdown caused may already count as a crash: the backoff it started is cancelled.
-        if (ws.restartTimer) clearTimeout(ws.restartTimer);
-        ws.restartTimer = null;
-        ws.consecutiveCrashes = 0;
-        if (ws.phase === 'running') {
-          const exit = await this.ops.observeExit(ws);
-          if (!exit) return;
-          ws.setPhase('failed', { reason: exit.reason, message: `${exit.message} (the engine restarted)` });
-        }
-        await this.ops.converge(ws);
-      });
-    }
+  resyncAfterEngineRestart(): Promise<void> {
+    return this.outage.resyncAfterEngineRestart();
   }
 
   /** Every workspace's phase, cheaply (the metrics gauge reads it at each scrape). */
@@ -300,89 +269,24 @@ export class WorkspaceManager {
   private enqueue(ws: Workspace, task: () => Promise<void>): Promise<void> {
     return this.queue.run(ws.id, async () => {
       if (this.shuttingDown) return;
-      if ((await this.ops.guard(ws, task)) === 'EngineUnavailable') this.retryWhenEngineAnswers(ws);
+      if ((await this.ops.guard(ws, task)) === 'EngineUnavailable') this.outage.retryWhenEngineAnswers(ws);
     });
   }
 
-  /**
-   * An operation cut short by an unreachable engine (restarted, or gone for a while) converges again once the
-   * engine answers: nothing else would redo it.
-   */
-  private retryWhenEngineAnswers(ws: Workspace): void {
-    this.awaitingEngine.add(ws);
-    this.whenEngineAnswers();
-  }
-
-  /** One ping loop serves every workspace waiting for the engine, and the resync after a broken event stream. */
-  private whenEngineAnswers(): void {
-    this.engineWait ??= this.untilEngineAnswers().then(async () => {
-      this.engineWait = null;
-      this.watcher.reconnectNow();
-      const waiting = [...this.awaitingEngine];
-      this.awaitingEngine.clear();
-      // A workspace deleted (or deleted and made anew) meanwhile is no longer this one.
-      for (const w of waiting.filter((w) => this.workspaces.get(w.id) === w)) {
-        void this.enqueue(w, async () => {
-          await this.ops.converge(w);
-          if (w.record.pending?.op === 'delete') this.workspaces.delete(w.id);
-        });
-      }
-      if (!this.resyncWanted || this.shuttingDown) return;
-      this.resyncWanted = false;
-      await this.resync();
-      // An engine still answering in the middle of its shutdown may refuse what this pass started: once more, later.
-      setTimeout(() => {
-        if (!this.shuttingDown) void this.resync();
-      }, RESYNC_AGAIN_MS).unref();
-    });
-  }
-
-  private async resync(): Promise<void> {
-    await this.resyncAfterEngineRestart().catch((err: unknown) => {
-      this.options.logger.error({ err }, 'resync after the engine came back failed; trying again');
-      this.resyncWanted = true;
-      this.whenEngineAnswers();
-    });
-  }
-
-  private async untilEngineAnswers(): Promise<void> {
-    while (!this.shuttingDown) {
-      await sleep(ENGINE_RETRY_MS, undefined, { ref: false });
-      if (await this.options.engine.ping(1000).then(() => true, () => false)) return;
+  /** Converges again the workspaces whose operation met the unreachable engine (see engine-outage.ts). */
+  private redoAfterOutage(waiting: readonly Workspace[]): void {
+    // A workspace deleted (or deleted and made anew) meanwhile is no longer this one.
+    for (const w of waiting.filter((w) => this.workspaces.get(w.id) === w)) {
+      void this.enqueue(w, async () => {
+        await this.ops.converge(w);
+        if (w.record.pending?.op === 'delete') this.workspaces.delete(w.id);
+      });
     }
   }
 
   private onDeath(death: ContainerDeath): void {
     const ws = this.workspaces.get(death.workspaceId);
     if (!ws) return;
-    void this.enqueue(ws, async () => {
-      if (ws.containerId !== death.containerId || ws.phase !== 'running' || ws.record.desired !== 'running' || ws.record.pending) return;
-      const exit = await this.ops.observeExit(ws);
-      if (!exit) return;
-      if (ws.startedAt && Date.now() - Date.parse(ws.startedAt) > STABLE_RUN_MS) ws.consecutiveCrashes = 0;
-      ws.consecutiveCrashes += 1;
-      if (restartDecision(ws.record.spec.restartPolicy ?? 'on-failure', exit.exitCode, exit.oomKilled) === 'stay-down') {
-        // Like Docker's own policies: a workspace left down stays down across a daemon restart too.
-        ws.record.desired = 'stopped';
-        await this.options.store.save(ws.record);
-        // A clean exit (e.g. `poweroff` inside) is a stop, not a failure.
-        if (exit.exitCode === 0 && !exit.oomKilled) ws.setPhase('stopped');
-        else ws.setPhase('failed', exit);
-        return;
-      }
-      ws.setPhase('failed', exit);
-      const delayMs = restartBackoffMs(ws.consecutiveCrashes);
-      ws.log.append('info', `restarting in ${delayMs} ms (restart policy ${ws.record.spec.restartPolicy ?? 'on-failure'})`);
-      ws.restartTimer = setTimeout(() => {
-        ws.restartTimer = null;
-        void this.enqueue(ws, async () => {
-          if (ws.phase !== 'failed' || ws.record.desired !== 'running') return;
-          ws.record.restarts += 1;
-          await this.options.store.save(ws.record);
-          this.options.metrics?.restarted(exit.reason);
-          await this.ops.converge(ws);
-        });
-      }, delayMs);
-    });
+    void this.enqueue(ws, () => afterContainerDeath(ws, death.containerId, this.crashRestarts));
   }
 }

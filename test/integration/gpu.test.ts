@@ -18,8 +18,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuUnsupportedError } from '../../src/errors.js';
-import { WorkspaceNotFoundError } from '../../src/lifecycle/manager.js';
+import { GpuUnsupportedError, WorkspaceNotFoundError } from '../../src/errors.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { type ApiUnderTest, buildApiUnderTest, expectApiError } from '../support/api.js';
 import { CVM_RUNTIME, docker, requireTestEngine, testDockerHost } from '../support/engine.js';

@@ -5,7 +5,7 @@
  * installable here; see test/README.md): it gives systemd what sysbox would, and no user namespace.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkspaceNotFoundError } from '../../src/lifecycle/manager.js';
+import { WorkspaceNotFoundError } from '../../src/errors.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE, NO_SLEEP_IMAGE } from '../support/images.js';
