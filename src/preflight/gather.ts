@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineInfo } from '../engine/types.js';
-import { gpuCheck } from '../gpu/preflight.js';
+import { gpuCheck } from './gpu-check.js';
 import { readGpuNode } from '../host/node-facts.js';
 import type { HostFs } from './host-fs.js';
 import { distroCheck, type ExpectedMount, hostMountsCheck, privilegedCheck, userNamespacesCheck } from './node-checks.js';

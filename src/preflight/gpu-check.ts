@@ -1,6 +1,6 @@
 /** The preflight check of the node's GPUs (id `gpu`): pure, from the admin switch and what discovery found. */
-import type { Check } from '../preflight/report.js';
-import type { GpuNode } from './plan.js';
+import type { GpuNode } from '../gpu/plan.js';
+import type { Check } from './report.js';
 
 export function gpuCheck({ enabled, facts }: GpuNode): Check {
   if (!enabled) return { id: 'gpu', status: 'pass', evidence: 'GPU passthrough is disabled (--gpus-enabled false)', hint: null };

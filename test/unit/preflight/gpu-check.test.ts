@@ -1,7 +1,7 @@
-/** The preflight `gpu` check on fixture hosts (stand-ins for NVIDIA hosts; see discover.test.ts). */
+/** The preflight `gpu` check on fixture hosts (stand-ins for NVIDIA hosts; see test/unit/gpu/discover.test.ts). */
 import { describe, expect, it } from 'vitest';
 import { discoverGpus } from '../../../src/gpu/discover.js';
-import { gpuCheck } from '../../../src/gpu/preflight.js';
+import { gpuCheck } from '../../../src/preflight/gpu-check.js';
 import { assembleReport } from '../../../src/preflight/report.js';
 import { FixtureHostFs } from '../../support/fixture-host-fs.js';
 
