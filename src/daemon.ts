@@ -15,13 +15,13 @@ import { countingEngineErrors } from './engine/error-counting.js';
 import { DockerEngine } from './engine/docker.js';
 import { dockerdInstalled, EmbeddedEngine } from './engine/embedded.js';
 import type { Engine, EngineInfo } from './engine/types.js';
-import { readGpuNode, readNodeFacts, resolveMountSources } from './host/node-facts.js';
+import { NodeHostFs } from './host/host-fs.js';
+import { preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './daemon/host-readers.js';
 import { createFactsDetector, ImageFactsCache } from './image/facts-detector.js';
 import { readOpaqueWithGetfattr } from './image/layers.js';
 import { InvalidDockerConfigError, parseDockerConfigJson, type RegistryCredentials } from './image/registry-auth.js';
 import { Metrics } from './metrics.js';
 import { runPreflight } from './preflight/gather.js';
-import { nodeHostFs } from './preflight/host-fs.js';
 import { cvmBlockers, type PreflightReport } from './preflight/report.js';
 import type { ShutdownStep } from './shutdown.js';
 import { VERSION } from './version.js';
@@ -77,7 +77,8 @@ export function createManager(
       },
     }),
   );
-  const nodeFacts = () => readNodeFacts(engine, config, engineHostRoot);
+  const host = new NodeHostFs(config.hostRoot);
+  const nodeFacts = () => readNodeFacts(host, engine, config, engineHostRoot);
   return new WorkspaceManager({
     engine,
     store: new StateStore(config.stateDir),
@@ -86,13 +87,13 @@ export function createManager(
     inspectionOwner,
     imageFacts: (image) => facts.get(image),
     nodeFacts,
-    resolveMountSources: (sources) => resolveMountSources(config.hostRoot, sources),
+    resolveMountSources: (sources) => resolveMountSources(host, sources),
     puller: new ImagePuller(engine),
     ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
     nodeCredentials: nodePullCredentials(config),
     precheck: async (spec) => {
       checkPullFields(spec);
-      const mountSources = await resolveMountSources(config.hostRoot, (spec.mounts ?? []).map((m) => m.source));
+      const mountSources = await resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source));
       precheckSpec(spec, await nodeFacts(), mountSources);
     },
   });
@@ -240,7 +241,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     },
   });
   const manager = createManager(config, engine, logger, metrics, imageGc, mode);
-  const preflight = () => runPreflight(nodeHostFs, engine, config);
+  const preflight = () => runPreflight(preflightSources(config, engine), config);
   let blockers = ['the preflight checks have not finished'];
   const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => started, cvmBlockers: () => blockers, engineDown: () => embedded?.reasons() ?? [] });
   const app = await buildApp({

@@ -8,10 +8,10 @@ import { helpText } from './config/help.js';
 import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { startDaemon } from './daemon.js';
+import { preflightSources } from './daemon/host-readers.js';
 import { DockerEngine } from './engine/docker.js';
 import { createLogger } from './log.js';
 import { runPreflight } from './preflight/gather.js';
-import { nodeHostFs } from './preflight/host-fs.js';
 import { formatReportTable } from './preflight/table.js';
 import { installShutdown } from './shutdown.js';
 import { VERSION } from './version.js';
@@ -33,7 +33,7 @@ async function preflight(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const config = loadConfig(argv.filter((arg) => arg !== '--json'), process.env);
   if (config.engine === 'embedded') throw new ConfigError('--engine', 'embedded is not supported by this build yet; use host');
-  const report = await runPreflight(nodeHostFs, new DockerEngine({ dockerHost: config.dockerHost }), config);
+  const report = await runPreflight(preflightSources(config, new DockerEngine({ dockerHost: config.dockerHost })), config);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReportTable(report)}\n`);
   process.exitCode = report.ok ? 0 : 1;
 }

@@ -5,7 +5,7 @@
  */
 import { CAPABILITIES, DRIVER_FILES } from './capabilities.js';
 import { type DriverFile, findBinaries, findLibraries } from './driver-files.js';
-import type { HostFs } from './host-fs.js';
+import type { HostFs } from '../host/host-fs.js';
 import { amdEvidence, cloudRefusal, mountHint } from './refusals.js';
 
 /** The major of /dev/nvidia<N> and /dev/nvidiactl, fixed by the driver. */

@@ -4,7 +4,7 @@
  * directory that lead to the same file. Link chains are followed only inside the directory they start in.
  */
 import path from 'node:path';
-import type { HostFs } from './host-fs.js';
+import type { HostFs } from '../host/host-fs.js';
 
 export interface DriverFile {
   /** `libcuda`, `nvidia-smi`. */

@@ -2,7 +2,7 @@
  * Nodes where GPUs in CVMs are refused, whatever the request: cloud VMs and GKE nodes (bare metal only), AMD
  * GPUs, and nodes without an NVIDIA driver. Each reason carries the evidence it was read from.
  */
-import type { HostFs } from './host-fs.js';
+import type { HostFs } from '../host/host-fs.js';
 
 export const GKE_DRIVER_DIR = '/home/kubernetes/bin/nvidia';
 const DMI_DIR = '/sys/class/dmi/id';

@@ -20,8 +20,8 @@ import type { LogEvent } from '../../src/lifecycle/event-log.js';
 import { requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { ManagerHarness, sleep } from '../support/manager.js';
+import { preflightSources } from '../../src/daemon/host-readers.js';
 import { runPreflight } from '../../src/preflight/gather.js';
-import { nodeHostFs } from '../../src/preflight/host-fs.js';
 
 const TOKEN = 'events-stream-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -150,7 +150,7 @@ describe('GET /v1/workspaces/{id}/events over a real socket', () => {
       started: () => true,
       cvmRuntime: h.config.runtime,
       cvmEnabled: h.config.cvmEnabled,
-      preflight: () => runPreflight(nodeHostFs, h.engine, h.config),
+      preflight: () => runPreflight(preflightSources(h.config, h.engine), h.config),
       version: '0.0.0-test',
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -18,11 +18,10 @@ import type { Config } from '../../src/config/schema.js';
 import { createManager } from '../../src/daemon.js';
 import { countingEngineErrors } from '../../src/engine/error-counting.js';
 import type { Engine } from '../../src/engine/types.js';
-import { readGpuNode } from '../../src/host/node-facts.js';
+import { preflightSources, readGpuNode } from '../../src/daemon/host-readers.js';
 import { Metrics } from '../../src/metrics.js';
 import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
 import { runPreflight } from '../../src/preflight/gather.js';
-import { nodeHostFs } from '../../src/preflight/host-fs.js';
 
 /** A fixed version keeps the OpenAPI snapshot stable across releases. */
 export const TEST_VERSION = '0.0.0-test';
@@ -74,7 +73,7 @@ export async function buildApiUnderTest(options: ApiOptions): Promise<ApiUnderTe
     started: () => started,
     cvmRuntime: config.runtime,
     cvmEnabled: config.cvmEnabled,
-    preflight: () => runPreflight(nodeHostFs, engine, config),
+    preflight: () => runPreflight(preflightSources(config, engine), config),
     gpus,
     version: TEST_VERSION,
   });

@@ -4,8 +4,7 @@
  * permission bits; everything else is the real file system read by NodeHostFs, symlinks included.
  */
 import path from 'node:path';
-import type { HostEntry, HostFs } from '../../src/gpu/host-fs.js';
-import { NodeHostFs } from '../../src/host/host-fs.js';
+import { type HostEntry, type HostFs, NodeHostFs } from '../../src/host/host-fs.js';
 
 export const GPU_FIXTURES = path.resolve(import.meta.dirname, '../fixtures/gpu');
 
@@ -23,7 +22,14 @@ export class FixtureHostFs implements HostFs {
   }
 
   async lstat(hostPath: string): Promise<HostEntry | null> {
-    const entry = await this.tree.lstat(hostPath);
+    return this.deviceStandIn(hostPath, await this.tree.lstat(hostPath));
+  }
+
+  async stat(hostPath: string): Promise<HostEntry | null> {
+    return this.deviceStandIn(hostPath, await this.tree.stat(hostPath));
+  }
+
+  private async deviceStandIn(hostPath: string, entry: HostEntry | null): Promise<HostEntry | null> {
     if (entry?.type !== 'file' || !hostPath.startsWith('/dev/')) return entry;
     const m = DEVICE_STAND_IN.exec((await this.tree.readText(hostPath)) ?? '');
     if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined) return entry;
@@ -40,5 +46,9 @@ export class FixtureHostFs implements HostFs {
 
   readlink(hostPath: string): Promise<string | null> {
     return this.tree.readlink(hostPath);
+  }
+
+  realpath(hostPath: string): Promise<string | null> {
+    return this.tree.realpath(hostPath);
   }
 }

@@ -32,8 +32,8 @@ import { createManager } from '../../../src/daemon.js';
 import { DockerEngine } from '../../../src/engine/docker.js';
 import { Metrics } from '../../../src/metrics.js';
 import { EventLog } from '../../../src/lifecycle/event-log.js';
+import { preflightSources } from '../../../src/daemon/host-readers.js';
 import { runPreflight } from '../../../src/preflight/gather.js';
-import { nodeHostFs } from '../../../src/preflight/host-fs.js';
 
 const silent = pino({ level: 'silent' });
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -275,7 +275,7 @@ describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
       started: () => true,
       cvmRuntime: config.runtime,
       cvmEnabled: true,
-      preflight: () => runPreflight(nodeHostFs, engine, config),
+      preflight: () => runPreflight(preflightSources(config, engine), config),
       version: '0.0.0-test',
     });
   });

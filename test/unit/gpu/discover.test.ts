@@ -157,7 +157,7 @@ describe('discoverGpus: incomplete host mounts', () => {
 
   it('refuses when the uvm module is loaded but its node was never made', async () => {
     const fs = new FixtureHostFs('one-gpu-ubuntu');
-    const withoutUvm = { root: fs.root, readText: fs.readText.bind(fs), readdir: fs.readdir.bind(fs), readlink: fs.readlink.bind(fs), lstat: async (p: string) => (p === '/dev/nvidia-uvm' ? null : fs.lstat(p)) };
+    const withoutUvm = { root: fs.root, readText: fs.readText.bind(fs), readdir: fs.readdir.bind(fs), readlink: fs.readlink.bind(fs), stat: fs.stat.bind(fs), realpath: fs.realpath.bind(fs), lstat: async (p: string) => (p === '/dev/nvidia-uvm' ? null : fs.lstat(p)) };
     expect((await discoverGpus(withoutUvm)).unsupported).toBe('the nvidia-uvm module is loaded but /dev/nvidia-uvm is missing; run nvidia-modprobe -u -c=0 on the node');
   });
 });

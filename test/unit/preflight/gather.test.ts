@@ -7,9 +7,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preflightSources } from '../../../src/daemon/host-readers.js';
 import { DockerEngine } from '../../../src/engine/docker.js';
 import { type PreflightConfig, runPreflight } from '../../../src/preflight/gather.js';
-import { nodeHostFs } from '../../../src/preflight/host-fs.js';
 import type { PreflightReport } from '../../../src/preflight/report.js';
 
 async function tree(root: string, files: Record<string, string>): Promise<void> {
@@ -44,8 +44,8 @@ const BAD_NODE = {
 
 describe('runPreflight over fixture host trees', () => {
   let base: string;
-  const run = (hostRoot: string, overrides: Partial<PreflightConfig> = {}): Promise<PreflightReport> =>
-    runPreflight(nodeHostFs, new DockerEngine({ dockerHost: `unix://${path.join(base, 'no-engine.sock')}` }), {
+  const run = (hostRoot: string, overrides: Partial<PreflightConfig> = {}): Promise<PreflightReport> => {
+    const config: PreflightConfig = {
       hostRoot,
       dockerHost: `unix://${path.join(base, 'no-engine.sock')}`,
       engine: 'host',
@@ -54,7 +54,9 @@ describe('runPreflight over fixture host trees', () => {
       gpusEnabled: true,
       dataRoot: '/var/lib/docker',
       ...overrides,
-    });
+    };
+    return runPreflight(preflightSources(config, new DockerEngine({ dockerHost: config.dockerHost })), config);
+  };
   const statuses = (report: PreflightReport): Record<string, string> => Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
 
   beforeAll(async () => {
