@@ -74,7 +74,7 @@ export async function benchP1(runs: number): Promise<SummaryRow[]> {
 }
 
 /**
- * P2 times the daemon's detector (createFactsDetector, as daemon.ts wires it) without its per-image cache, so every
+ * P2 times the daemon's detector (createFactsDetector, as daemon/wiring.ts wires it) without its per-image cache, so every
  * run detects again: from the layer directories when they are readable here, which the test engine's are. The
  * 3-layer image (an opaque directory and whiteouts, so one getfattr call) is logged for comparison, not targeted.
  */

@@ -7,13 +7,13 @@ import { ConfigError } from './config/schema.js';
 import { helpText } from './config/help.js';
 import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
-import { startDaemon } from './daemon.js';
 import { preflightSources } from './daemon/host-readers.js';
+import { startDaemon } from './daemon/run.js';
+import { installShutdown } from './daemon/shutdown.js';
 import { DockerEngine } from './engine/docker.js';
 import { createLogger } from './log.js';
 import { runPreflight } from './preflight/gather.js';
 import { formatReportTable } from './preflight/table.js';
-import { installShutdown } from './shutdown.js';
 import { VERSION } from './version.js';
 
 /** Config errors, also those found while starting (token file, listen address), log nothing before they exit 2. */

@@ -1,5 +1,5 @@
 /**
- * The fastify app: plugins, routes and the error handler; no process lifecycle (daemon.ts listens and shuts down).
+ * The fastify app: plugins, routes and the error handler; no process lifecycle (daemon/run.ts listens and shuts down).
  * Request bodies are validated by TypeBox without coercion or silent removal of unknown fields, so `{"image":5}`
  * and unknown fields are 400s, as API.md asks. The same schemas feed serialization and /openapi.json.
  */
@@ -28,7 +28,7 @@ export interface AppDeps {
   manager: WorkspaceManager;
   metrics: Metrics;
   readiness: Readiness;
-  /** null: no token file, /v1 is open and the daemon listens on loopback only (daemon.ts enforces that). */
+  /** null: no token file, /v1 is open and the daemon listens on loopback only (daemon/wiring.ts enforces that). */
   tokens: TokenFile | null;
   /** Whether the workspaces are loaded; /v1 answers 503 until then. */
   started: () => boolean;

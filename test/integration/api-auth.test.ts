@@ -12,7 +12,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { type Daemon, startDaemon } from '../../src/daemon.js';
+import { type Daemon, startDaemon } from '../../src/daemon/run.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
 import { expectApiError } from '../support/api.js';
 import { removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';

@@ -2,7 +2,7 @@
  * The HTTP contract (API.md) through app.inject against the test engine: PUT semantics (201, 200, outdated until a
  * rebuild), the 202 actions (with empty bodies of any content type), DELETE with and without purge, 409 while a
  * workspace is being deleted, 422 refusals, /readyz, and /metrics checked by promtool after real activity.
- * The app is wired as daemon.ts wires it (test/support/api.ts); the manager is the real one (createManager).
+ * The app is wired as daemon/wiring.ts wires it (test/support/api.ts); the manager is the real one (createManager).
  * Cases that never reach an engine are in test/unit/api/app.test.ts.
  *
  * The test engine's `sysbox-runc` is test/runtime/sysbox-runc-shim over runc, standing in for sysbox (test/README.md).

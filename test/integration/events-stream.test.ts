@@ -1,5 +1,5 @@
 /**
- * The build-log stream over a real socket: buildApp with the real manager (createManager, as daemon.ts builds it)
+ * The build-log stream over a real socket: buildApp with the real manager (createManager, as daemon/wiring.ts builds it)
  * against the test engine, a bearer token file, and node:http clients following a busybox workspace's events.
  * The stream test: 50 concurrent followers, half leave mid-way, the rest read through a stop and a start, and every
  * subscription is released once they are gone.

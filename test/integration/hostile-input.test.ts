@@ -13,7 +13,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { type Daemon, startDaemon } from '../../src/daemon.js';
+import { type Daemon, startDaemon } from '../../src/daemon/run.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
 import { engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { buildCorpus, type HostileCase } from '../support/hostile-corpus.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createManager } from '../../src/daemon.js';
+import { createManager } from '../../src/daemon/wiring.js';
 import { ImageGc } from '../../src/image/image-gc.js';
 import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
 import { docker, requireTestEngine } from '../support/engine.js';

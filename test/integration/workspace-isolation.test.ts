@@ -24,7 +24,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { type Daemon, startDaemon } from '../../src/daemon.js';
+import { type Daemon, startDaemon } from '../../src/daemon/run.js';
 import type { ContainerCreateSpec } from '../../src/engine/types.js';
 import { assertSafe } from '../../src/container/hardening.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';

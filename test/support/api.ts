@@ -1,5 +1,5 @@
 /**
- * The HTTP app wired as daemon.ts wires it (metrics fed by the manager, engine errors counted, createManager,
+ * The HTTP app wired as daemon/wiring.ts wires it (metrics fed by the manager, engine errors counted, createManager,
  * readiness), over an engine the test chooses, with the manager's start left to the test. Tests that need the
  * whole process wiring (listen, token file) use startDaemon instead; these need the manager and readiness handles
  * and control over when /v1 counts as started.
@@ -15,7 +15,7 @@ import type { TokenFile } from '../../src/api/auth.js';
 import { Readiness } from '../../src/api/readiness.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { createManager } from '../../src/daemon.js';
+import { createManager } from '../../src/daemon/wiring.js';
 import { countingEngineErrors } from '../../src/engine/error-counting.js';
 import type { Engine } from '../../src/engine/types.js';
 import { preflightSources, readGpuNode } from '../../src/daemon/host-readers.js';

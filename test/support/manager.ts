@@ -14,7 +14,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { createManager } from '../../src/daemon.js';
+import { createManager } from '../../src/daemon/wiring.js';
 import { createLogger } from '../../src/log.js';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerCreateSpec, ContainerSummary } from '../../src/engine/types.js';

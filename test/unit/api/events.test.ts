@@ -28,7 +28,7 @@ import {
   type StreamEntry,
 } from '../../../src/api/routes/events.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { createManager } from '../../../src/daemon.js';
+import { createManager } from '../../../src/daemon/wiring.js';
 import { DockerEngine } from '../../../src/engine/docker.js';
 import { Metrics } from '../../../src/metrics.js';
 import { EventLog } from '../../../src/lifecycle/event-log.js';

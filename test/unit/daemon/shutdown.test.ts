@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { installShutdown } from '../../src/shutdown.js';
+import { installShutdown } from '../../../src/daemon/shutdown.js';
 
 const silent = pino({ level: 'silent' });
 

@@ -1,0 +1,179 @@
+/**
+ * What `serve` wires to what: the engine (the node's, or embedded mode's own dockerd) with its errors counted, metrics,
+ * image GC, the workspace manager with its real collaborators, readiness and the HTTP app. Building them starts
+ * nothing: run.ts does, and stops them again.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { type App, buildApp } from '../api/app.js';
+import { TokenFile, TokenUnreadableError } from '../api/auth.js';
+import { Readiness } from '../api/readiness.js';
+import { type Config, ConfigError, engineHostRootFor } from '../config/schema.js';
+import { precheckSpec } from '../container/container-spec.js';
+import { daemonPathOfEnginePath } from '../container/host-paths.js';
+import { DockerEngine } from '../engine/docker.js';
+import { EmbeddedEngine } from '../engine/embedded.js';
+import { countingEngineErrors } from '../engine/error-counting.js';
+import type { Engine } from '../engine/types.js';
+import { NodeHostFs } from '../host/host-fs.js';
+import { checkPullFields } from '../image/ensure-image.js';
+import { createFactsDetector, ImageFactsCache } from '../image/facts-detector.js';
+import { ImageGc } from '../image/image-gc.js';
+import { ImagePuller } from '../image/image-puller.js';
+import { readOpaqueWithGetfattr } from '../image/layers.js';
+import type { LifecycleMetrics } from '../lifecycle/lifecycle-metrics.js';
+import { WorkspaceManager } from '../lifecycle/manager.js';
+import type { Phase } from '../lifecycle/phase.js';
+import { StateStore } from '../lifecycle/store.js';
+import { Metrics } from '../metrics.js';
+import { runPreflight } from '../preflight/gather.js';
+import type { PreflightReport } from '../preflight/report.js';
+import { VERSION } from '../version.js';
+import { preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
+import { nodePullCredentials } from './pull-secrets.js';
+
+/** The manager with its real collaborators; `serve` and the integration tests both build it here. */
+export function createManager(
+  config: Config,
+  engine: Engine,
+  logger: Logger,
+  metrics?: LifecycleMetrics,
+  imageGc?: ImageGc,
+  mode: 'host' | 'embedded' = 'host',
+): WorkspaceManager {
+  const engineHostRoot = engineHostRootFor(config, mode);
+  const inspectionOwner = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
+  const facts = new ImageFactsCache(
+    createFactsDetector(engine, {
+      owner: inspectionOwner,
+      ...(config.imageFactsFrom === 'auto' && {
+        layers: {
+          daemonPathOf: (dir: string) => daemonPathOfEnginePath(dir, { hostRoot: config.hostRoot, engineHostRoot }),
+          readOpaque: readOpaqueWithGetfattr,
+        },
+      }),
+      onInspectionFallback: (imageId, reason) => {
+        logger.info({ imageId, reason }, "cannot read the image's layers; detecting its facts with an inspection container");
+      },
+    }),
+  );
+  const host = new NodeHostFs(config.hostRoot);
+  const nodeFacts = () => readNodeFacts(host, engine, config, engineHostRoot);
+  return new WorkspaceManager({
+    engine,
+    store: new StateStore(config.stateDir),
+    logger,
+    ...(metrics ? { metrics } : {}),
+    inspectionOwner,
+    imageFacts: (image) => facts.get(image),
+    nodeFacts,
+    resolveMountSources: (sources) => resolveMountSources(host, sources),
+    puller: new ImagePuller(engine),
+    ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
+    nodeCredentials: nodePullCredentials(config),
+    precheck: async (spec) => {
+      checkPullFields(spec);
+      const mountSources = await resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source));
+      precheckSpec(spec, await nodeFacts(), mountSources);
+    },
+  });
+}
+
+/** How far the daemon has come; the parts read it, run.ts writes it. */
+export interface DaemonStatus {
+  /** The engine answered and the workspaces were adopted. */
+  started: boolean;
+  /** Why CVMs are impossible on this node (failed preflight checks). */
+  cvmBlockers: string[];
+}
+
+export interface DaemonParts {
+  tokens: TokenFile | null;
+  engine: Engine;
+  /** The daemon's own dockerd (and sysbox) in embedded mode; null in host mode. */
+  embedded: EmbeddedEngine | null;
+  metrics: Metrics;
+  imageGc: ImageGc;
+  manager: WorkspaceManager;
+  preflight: () => Promise<PreflightReport>;
+  readiness: Readiness;
+  app: App;
+}
+
+export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
+  const tokens = openTokens(config, logger);
+  // The manager is made below; the gauge reads it only at scrape time.
+  const phases = (): Iterable<Phase> => manager.phases();
+  const gpus = () => readGpuNode(config);
+  const metrics = new Metrics(VERSION, phases, gpus);
+  const dockerEngine = new DockerEngine({ dockerHost: mode === 'embedded' ? `unix://${path.join(config.runDir, 'docker.sock')}` : config.dockerHost });
+  const engine = countingEngineErrors(dockerEngine, (op) => {
+    metrics.engineError(op);
+  });
+  const embedded =
+    mode === 'embedded'
+      ? new EmbeddedEngine({
+          dataRoot: config.dataRoot,
+          runDir: config.runDir,
+          logger,
+          startDeadlineMs: config.engineStartTimeout * 1000,
+          pingIntervalMs: Math.max(config.enginePingInterval * 1000, 10),
+          ping: () => dockerEngine.ping(1000),
+          onEngineRestarted: () => {
+            if (status.started) void manager.resyncAfterEngineRestart().catch((err: unknown) => { logger.error({ err }, 'resync after the engine restart failed'); });
+          },
+        })
+      : null;
+  const imageGc = new ImageGc({
+    engine,
+    stateDir: config.stateDir,
+    highPercent: config.imageGcHighPercent,
+    lowPercent: config.imageGcLowPercent,
+    diskPath: async () => path.join(config.hostRoot, (await engine.info()).dockerRootDir ?? '/var/lib/docker'),
+    needed: () => manager.neededImages(),
+    logger,
+    onReclaimed: (bytes, images) => {
+      metrics.imageGcReclaimed(bytes, images);
+    },
+  });
+  const manager = createManager(config, engine, logger, metrics, imageGc, mode);
+  const preflight = () => runPreflight(preflightSources(config, engine), config);
+  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, cvmBlockers: () => status.cvmBlockers, engineDown: () => embedded?.reasons() ?? [] });
+  const app = await buildApp({
+    logger,
+    engine,
+    manager,
+    metrics,
+    readiness,
+    tokens,
+    started: () => status.started,
+    cvmRuntime: config.runtime,
+    cvmEnabled: config.cvmEnabled,
+    preflight,
+    gpus,
+    version: VERSION,
+  });
+  return { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Without a token file /v1 is open, so it may only be reachable from the node itself. */
+function openTokens(config: Config, logger: Logger): TokenFile | null {
+  if (config.tokenFile === undefined) {
+    if (!isLoopback(config.listen.host)) {
+      throw new ConfigError('--listen', `${config.listen.host} is not a loopback address; without --token-file the API may only listen on loopback`);
+    }
+    logger.warn({ listen: config.listen.host }, 'no --token-file: /v1 needs no token, so the API listens on loopback only');
+    return null;
+  }
+  try {
+    return new TokenFile(config.tokenFile, logger);
+  } catch (err) {
+    if (err instanceof TokenUnreadableError) throw new ConfigError('--token-file', err.message);
+    throw err;
+  }
+}
