@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { envboxMarkdown, optionsMarkdown } from '../../../src/config/markdown.js';
+import { envboxMarkdown, optionsMarkdown } from '../../support/config-markdown.js';
 import { OPTION_KEYS, OPTIONS } from '../../../src/config/options.js';
 import { Metrics } from '../../../src/metrics.js';
 import { FAILURE_REASONS } from '../../../src/errors.js';

@@ -1,6 +1,6 @@
 /** The README's configuration tables, generated from the option and envbox tables so that they cannot drift. */
-import { ENVBOX_VARIABLES } from './envbox.js';
-import { OPTION_KEYS, OPTIONS } from './options.js';
+import { ENVBOX_VARIABLES } from '../../src/config/envbox.js';
+import { OPTION_KEYS, OPTIONS } from '../../src/config/options.js';
 
 function cell(text: string): string {
   return text.replaceAll('|', '\\|');
