@@ -1,12 +1,14 @@
 /**
- * The Docker Engine adapter: the only module that talks to dockerode. It maps engine replies onto the small
- * types in ./types.ts and every failure onto ./engine-errors.ts, so the rest of the daemon never sees dockerode.
+ * The Docker Engine adapter over dockerode (with its helpers archive.ts, exec.ts and inspect-replies.ts). It maps
+ * engine replies onto the small types in ./types.ts and every failure onto ./engine-errors.ts, so the rest of the
+ * daemon never sees dockerode.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import { readContainerFile, putContainerFiles, statContainerPath } from './archive.js';
 import { EngineUnavailableError, PullError, statusOf, toEngineError } from './engine-errors.js';
 import { parseEventLine, sinceParam } from './event-stream.js';
+import { execInContainer } from './exec.js';
 import { containerDetailsOf, imageDetailsOf } from './inspect-replies.js';
 import { followPull } from './pull.js';
 import type {
@@ -244,41 +246,8 @@ export class DockerEngine implements Engine {
     await putContainerFiles(this.docker.getContainer(containerId), dir, files);
   }
 
-  async exec(containerId: string, options: ExecOptions): Promise<{ exitCode: number }> {
-    try {
-      const exec = await this.docker.getContainer(containerId).exec({
-        Cmd: options.cmd,
-        AttachStdin: options.stdin !== undefined,
-        AttachStdout: true,
-        AttachStderr: true,
-        ...(options.user !== undefined ? { User: options.user } : {}),
-        ...(options.env ? { Env: options.env } : {}),
-        ...(options.workingDir !== undefined ? { WorkingDir: options.workingDir } : {}),
-      });
-      const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      stdout.on('data', (chunk: Buffer) => options.onOutput?.('stdout', chunk));
-      stderr.on('data', (chunk: Buffer) => options.onOutput?.('stderr', chunk));
-      this.docker.modem.demuxStream(stream, stdout, stderr);
-      const onAbort = (): void => {
-        stream.destroy();
-      };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.stdin !== undefined) stream.end(options.stdin);
-      await new Promise<void>((resolve) => {
-        stream.on('end', resolve);
-        stream.on('close', resolve);
-        stream.on('error', () => {
-          resolve();
-        });
-      });
-      options.signal?.removeEventListener('abort', onAbort);
-      const result = await exec.inspect();
-      return { exitCode: result.ExitCode ?? -1 };
-    } catch (err) {
-      throw toEngineError('exec', err);
-    }
+  exec(containerId: string, options: ExecOptions): Promise<{ exitCode: number }> {
+    return execInContainer(this.docker, containerId, options);
   }
 
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {
