@@ -32,7 +32,7 @@ export async function readGpuNode(config: Pick<Config, 'gpusEnabled' | 'hostRoot
 }
 
 /** `host` is the host under --host-root (its /dev); the engine tells its runtimes. */
-export async function readNodeFacts(host: HostFs, engine: Engine, config: Config, engineHostRoot: string): Promise<NodeFacts> {
+export async function readNodeFacts(host: HostFs, engine: Pick<Engine, 'info'>, config: Config, engineHostRoot: string): Promise<NodeFacts> {
   const info = await engine.info();
   const [fuse, tun] = await Promise.all([deviceAt(host, '/dev/fuse'), deviceAt(host, '/dev/net/tun')]);
   return {
