@@ -9,7 +9,7 @@
  * - The workspace is a standard one (cvm: false, runc). A CVM must get each device at its host path (sysbox
  *   bind-mounts the host's node), which <tree>/dev/nvidia0 is not; with --engine-host-root / the engine would look
  *   for this machine's /dev/nvidia0, which does not exist. So the test shows the CVM request refused at PUT
- *   instead; test/unit/workspace/container-spec-gpu.test.ts covers the rule. The test engine's sysbox-runc is a
+ *   instead; test/unit/container/container-spec-gpu.test.ts covers the rule. The test engine's sysbox-runc is a
  *   runc shim (test/README.md) that makes device nodes like runc, so it could not show sysbox's behaviour anyway.
  * - Opening the fake devices fails inside (no NVIDIA driver answers major 195 here): the test expects that.
  */
