@@ -4,11 +4,11 @@
  * from the same engine: the managed side's containers are removed before the raw side runs.
  */
 import { randomBytes } from 'node:crypto';
+import { WORKSPACE_LABEL } from '../src/container/labels.js';
 import { engineRequest } from '../test/support/engine.js';
 import { BUSYBOX_IMAGE } from '../test/support/images.js';
 import { ManagerHarness } from '../test/support/manager.js';
 import { untilPhase, untilRunning } from '../test/support/until-phase.js';
-import { WORKSPACE_LABEL } from '../src/container/labels.js';
 import { captureWorkspaceSpec, rawCopy } from './lifecycle.js';
 import { ms, type SummaryRow } from './stats.js';
 

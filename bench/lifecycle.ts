@@ -7,10 +7,10 @@
  *   number of engine list calls.
  */
 import { randomBytes } from 'node:crypto';
+import { WORKSPACE_LABEL } from '../src/container/labels.js';
+import type { ContainerCreateSpec } from '../src/engine/types.js';
 import { createFactsDetector } from '../src/image/facts-detector.js';
 import { readOpaqueWithGetfattr } from '../src/image/layers.js';
-import type { ContainerCreateSpec } from '../src/engine/types.js';
-import { WORKSPACE_LABEL } from '../src/container/labels.js';
 import { removeLabelled } from '../test/support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE, LAYERED_IMAGE } from '../test/support/images.js';
 import { ManagerHarness } from '../test/support/manager.js';

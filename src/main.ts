@@ -3,10 +3,10 @@
  * The command line: `serve`, `preflight [--json]`, `--version`, `--help`. Bad usage or config exits 2 with one line
  * on stderr.
  */
-import { ConfigError } from './config/schema.js';
 import { helpText } from './config/help.js';
 import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
+import { ConfigError } from './config/schema.js';
 import { preflightSources } from './daemon/host-readers.js';
 import { startDaemon } from './daemon/run.js';
 import { installShutdown } from './daemon/shutdown.js';

@@ -4,8 +4,8 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { GpuNode } from './gpu/plan.js';
-import { PHASES, type Phase } from './lifecycle/phase.js';
 import type { LifecycleMetrics, TimedStep } from './lifecycle/lifecycle-metrics.js';
+import { PHASES, type Phase } from './lifecycle/phase.js';
 
 const STEP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];

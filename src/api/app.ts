@@ -8,14 +8,14 @@ import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler, type TypeBoxT
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/types.js';
+import type { GpuNode } from '../gpu/plan.js';
+import type { WorkspaceManager } from '../lifecycle/manager.js';
 import type { Metrics } from '../metrics.js';
 import type { PreflightReport } from '../preflight/report.js';
-import type { WorkspaceManager } from '../lifecycle/manager.js';
 import type { TokenFile } from './auth.js';
 import { ApiError, errorHandler } from './error-responses.js';
 import type { Readiness } from './readiness.js';
 import { eventRoutes } from './routes/events.js';
-import type { GpuNode } from '../gpu/plan.js';
 import { nodeRoutes } from './routes/node.js';
 import { probeRoutes } from './routes/probes.js';
 import { workspaceRoutes } from './routes/workspaces.js';

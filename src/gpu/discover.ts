@@ -3,9 +3,9 @@
  * /proc/driver/nvidia (GPUs, driver version, MIG capabilities), /proc/devices (majors), the device nodes under
  * /dev, and the driver's versioned libraries and binaries. Nothing here decides what a workspace gets: plan.ts does.
  */
+import type { HostFs } from '../host/host-fs.js';
 import { CAPABILITIES, DRIVER_FILES } from './capabilities.js';
 import { type DriverFile, findBinaries, findLibraries } from './driver-files.js';
-import type { HostFs } from '../host/host-fs.js';
 import { amdEvidence, cloudRefusal, mountHint } from './refusals.js';
 
 /** The major of /dev/nvidia<N> and /dev/nvidiactl, fixed by the driver. */

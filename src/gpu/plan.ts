@@ -4,11 +4,11 @@
  * NVIDIA_DRIVER_CAPABILITIES. The container-spec builder turns the plan into devices, mounts and env.
  */
 import path from 'node:path';
+import { GpuUnsupportedError, InvalidSpecError } from '../errors.js';
 import type { OsRelease } from '../image/facts.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { type Capability, DRIVER_FILES, parseCapabilities } from './capabilities.js';
 import type { GpuDeviceNode, GpuInfo, GpuNodeFacts } from './discover.js';
-import { GpuUnsupportedError, InvalidSpecError } from '../errors.js';
 
 export interface GpuPlan {
   gpus: GpuInfo[];

@@ -4,24 +4,24 @@
  * its generation, so a resumed create finds its own container instead of making a second one.
  */
 import type { Logger } from 'pino';
-import type { Engine } from '../engine/types.js';
-import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
-import type { ImageToDetect } from '../image/facts-detector.js';
-import type { ImageFacts, OsRelease } from '../image/facts.js';
-import type { RegistryCredentials } from '../image/registry-auth.js';
-import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { buildContainerSpec, containerName } from '../container/container-spec.js';
-import { WorkspaceFailure } from '../errors.js';
-import { toWorkspaceFailure } from './failure.js';
-import { recordedDigest } from '../image/reference.js';
-import { ensureImage } from '../image/ensure-image.js';
-import type { ImagePuller } from '../image/image-puller.js';
-import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
 import type { ResolvedMountSources } from '../container/mounts.js';
 import type { NodeFacts } from '../container/node-facts.js';
+import type { Engine } from '../engine/types.js';
+import { WorkspaceFailure } from '../errors.js';
 import type { FailureReason } from '../errors.js';
+import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
+import { ensureImage } from '../image/ensure-image.js';
+import type { ImageToDetect } from '../image/facts-detector.js';
+import type { ImageFacts, OsRelease } from '../image/facts.js';
+import type { ImagePuller } from '../image/image-puller.js';
+import { recordedDigest } from '../image/reference.js';
+import type { RegistryCredentials } from '../image/registry-auth.js';
 import { specHash } from '../spec/spec-hash.js';
+import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
+import { toWorkspaceFailure } from './failure.js';
+import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import type { PendingOperation, StateStore } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KeyedQueue } from './keyed-queue.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
+import { KeyedQueue } from './keyed-queue.js';
 
 export type DesiredState = 'running' | 'stopped';
 /** `pull: false` (a changed boot declaration) pulls only what is missing; an explicit rebuild pulls again. */

@@ -3,8 +3,8 @@
  * reconnects with `since` set to the last event seen, so nothing that happened in between is missed.
  */
 import type { Logger } from 'pino';
-import type { Engine, EngineEvent } from '../engine/types.js';
 import { WORKSPACE_LABEL } from '../container/labels.js';
+import type { Engine, EngineEvent } from '../engine/types.js';
 
 export interface ContainerDeath {
   workspaceId: string;

@@ -1,7 +1,7 @@
 /** One workspace in memory: its persisted record, its observed run state and its build log. */
+import type { FailureReason } from '../errors.js';
 import type { InitInfo } from '../image/facts.js';
 import { EventLog } from './event-log.js';
-import type { FailureReason } from '../errors.js';
 import { canTransition, type Phase, TransitionError } from './phase.js';
 import type { WorkspaceRecord } from './store.js';
 

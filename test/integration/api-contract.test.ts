@@ -10,8 +10,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerEngine } from '../../src/engine/docker.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
+import { DockerEngine } from '../../src/engine/docker.js';
 import type { WorkspaceStatus } from '../../src/lifecycle/workspace.js';
 import { type ApiUnderTest, buildApiUnderTest, expectApiError } from '../support/api.js';
 import { CVM_RUNTIME, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';

@@ -6,8 +6,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerCreateSpec } from '../../src/engine/types.js';
-import { detectImageFacts, INSPECTION_LABEL } from '../../src/image/inspection-container.js';
 import { createFactsDetector, type LayerAccess } from '../../src/image/facts-detector.js';
+import { detectImageFacts, INSPECTION_LABEL } from '../../src/image/inspection-container.js';
 import { detectFromLayers, readOpaqueWithGetfattr } from '../../src/image/layers.js';
 import { requireTestEngine, testDockerHost } from '../support/engine.js';
 import { ALL_TEST_IMAGES, BUSYBOX_IMAGE, LAYERED_IMAGE } from '../support/images.js';

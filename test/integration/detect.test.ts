@@ -7,8 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerDetails, EngineEvent } from '../../src/engine/types.js';
 import { ImageFactsCache } from '../../src/image/facts-detector.js';
-import { detectImageFacts, INSPECTION_LABEL } from '../../src/image/inspection-container.js';
 import type { ImageFacts, InitInfo } from '../../src/image/facts.js';
+import { detectImageFacts, INSPECTION_LABEL } from '../../src/image/inspection-container.js';
 
 /** The inspection owner of this file's detections (the daemon uses a hash of its state dir). */
 const TEST_OWNER = 'detect-test';

@@ -4,8 +4,8 @@
  * The stream test: 50 concurrent followers, half leave mid-way, the rest read through a stop and a start, and every
  * subscription is released once they are gone.
  */
-import { type IncomingMessage, request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type IncomingMessage, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,13 +15,13 @@ import { type App, buildApp } from '../../src/api/app.js';
 import { TokenFile } from '../../src/api/auth.js';
 import { Readiness } from '../../src/api/readiness.js';
 import type { StreamEntry } from '../../src/api/routes/events.js';
-import { Metrics } from '../../src/metrics.js';
+import { preflightSources } from '../../src/daemon/host-readers.js';
 import type { LogEvent } from '../../src/lifecycle/event-log.js';
+import { Metrics } from '../../src/metrics.js';
+import { runPreflight } from '../../src/preflight/gather.js';
 import { requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { ManagerHarness, sleep } from '../support/manager.js';
-import { preflightSources } from '../../src/daemon/host-readers.js';
-import { runPreflight } from '../../src/preflight/gather.js';
 
 const TOKEN = 'events-stream-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };

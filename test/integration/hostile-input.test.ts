@@ -5,16 +5,16 @@
  * engine before and after. The figures are printed (and recorded in the README).
  */
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { type Daemon, startDaemon } from '../../src/daemon/run.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
+import { type Daemon, startDaemon } from '../../src/daemon/run.js';
 import { engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { buildCorpus, type HostileCase } from '../support/hostile-corpus.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';

@@ -16,18 +16,18 @@
  * which adds them to the policy and to this kind of test.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { type Daemon, startDaemon } from '../../src/daemon/run.js';
-import type { ContainerCreateSpec } from '../../src/engine/types.js';
 import { assertSafe } from '../../src/container/hardening.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
+import { type Daemon, startDaemon } from '../../src/daemon/run.js';
+import type { ContainerCreateSpec } from '../../src/engine/types.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { docker, engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';

@@ -15,12 +15,12 @@ import type { TokenFile } from '../../src/api/auth.js';
 import { Readiness } from '../../src/api/readiness.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { preflightSources, readGpuNode } from '../../src/daemon/host-readers.js';
 import { createManager } from '../../src/daemon/wiring.js';
 import { countingEngineErrors } from '../../src/engine/error-counting.js';
 import type { Engine } from '../../src/engine/types.js';
-import { preflightSources, readGpuNode } from '../../src/daemon/host-readers.js';
-import { Metrics } from '../../src/metrics.js';
 import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
+import { Metrics } from '../../src/metrics.js';
 import { runPreflight } from '../../src/preflight/gather.js';
 
 /** A fixed version keeps the OpenAPI snapshot stable across releases. */

@@ -14,16 +14,16 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { WORKSPACE_LABEL } from '../../src/container/labels.js';
 import { createManager } from '../../src/daemon/wiring.js';
-import { createLogger } from '../../src/log.js';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerCreateSpec, ContainerSummary } from '../../src/engine/types.js';
 import { INSPECTION_LABEL } from '../../src/image/inspection-container.js';
-import { WORKSPACE_LABEL } from '../../src/container/labels.js';
 import type { LifecycleMetrics } from '../../src/lifecycle/lifecycle-metrics.js';
 import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
 import type { Phase } from '../../src/lifecycle/phase.js';
 import type { WorkspaceStatus } from '../../src/lifecycle/workspace.js';
+import { createLogger } from '../../src/log.js';
 import { engineRequest, removeLabelled, testDockerHost } from './engine.js';
 
 /** The real engine adapter, seeing only this harness's workspaces and inspection containers when it lists. */

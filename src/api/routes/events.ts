@@ -7,8 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import type { EventLog, LogEvent, LogEventKind } from '../../lifecycle/event-log.js';
 import { WorkspaceNotFoundError } from '../../errors.js';
+import type { EventLog, LogEvent, LogEventKind } from '../../lifecycle/event-log.js';
 import { ErrorSchema, FollowQuery, LastEventIdHeaders, LogEntrySchema, SseFramesSchema, WorkspaceIdParams } from '../schemas.js';
 
 export type StreamFormat = 'ndjson' | 'sse';

@@ -28,11 +28,11 @@ import {
   type StreamEntry,
 } from '../../../src/api/routes/events.js';
 import { loadConfig } from '../../../src/config/load.js';
+import { preflightSources } from '../../../src/daemon/host-readers.js';
 import { createManager } from '../../../src/daemon/wiring.js';
 import { DockerEngine } from '../../../src/engine/docker.js';
-import { Metrics } from '../../../src/metrics.js';
 import { EventLog } from '../../../src/lifecycle/event-log.js';
-import { preflightSources } from '../../../src/daemon/host-readers.js';
+import { Metrics } from '../../../src/metrics.js';
 import { runPreflight } from '../../../src/preflight/gather.js';
 
 const silent = pino({ level: 'silent' });

@@ -5,14 +5,14 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toErrorResponse } from '../../../src/api/error-responses.js';
-import type { ContainerCreateSpec } from '../../../src/engine/types.js';
-import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
-import { GpuUnsupportedError, InvalidSpecError } from '../../../src/errors.js';
-import type { ImageFacts } from '../../../src/image/facts.js';
-import { assertSafe, UnsafeSpecError } from '../../../src/container/hardening.js';
 import { buildContainerSpec, precheckSpec } from '../../../src/container/container-spec.js';
-import { toWorkspaceFailure } from '../../../src/lifecycle/failure.js';
+import { assertSafe, UnsafeSpecError } from '../../../src/container/hardening.js';
 import type { NodeFacts } from '../../../src/container/node-facts.js';
+import type { ContainerCreateSpec } from '../../../src/engine/types.js';
+import { GpuUnsupportedError, InvalidSpecError } from '../../../src/errors.js';
+import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
+import type { ImageFacts } from '../../../src/image/facts.js';
+import { toWorkspaceFailure } from '../../../src/lifecycle/failure.js';
 import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 import { FixtureHostFs } from '../../support/fixture-host-fs.js';
 

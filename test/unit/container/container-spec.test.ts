@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ContainerCreateSpec } from '../../../src/engine/types.js';
-import type { ImageFacts, InitInfo } from '../../../src/image/facts.js';
-import { assertSafe, UnsafeSpecError } from '../../../src/container/hardening.js';
 import { buildContainerSpec, type BuildContainerSpecInput, precheckSpec } from '../../../src/container/container-spec.js';
+import { assertSafe, UnsafeSpecError } from '../../../src/container/hardening.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../../src/container/labels.js';
 import type { NodeFacts } from '../../../src/container/node-facts.js';
+import type { ContainerCreateSpec } from '../../../src/engine/types.js';
 import { InvalidSpecError, SpecRefusal } from '../../../src/errors.js';
+import type { ImageFacts, InitInfo } from '../../../src/image/facts.js';
 import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 
 const SYSTEMD: InitInfo = { mode: 'systemd', path: '/sbin/init', target: '/usr/lib/systemd/systemd', reason: null };

@@ -5,10 +5,10 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { envboxMarkdown, optionsMarkdown } from '../../support/config-markdown.js';
 import { OPTION_KEYS, OPTIONS } from '../../../src/config/options.js';
-import { Metrics } from '../../../src/metrics.js';
 import { FAILURE_REASONS } from '../../../src/errors.js';
+import { Metrics } from '../../../src/metrics.js';
+import { envboxMarkdown, optionsMarkdown } from '../../support/config-markdown.js';
 
 const readmePath = new URL('../../../README.md', import.meta.url);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countingEngineErrors } from '../../../src/engine/error-counting.js';
 import { EngineError } from '../../../src/engine/engine-errors.js';
+import { countingEngineErrors } from '../../../src/engine/error-counting.js';
 import type { Engine } from '../../../src/engine/types.js';
 
 describe('countingEngineErrors', () => {

@@ -1,7 +1,7 @@
 /** The GPU plan on fixture hosts (stand-ins for NVIDIA hosts; see discover.test.ts): selection, capabilities, paths. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
 import { GpuUnsupportedError, InvalidSpecError } from '../../../src/errors.js';
+import { discoverGpus, type GpuNodeFacts } from '../../../src/gpu/discover.js';
 import { type GpuPlan, libraryDirFor, planGpus } from '../../../src/gpu/plan.js';
 import type { OsRelease } from '../../../src/image/facts.js';
 import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';

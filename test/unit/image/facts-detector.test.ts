@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ImageFacts } from '../../../src/image/facts.js';
 import { ImageFactsCache } from '../../../src/image/facts-detector.js';
+import type { ImageFacts } from '../../../src/image/facts.js';
 
 describe('ImageFactsCache', () => {
   const factsOf = (imageId: string): ImageFacts => ({

@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../../src/engine/engine-errors.js';
 import type { ContainerCreateSpec, PathStat } from '../../../src/engine/types.js';
-import { detectImageFacts, INSPECTION_LABEL, type InspectionEngine, removeStaleInspections } from '../../../src/image/inspection-container.js';
 import type { ImageFacts } from '../../../src/image/facts.js';
 import { ModeDir, ModeNamedPipe, ModeSymlink } from '../../../src/image/filemode.js';
+import { detectImageFacts, INSPECTION_LABEL, type InspectionEngine, removeStaleInspections } from '../../../src/image/inspection-container.js';
 
 type Node = { dir: true } | { file: string; mode?: number } | { link: string } | { fifo: true } | { loop: true };
 type Tree = Record<string, Node>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EventLog } from '../../../src/lifecycle/event-log.js';
 import { drawPullProgress, renderProgressBar } from '../../../src/image/pull-progress-bar.js';
+import { EventLog } from '../../../src/lifecycle/event-log.js';
 
 describe('renderProgressBar', () => {
   it.each([

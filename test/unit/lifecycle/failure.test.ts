@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError, EngineUnavailableError, PullError } from '../../../src/engine/engine-errors.js';
-import { toWorkspaceFailure } from '../../../src/lifecycle/failure.js';
 import { InvalidSpecError } from '../../../src/errors.js';
+import { toWorkspaceFailure } from '../../../src/lifecycle/failure.js';
 
 describe('toWorkspaceFailure', () => {
   it.each<[Error, string]>([
