@@ -19,7 +19,7 @@ export interface HostEntry {
 }
 
 export interface HostFs {
-  /** Where the daemon reads the host root (`--host-root`), for messages. */
+  /** Where the daemon sees the host root (`--host-root`): for messages, and a host path's name in the daemon's view. */
   readonly root: string;
   /** Like lstat(2): a symlink is reported as one. Null when missing. */
   lstat(hostPath: string): Promise<HostEntry | null>;

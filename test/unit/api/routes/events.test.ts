@@ -14,10 +14,10 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, buildApp } from '../../../src/api/app.js';
-import { TokenFile } from '../../../src/api/auth.js';
-import { errorHandler } from '../../../src/api/error-responses.js';
-import { Readiness } from '../../../src/api/readiness.js';
+import { type App, buildApp } from '../../../../src/api/app.js';
+import { TokenFile } from '../../../../src/api/auth.js';
+import { errorHandler } from '../../../../src/api/error-responses.js';
+import { Readiness } from '../../../../src/api/readiness.js';
 import {
   EventCursor,
   type EventSink,
@@ -26,14 +26,14 @@ import {
   formatEntry,
   startCursor,
   type StreamEntry,
-} from '../../../src/api/routes/events.js';
-import { loadConfig } from '../../../src/config/load.js';
-import { preflightSources } from '../../../src/daemon/host-readers.js';
-import { createManager } from '../../../src/daemon/wiring.js';
-import { DockerEngine } from '../../../src/engine/docker.js';
-import { EventLog } from '../../../src/lifecycle/event-log.js';
-import { Metrics } from '../../../src/metrics.js';
-import { runPreflight } from '../../../src/preflight/gather.js';
+} from '../../../../src/api/routes/events.js';
+import { loadConfig } from '../../../../src/config/load.js';
+import { preflightSources } from '../../../../src/daemon/host-readers.js';
+import { createManager } from '../../../../src/daemon/wiring.js';
+import { DockerEngine } from '../../../../src/engine/docker.js';
+import { EventLog } from '../../../../src/lifecycle/event-log.js';
+import { Metrics } from '../../../../src/metrics.js';
+import { runPreflight } from '../../../../src/preflight/gather.js';
 
 const silent = pino({ level: 'silent' });
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
