@@ -66,6 +66,8 @@ export async function drillR6(workspaces: number): Promise<DrillResult> {
       if (!sent.includes(SIGRTMIN_3)) lost.push(`cvm-${id}: no SIGRTMIN+3 (signals: ${sent.join(',') || 'none'})`);
       if (state !== 'exited 0') lost.push(`cvm-${id}: ${state}, expected exited 0`);
     }
+    // What the daemon said from the signal on, to tell a slow stop from a failed one.
+    if (lost.length > 0) console.log(`R6 daemon log after SIGTERM:\n${daemon.lines.slice(daemon.lines.findIndex((l) => l.msg === 'shutting down')).map((l) => JSON.stringify(l)).join('\n')}`);
   } finally {
     daemon.kill('SIGKILL');
     events.close();

@@ -1,0 +1,33 @@
+/**
+ * Which program the test engine runs as `sysbox-runc`: real sysbox (scripts/engine.sh builds it from
+ * ../shared/sysbox when it is not installed) or the test-only shim over runc (test/runtime/sysbox-runc-shim), the
+ * last resort on machines without either. Tests that only real sysbox can pass skip, saying so, on the shim.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CVM_RUNTIME, engineRequest } from './engine.js';
+
+const run = promisify(execFile);
+
+export interface CvmRuntime {
+  /** True when the engine's sysbox-runc is sysbox itself. */
+  real: boolean;
+  /** One line for the test summary, e.g. "sysbox-runc 0.6.7 (real)". */
+  description: string;
+}
+
+export async function detectCvmRuntime(): Promise<CvmRuntime> {
+  const info = await engineRequest('GET', '/info').catch(() => null);
+  if (info?.status !== 200) return { real: false, description: 'none (no engine answers)' };
+  const runtimes = (JSON.parse(info.body) as { Runtimes?: Record<string, { path?: string }> }).Runtimes ?? {};
+  const path = runtimes[CVM_RUNTIME]?.path;
+  if (path === undefined) return { real: false, description: `none (the engine has no ${CVM_RUNTIME})` };
+  if (path.endsWith('sysbox-runc-shim')) return { real: false, description: 'sysbox-runc-shim over runc (test stand-in, not sysbox)' };
+  const version = await run(path, ['--version']).then(
+    ({ stdout }) => /^\s*version:\s*(\S+)/m.exec(stdout)?.[1],
+    () => undefined,
+  );
+  return version === undefined
+    ? { real: false, description: `${path} (not sysbox: it does not answer --version as sysbox-runc does)` }
+    : { real: true, description: `sysbox-runc ${version} (real)` };
+}
