@@ -15,6 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient } from '../support/api-client.js';
 import { docker, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE, SUPERVISOR_BASE_IMAGE } from '../support/images.js';
 import { buildSupervisorImage, IMAGE_BUILD_TIMEOUT_MS, realSysboxBinaries } from '../support/supervisor-image.js';
@@ -114,14 +115,7 @@ async function copyImage(image: string, targetArgs: readonly string[]): Promise<
   });
 }
 
-async function api(method: string, route: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${base}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
+const api = apiClient(() => base, token);
 
 function timing(what: string, startedAt: number): void {
   console.info(`envbox: ${what}: ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
