@@ -11,6 +11,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient } from '../support/api-client.js';
 import { DaemonProcess } from '../support/daemon-process.js';
 import { removeLabelled, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
@@ -20,14 +21,7 @@ const token = randomBytes(16).toString('hex');
 let daemon: DaemonProcess;
 let base = '';
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
+const api = apiClient(() => base, token);
 
 /** Follows the build log (NDJSON) until an entry with the wanted phase arrives after `afterSeq`. */
 async function followUntil(phase: string, afterSeq: number): Promise<number> {

@@ -14,6 +14,8 @@ export interface CvmRuntime {
   real: boolean;
   /** One line for the test summary, e.g. "sysbox-runc 0.6.7 (real)". */
   description: string;
+  /** Real sysbox only: the registered sysbox-runc's path and its version. */
+  sysbox?: { runcPath: string; version: string };
 }
 
 export async function detectCvmRuntime(): Promise<CvmRuntime> {
@@ -29,5 +31,5 @@ export async function detectCvmRuntime(): Promise<CvmRuntime> {
   );
   return version === undefined
     ? { real: false, description: `${path} (not sysbox: it does not answer --version as sysbox-runc does)` }
-    : { real: true, description: `sysbox-runc ${version} (real)` };
+    : { real: true, description: `sysbox-runc ${version} (real)`, sysbox: { runcPath: path, version } };
 }
