@@ -62,6 +62,9 @@ const DEFAULT_USERNAME = 'root';
 const DEVICE_PATHS = { fuse: '/dev/fuse', tun: '/dev/net/tun' } as const;
 const DEVICE_MISSING_HINT = { fuse: 'load the fuse module (modprobe fuse)', tun: 'load the tun module (modprobe tun)' } as const;
 
+/** systemd halts on it; a systemd workspace's StopSignal. */
+export const SYSTEMD_STOP_SIGNAL = 'SIGRTMIN+3';
+
 export function containerName(id: string): string {
   return `cvm-${id}`;
 }
@@ -169,7 +172,7 @@ function pid1For(facts: ImageFacts): Pid1 {
   switch (facts.init.mode) {
     case 'systemd':
       // Sysbox treats a container as systemd only when PID 1 is literally /sbin/init. SIGRTMIN+3 is systemd's halt.
-      return { entrypoint: ['/sbin/init'], cmd: [], stopSignal: 'SIGRTMIN+3', stopTimeout: 30, dockerInit: false };
+      return { entrypoint: ['/sbin/init'], cmd: [], stopSignal: SYSTEMD_STOP_SIGNAL, stopTimeout: 30, dockerInit: false };
     case 'init':
       // busybox init powers off on SIGUSR2 and exits, with or without CAP_SYS_BOOT (SIGTERM would mean reboot).
       // Other inits get Docker's SIGTERM; the engine kills them after the timeout if they ignore it.

@@ -10,7 +10,7 @@ import type { ImageToDetect } from '../image/detect.js';
 import type { ImageFacts, OsRelease } from '../image/facts.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
-import { buildContainerSpec, containerName } from './container-spec.js';
+import { buildContainerSpec, containerName, SYSTEMD_STOP_SIGNAL } from './container-spec.js';
 import { toWorkspaceFailure, WorkspaceFailure } from './failure.js';
 import { ensureImage, recordedDigest } from './image-pull.js';
 import type { ImagePuller } from './image-puller.js';
@@ -40,6 +40,9 @@ export interface OperationDeps {
   nodeCredentials: () => Promise<RegistryCredentials | undefined>;
   metrics?: LifecycleMetrics;
 }
+
+/** How often a systemd workspace being stopped is sent SIGRTMIN+3 again (see Operations.stopContainer). */
+const STOP_SIGNAL_REPEAT_MS = 1000;
 
 export interface PidOneExit {
   exitCode: number;
@@ -112,9 +115,32 @@ export class Operations {
       return;
     }
     ws.setPhase('stopping');
-    // No timeout argument: the engine uses the container's own StopSignal and StopTimeout (SIGRTMIN+3 for systemd).
-    await this.deps.engine.stopContainer(ws.containerId);
+    await this.stopContainer(ws.containerId, ws.init?.mode === 'systemd' ? SYSTEMD_STOP_SIGNAL : null);
     ws.setPhase('stopped');
+  }
+
+  /**
+   * The engine's stop, without a timeout argument: it sends the container's own StopSignal and SIGKILLs after its
+   * StopTimeout (30 s for systemd). A PID namespace's init receives a signal from outside only once it handles it,
+   * and systemd installs its handlers a moment after it starts: a SIGRTMIN+3 sent before that is dropped, and the
+   * stop would sit out the whole timeout (longer than the daemon's shutdown grace) and end in SIGKILL. So a systemd
+   * container is sent SIGRTMIN+3 again every second until it has stopped.
+   */
+  private async stopContainer(containerId: string, stopSignal: string | null): Promise<void> {
+    const { engine } = this.deps;
+    if (stopSignal !== SYSTEMD_STOP_SIGNAL) {
+      await engine.stopContainer(containerId);
+      return;
+    }
+    const again = setInterval(() => {
+      // Best effort: the stop itself reports what matters, and a container that just stopped answers 409.
+      engine.signalContainer(containerId, stopSignal).catch(() => undefined);
+    }, STOP_SIGNAL_REPEAT_MS);
+    try {
+      await engine.stopContainer(containerId);
+    } finally {
+      clearInterval(again);
+    }
   }
 
   /** Daemon shutdown with policy `stop`: the container stops, the desired state stays `running`. */
@@ -203,7 +229,7 @@ export class Operations {
     } else {
       if (existing) {
         ws.log.append('info', `replacing container ${existing.id.slice(0, 12)} (generation ${existing.labels[GENERATION_LABEL] ?? '?'})`);
-        await engine.stopContainer(existing.id);
+        await this.stopContainer(existing.id, existing.config.stopSignal);
         await engine.removeContainer(existing.id, { force: true });
       }
       containerId = await engine.createContainer(createSpec);
@@ -280,7 +306,7 @@ export class Operations {
     ws.setPhase('deleting');
     const existing = await engine.inspectContainer(containerName(ws.id));
     if (existing) {
-      await engine.stopContainer(existing.id);
+      await this.stopContainer(existing.id, existing.config.stopSignal);
       await engine.removeContainer(existing.id, { force: true });
     }
     if (purge) {
