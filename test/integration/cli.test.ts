@@ -2,8 +2,8 @@
  * The real `cvm-supervisor` binary: usage errors, /healthz before the engine is up, and SIGTERM with a running
  * systemd workspace (policy stop: systemd gets SIGRTMIN+3 and exits 0; the daemon exits 0 within the grace).
  *
- * `sysbox-runc` in the test engine is a test-only shim over runc (test/runtime/sysbox-runc-shim), standing in for
- * sysbox, which cannot be installed here.
+ * `sysbox-runc` in the test engine is real sysbox, or the test-only shim over runc on machines without it
+ * (test/README.md); these tests hold on both.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';

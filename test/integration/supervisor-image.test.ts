@@ -5,7 +5,8 @@
  * file mounted. The probes are called from outside the container, through a published port.
  *
  * The engine keeps the build's layers, so a rerun rebuilds only what changed (normally the compiled dist/).
- * `sysbox-runc` in the test engine is the test-only shim over runc (test/runtime/sysbox-runc-shim).
+ * The supervising container itself runs under runc; the test engine's `sysbox-runc` is real sysbox, or the
+ * test-only shim on machines without it (test/README.md).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
