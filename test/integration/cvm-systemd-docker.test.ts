@@ -14,7 +14,9 @@ import { inspectRaw, ManagerHarness } from '../support/manager.js';
 import { systemState } from '../support/systemd.js';
 
 const runtime = await detectCvmRuntime();
-const onlySysbox = runtime.real ? '' : ` (skipped: only real sysbox runs Docker in a user namespace; here sysbox-runc is ${runtime.description})`;
+const title = runtime.real
+  ? `a systemd CVM with Docker inside, on ${runtime.description}`
+  : `a systemd CVM with Docker inside (skipped: only real sysbox runs Docker in a user namespace; the CVM runtime here is ${runtime.description})`;
 /** sysbox 0.6.7 lets no CVM mount these kernel file systems, so systemd reports `degraded` for them, and only them. */
 const UNMOUNTABLE_IN_SYSBOX = ['sys-kernel-config.mount', 'sys-kernel-debug.mount', 'sys-kernel-tracing.mount'];
 const BUILT = 'cvm-inner/built:1';
@@ -49,7 +51,7 @@ async function innerRun(container: string, image: string, command: string): Prom
   return docker(['exec', container, 'docker', 'run', '--rm', image, 'sh', '-c', command], 120_000);
 }
 
-describe.skipIf(!runtime.real)(`a systemd CVM with Docker inside, on ${runtime.description}${onlySysbox}`, () => {
+describe.skipIf(!runtime.real)(title, () => {
   let h: ManagerHarness;
 
   beforeAll(async () => {
