@@ -10,7 +10,7 @@ import type { ImageToDetect } from '../image/detect.js';
 import type { ImageFacts, OsRelease } from '../image/facts.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
-import { buildContainerSpec, containerName, SYSTEMD_STOP_SIGNAL } from './container-spec.js';
+import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from './container-spec.js';
 import { toWorkspaceFailure, WorkspaceFailure } from './failure.js';
 import { ensureImage, recordedDigest } from './image-pull.js';
 import type { ImagePuller } from './image-puller.js';
@@ -43,6 +43,19 @@ export interface OperationDeps {
 
 /** How often a systemd workspace being stopped is sent SIGRTMIN+3 again (see Operations.stopContainer). */
 const STOP_SIGNAL_REPEAT_MS = 1000;
+
+/** What the engine needs after its SIGKILL (sysbox's teardown included) before the daemon's deadline. */
+const KILL_MARGIN_SECONDS = 3;
+
+/**
+ * The stop timeout that makes the engine SIGKILL before `deadline`: undefined when the container's own StopTimeout
+ * (`own`, null when unknown) already ends in time. A systemd workspace's 30 s is longer than the default shutdown
+ * grace (25 s): a systemd slow to halt would otherwise outlive the daemon's budget, still running when it exits 1.
+ */
+function killBefore(deadline: number, own: number | null): number | undefined {
+  const left = Math.floor((deadline - Date.now()) / 1000) - KILL_MARGIN_SECONDS;
+  return own !== null && own <= left ? undefined : Math.max(left, 1);
+}
 
 export interface PidOneExit {
   exitCode: number;
@@ -109,13 +122,15 @@ export class Operations {
     else await this.stop(ws);
   }
 
-  async stop(ws: Workspace): Promise<void> {
+  /** With a deadline (the daemon's shutdown), the engine's SIGKILL comes early enough that the container is down by then. */
+  async stop(ws: Workspace, deadline?: number): Promise<void> {
     if (ws.containerId === null) {
       ws.setPhase('stopped');
       return;
     }
     ws.setPhase('stopping');
-    await this.stopContainer(ws.containerId, ws.init?.mode === 'systemd' ? SYSTEMD_STOP_SIGNAL : null);
+    const timeoutSeconds = deadline === undefined ? undefined : killBefore(deadline, ws.init === null ? null : STOP_TIMEOUT_SECONDS[ws.init.mode]);
+    await this.stopContainer(ws.containerId, ws.init?.mode === 'systemd' ? SYSTEMD_STOP_SIGNAL : null, timeoutSeconds);
     ws.setPhase('stopped');
   }
 
@@ -126,10 +141,10 @@ export class Operations {
    * stop would sit out the whole timeout (longer than the daemon's shutdown grace) and end in SIGKILL. So a systemd
    * container is sent SIGRTMIN+3 again every second until it has stopped.
    */
-  private async stopContainer(containerId: string, stopSignal: string | null): Promise<void> {
+  private async stopContainer(containerId: string, stopSignal: string | null, timeoutSeconds?: number): Promise<void> {
     const { engine } = this.deps;
     if (stopSignal !== SYSTEMD_STOP_SIGNAL) {
-      await engine.stopContainer(containerId);
+      await engine.stopContainer(containerId, timeoutSeconds);
       return;
     }
     const again = setInterval(() => {
@@ -137,16 +152,16 @@ export class Operations {
       engine.signalContainer(containerId, stopSignal).catch(() => undefined);
     }, STOP_SIGNAL_REPEAT_MS);
     try {
-      await engine.stopContainer(containerId);
+      await engine.stopContainer(containerId, timeoutSeconds);
     } finally {
       clearInterval(again);
     }
   }
 
-  /** Daemon shutdown with policy `stop`: the container stops, the desired state stays `running`. */
-  async stopForShutdown(ws: Workspace): Promise<void> {
+  /** Daemon shutdown with policy `stop`: the container stops by `deadline`, the desired state stays `running`. */
+  async stopForShutdown(ws: Workspace, deadline?: number): Promise<void> {
     if (ws.containerId === null || (ws.phase !== 'running' && ws.phase !== 'starting')) return;
-    await this.stop(ws);
+    await this.stop(ws, deadline);
   }
 
   /** After a `die` event: how PID 1 exited. Null when the container is in fact running again. */
