@@ -135,11 +135,11 @@ export class Operations {
   }
 
   /**
-   * The engine's stop, without a timeout argument: it sends the container's own StopSignal and SIGKILLs after its
-   * StopTimeout (30 s for systemd). A PID namespace's init receives a signal from outside only once it handles it,
-   * and systemd installs its handlers a moment after it starts: a SIGRTMIN+3 sent before that is dropped, and the
-   * stop would sit out the whole timeout (longer than the daemon's shutdown grace) and end in SIGKILL. So a systemd
-   * container is sent SIGRTMIN+3 again every second until it has stopped.
+   * The engine's stop: the container's own StopSignal, then SIGKILL after `timeoutSeconds` or, without it, after the
+   * container's StopTimeout (30 s for systemd). A PID namespace's init receives a signal from outside only once it
+   * blocks or handles it, and systemd does so a moment after it starts: a SIGRTMIN+3 sent before is dropped, and the
+   * stop would sit out the whole timeout and end in SIGKILL. So a systemd container is sent SIGRTMIN+3 again every
+   * second until it has stopped.
    */
   private async stopContainer(containerId: string, stopSignal: string | null, timeoutSeconds?: number): Promise<void> {
     const { engine } = this.deps;
