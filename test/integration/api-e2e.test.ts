@@ -3,8 +3,8 @@
  * test engine, and plain fetch. PUT, follow the build log until `running`, GET, stop, start, rebuild, check
  * /metrics, delete.
  *
- * `sysbox-runc` in the test engine is a test-only shim over runc (test/runtime/sysbox-runc-shim), standing in for
- * sysbox, which cannot be installed here.
+ * `sysbox-runc` in the test engine is real sysbox, or the test-only shim over runc on machines without it
+ * (test/README.md); these tests hold on both.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';

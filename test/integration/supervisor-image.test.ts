@@ -6,6 +6,8 @@
  * through a published port. The image as the outer container of embedded mode: supervisor-image-envbox.test.ts.
  *
  * The engine keeps the build's layers, so a rerun rebuilds only what changed (normally the compiled dist/).
+ * The supervising container itself runs under runc; the test engine's `sysbox-runc` is real sysbox, or the
+ * test-only shim on machines without it (test/README.md).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -4,8 +4,9 @@
  * last resort on machines without either. Tests that only real sysbox can pass skip, saying so, on the shim.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { CVM_RUNTIME, engineRequest } from './engine.js';
+import { CVM_RUNTIME, docker, engineRequest } from './engine.js';
 
 const run = promisify(execFile);
 
@@ -33,3 +34,16 @@ export async function detectCvmRuntime(): Promise<CvmRuntime> {
     ? { real: false, description: `${path} (not sysbox: it does not answer --version as sysbox-runc does)` }
     : { real: true, description: `sysbox-runc ${version} (real)`, sysbox: { runcPath: path, version } };
 }
+
+/** A running container's user namespace: its uid_map as read inside, and the host uid its PID 1 runs as. */
+export async function userNamespaceOf(container: string): Promise<{ uidMap: number[][]; pid1HostUid: number }> {
+  const uidMap = (await docker(['exec', container, 'cat', '/proc/self/uid_map']))
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number));
+  const pid = await docker(['inspect', '--format', '{{.State.Pid}}', container]);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return { uidMap, pid1HostUid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) };
+}
+
+/** The host's own uid_map (no user namespace): every uid maps to itself. */
+export const IDENTITY_UID_MAP = [[0, 0, 4294967295]];
