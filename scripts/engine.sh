@@ -1,7 +1,11 @@
 #!/bin/bash
 # The test engine: a private dockerd (own data root, exec root, pidfile and socket) so tests never touch a
-# node's real engine. `start` is idempotent. It registers the TEST-ONLY runtime "sysbox-runc", which is
-# test/runtime/sysbox-runc-shim over runc (see test/README.md), because sysbox cannot be installed here.
+# node's real engine. `start` is idempotent. Its runtime "sysbox-runc" is, in this order:
+#   1. a sysbox already installed on this machine (sysbox-runc, sysbox-mgr and sysbox-fs on PATH);
+#   2. sysbox built from source by ../shared/sysbox/build.sh, when that folder exists (cached under /var/cache);
+#   3. the TEST-ONLY stand-in test/runtime/sysbox-runc-shim over runc, said loudly (see test/README.md).
+# With real sysbox it starts sysbox-mgr and sysbox-fs before dockerd (unless they already run) and stops them
+# after it.
 #   scripts/engine.sh start|stop|status
 # Then: DOCKER_HOST=unix:///run/cvm-supervisor-test/docker.sock
 set -euo pipefail
@@ -15,6 +19,9 @@ socket=$run_dir/docker.sock
 log_file=$run_dir/dockerd.log
 docker_host=unix://$socket
 shim=$repo_root/test/runtime/sysbox-runc-shim
+# Canonical: build.sh's cache stamp hashes its own path.
+sysbox_build=$(realpath -m "$repo_root/../shared/sysbox/build.sh")
+sysbox_sockets=(/run/sysbox/sysmgr.sock /run/sysbox/sysfs.sock)
 start_timeout_seconds=60
 # Its own bridge, not docker0: another dockerd in this network namespace (a node's engine, a drill's private
 # engine started with --bridge=none, which deletes docker0) must not be able to take the test engine's away.
@@ -68,19 +75,93 @@ start() {
   fi
   ensure_packages
   mkdir -p "$run_dir" "$data_root" "$exec_root"
-  [[ -x $shim ]] || { say "runtime shim missing or not executable: $shim"; return 1; }
+  local cvm_runtime
+  cvm_runtime=$(resolve_cvm_runtime) || return 1
+  [[ $cvm_runtime == "$shim" ]] || start_sysbox "$(dirname "$cvm_runtime")" || return 1
   ensure_bridge
-  launch_dockerd --bridge="$bridge"
+  launch_dockerd --add-runtime "sysbox-runc=$cvm_runtime" --bridge="$bridge"
   if ! wait_until_answering; then
     grep -qi 'iptables' "$log_file" || fail_with_log || return 1
     # Some sandboxes refuse iptables' nat table. The tests need containers, not their networking: retry with
     # no bridge and no iptables (containers then get loopback only).
     say "dockerd failed on iptables; retrying with --iptables=false --bridge=none"
     stop_dockerd
-    launch_dockerd --iptables=false --ip-masq=false --bridge=none
+    launch_dockerd --add-runtime "sysbox-runc=$cvm_runtime" --iptables=false --ip-masq=false --bridge=none
     wait_until_answering || fail_with_log || return 1
   fi
   say "started (pid $(<"$pidfile")) at $docker_host"
+}
+
+# Prints the sysbox-runc to register: installed, else built from ../shared/sysbox, else the shim.
+resolve_cvm_runtime() {
+  local runc bin
+  if runc=$(command -v sysbox-runc) && command -v sysbox-mgr >/dev/null && command -v sysbox-fs >/dev/null; then
+    :
+  elif [[ -x $sysbox_build ]]; then
+    say "building sysbox from $(dirname "$sysbox_build") (cached after the first time)"
+    bin=$("$sysbox_build") || { say "building sysbox failed"; return 1; }
+    runc=$bin/sysbox-runc
+  else
+    say "!!! NO SYSBOX: neither installed nor buildable here (no $sysbox_build)."
+    say "!!! CVM tests run on the TEST-ONLY shim over plain runc: no user namespace, no sysbox-fs, no Docker inside."
+    echo "$shim"
+    return 0
+  fi
+  echo "$runc"
+}
+
+sysbox_serving() {
+  local socket
+  for socket in "${sysbox_sockets[@]}"; do [[ -S $socket ]] || return 1; done
+  pgrep -x sysbox-mgr >/dev/null && pgrep -x sysbox-fs >/dev/null
+}
+
+# sysbox-mgr, then sysbox-fs (both sockets must exist before a sysbox container starts). One set per mount
+# namespace: when one already serves (a machine's sysbox.service), it is used and left alone at stop.
+start_sysbox() {
+  local bin=$1 name waited socket
+  if sysbox_serving; then
+    say "sysbox-mgr and sysbox-fs already run; using them"
+    return 0
+  fi
+  rm -f "${sysbox_sockets[@]}"
+  local i names=(sysbox-mgr sysbox-fs)
+  for i in 0 1; do
+    name=${names[i]} socket=${sysbox_sockets[i]}
+    local args=()
+    [[ $name == sysbox-mgr ]] && args=(--disable-shiftfs)
+    : >"$run_dir/$name.log"
+    "$bin/$name" "${args[@]}" >>"$run_dir/$name.log" 2>&1 </dev/null &
+    echo $! >"$run_dir/$name.pid"
+    waited=0
+    until [[ -S $socket ]]; do
+      if ((waited >= 300)) || ! kill -0 "$(<"$run_dir/$name.pid")" 2>/dev/null; then
+        say "$name did not create $socket within 30s or exited; last lines of $run_dir/$name.log:"
+        tail -n 20 "$run_dir/$name.log" >&2
+        stop_sysbox
+        return 1
+      fi
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+  done
+  say "started sysbox-mgr and sysbox-fs from $bin"
+}
+
+# Only what start_sysbox started (its pid files): sysbox-fs first, then sysbox-mgr.
+stop_sysbox() {
+  local name pid waited
+  for name in sysbox-fs sysbox-mgr; do
+    [[ -f $run_dir/$name.pid ]] || continue
+    pid=$(<"$run_dir/$name.pid")
+    rm -f "$run_dir/$name.pid"
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -TERM "$pid"
+    waited=0
+    while kill -0 "$pid" 2>/dev/null && ((waited < 100)); do sleep 0.1; waited=$((waited + 1)); done
+    kill -KILL "$pid" 2>/dev/null || true
+    say "stopped $name (pid $pid)"
+  done
 }
 
 ensure_bridge() {
@@ -99,7 +180,6 @@ launch_dockerd() {
     --exec-root "$exec_root" \
     --pidfile "$pidfile" \
     --host "$docker_host" \
-    --add-runtime "sysbox-runc=$shim" \
     --containerd-namespace cvm-supervisor-test \
     --containerd-plugins-namespace cvm-supervisor-test-plugins \
     "$@" \
@@ -155,6 +235,7 @@ stop_dockerd() {
 
 stop() {
   stop_dockerd
+  stop_sysbox
   unmount_leftovers
   ip link del "$bridge" 2>/dev/null || true
 }

@@ -28,7 +28,7 @@ prepare_engine() {
     say "using the engine at DOCKER_HOST=$DOCKER_HOST"
     docker info >/dev/null || { say "no engine answers at $DOCKER_HOST"; return 1; }
     if ! docker info --format '{{json .Runtimes}}' | grep -q '"sysbox-runc"'; then
-      say "the engine at $DOCKER_HOST has no runtime sysbox-runc: register sysbox, or the test shim" \
+      say "the engine at $DOCKER_HOST has no runtime sysbox-runc: register sysbox, or the test-only shim" \
         "(dockerd --add-runtime sysbox-runc=$repo_root/test/runtime/sysbox-runc-shim), or unset DOCKER_HOST"
       return 1
     fi
@@ -51,7 +51,7 @@ if npm run --silent lint; then checks_passed=$((checks_passed + 1)); else checks
 if npm run --silent typecheck; then checks_passed=$((checks_passed + 1)); else checks_failed=$((checks_failed + 1)); fi
 
 mkdir -p .cache
-rm -f "$vitest_report"
+rm -f "$vitest_report" .cache/cvm-runtime.txt
 vitest_status=0
 if [[ $engine_ready == true ]]; then
   npx vitest run --reporter=default --reporter=json --outputFile.json="$vitest_report" || vitest_status=$?
@@ -76,5 +76,7 @@ read -r tests_passed tests_failed tests_skipped < <(
 # vitest can fail outside any test (an unhandled error, a file that does not load): count that too.
 if ((vitest_status != 0 && tests_failed == 0)); then tests_failed=1; fi
 
+# Which runtime the CVM tests ran on (written by the tests' globalSetup, test/support/build.ts).
+echo "CVM runtime: $(cat .cache/cvm-runtime.txt 2>/dev/null || echo 'unknown (the tests did not start)')"
 echo "$((tests_passed + checks_passed)) passed, $((tests_failed + checks_failed)) failed, $tests_skipped skipped"
 ((tests_failed + checks_failed == 0))

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { ContainerCreateSpec, MountSpec as EngineMount } from '../engine/types.js';
 import { InvalidSpecError, SpecRefusal } from '../errors.js';
-import type { ImageFacts } from '../image/facts.js';
+import type { ImageFacts, InitMode } from '../image/facts.js';
 import { isValidWorkspaceId, type WorkspaceSpec } from '../spec/workspace-spec.js';
 import { deviceMappings, gpuMappings } from './device-mappings.js';
 import { assertSafe } from './hardening.js';
@@ -33,6 +33,11 @@ const ROOT_HOME = '/root';
 /** The default user: PID 1 and the home owner are root unless the spec names a user. */
 const DEFAULT_USERNAME = 'root';
 
+
+/** systemd halts on it; a systemd workspace's StopSignal. */
+export const SYSTEMD_STOP_SIGNAL = 'SIGRTMIN+3';
+/** The container's StopTimeout by init mode: how long the engine waits after the StopSignal before SIGKILL. */
+export const STOP_TIMEOUT_SECONDS: Readonly<Record<InitMode, number>> = { systemd: 30, init: 10, keepalive: 10 };
 
 export function containerName(id: string): string {
   return `cvm-${id}`;
@@ -141,7 +146,7 @@ function pid1For(facts: ImageFacts): Pid1 {
   switch (facts.init.mode) {
     case 'systemd':
       // Sysbox treats a container as systemd only when PID 1 is literally /sbin/init. SIGRTMIN+3 is systemd's halt.
-      return { entrypoint: ['/sbin/init'], cmd: [], stopSignal: 'SIGRTMIN+3', stopTimeout: 30, dockerInit: false };
+      return { entrypoint: ['/sbin/init'], cmd: [], stopSignal: SYSTEMD_STOP_SIGNAL, stopTimeout: STOP_TIMEOUT_SECONDS.systemd, dockerInit: false };
     case 'init':
       // busybox init powers off on SIGUSR2 and exits, with or without CAP_SYS_BOOT (SIGTERM would mean reboot).
       // Other inits get Docker's SIGTERM; the engine kills them after the timeout if they ignore it.
@@ -149,7 +154,7 @@ function pid1For(facts: ImageFacts): Pid1 {
         entrypoint: ['/sbin/init'],
         cmd: [],
         stopSignal: facts.init.target !== null && path.posix.basename(facts.init.target) === 'busybox' ? 'SIGUSR2' : 'SIGTERM',
-        stopTimeout: 10,
+        stopTimeout: STOP_TIMEOUT_SECONDS.init,
         dockerInit: false,
       };
     case 'keepalive':
@@ -160,7 +165,7 @@ function pid1For(facts: ImageFacts): Pid1 {
         );
       }
       // Docker's init reaps zombies and forwards SIGTERM, which ends `sleep infinity` (GNU and busybox alike).
-      return { entrypoint: [facts.sleepPath], cmd: ['infinity'], stopSignal: 'SIGTERM', stopTimeout: 10, dockerInit: true };
+      return { entrypoint: [facts.sleepPath], cmd: ['infinity'], stopSignal: 'SIGTERM', stopTimeout: STOP_TIMEOUT_SECONDS.keepalive, dockerInit: true };
   }
 }
 

@@ -101,10 +101,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       await app.close();
       clearTimeout(forced);
     },
-    async () => {
+    async (deadline) => {
       stopConnecting.abort();
       imageGc.stop();
-      if (await startup) await manager.shutdown(config.shutdownPolicy);
+      if (await startup) await manager.shutdown(config.shutdownPolicy, deadline);
       tokens?.close();
     },
     // The engine goes after its workspaces; sysbox after the engine.

@@ -206,6 +206,16 @@ export class DockerEngine implements Engine {
     }
   }
 
+  async signalContainer(id: string, signal: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).kill({ signal, abortSignal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      // 404: gone; 409: not running.
+      const status = statusOf(err);
+      if (status !== 404 && status !== 409) throw toEngineError('container signal', err);
+    }
+  }
+
   async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
     await this.callOrMissing('container remove', (abortSignal) =>
       this.docker.getContainer(id).remove({ force: options.force ?? false, v: false, abortSignal }),

@@ -195,6 +195,8 @@ export interface Engine {
   startContainer(id: string): Promise<void>;
   /** Sends the container's stop signal, then SIGKILL after timeoutSeconds. Already-stopped is not an error. */
   stopContainer(id: string, timeoutSeconds?: number): Promise<void>;
+  /** Sends `signal` (e.g. SIGRTMIN+3) to PID 1. A container that is missing or not running is not an error. */
+  signalContainer(id: string, signal: string): Promise<void>;
   /** Missing is not an error. */
   removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
   inspectContainer(id: string): Promise<ContainerDetails | undefined>;

@@ -217,10 +217,11 @@ export class WorkspaceManager {
   }
 
   /**
-   * Shutdown: stop watching, cancel pulls, bootstraps and restart timers, then stop (policy `stop`) or leave
-   * (`keep`) the containers. Desired state stays as it was, so a restarted daemon brings them back.
+   * Shutdown: stop watching, cancel pulls, bootstraps and restart timers, then stop (policy `stop`; by `deadline`,
+   * epoch ms, when given) or leave (`keep`) the containers. Desired state stays as it was, so a restarted daemon
+   * brings them back.
    */
-  async shutdown(policy: 'stop' | 'keep'): Promise<void> {
+  async shutdown(policy: 'stop' | 'keep', deadline?: number): Promise<void> {
     this.shuttingDown = true;
     for (const ws of this.workspaces.values()) {
       if (ws.restartTimer) clearTimeout(ws.restartTimer);
@@ -229,7 +230,7 @@ export class WorkspaceManager {
     await this.watcher.stop();
     await this.queue.idle();
     if (policy === 'stop') {
-      await Promise.all([...this.workspaces.values()].map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws))));
+      await Promise.all([...this.workspaces.values()].map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws, deadline))));
     }
   }
 

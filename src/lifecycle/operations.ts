@@ -4,7 +4,7 @@
  * its generation, so a resumed create finds its own container instead of making a second one.
  */
 import type { Logger } from 'pino';
-import { buildContainerSpec, containerName } from '../container/container-spec.js';
+import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
 import type { ResolvedMountSources } from '../container/mounts.js';
 import type { NodeFacts } from '../container/node-facts.js';
@@ -41,6 +41,22 @@ export interface OperationDeps {
   /** The node's pull secret, if any, read afresh for each pull. */
   nodeCredentials: () => Promise<RegistryCredentials | undefined>;
   metrics?: LifecycleMetrics;
+}
+
+/** How often a systemd workspace being stopped is sent SIGRTMIN+3 again (see Operations.stopContainer). */
+const STOP_SIGNAL_REPEAT_MS = 1000;
+
+/** What the engine needs after its SIGKILL (sysbox's teardown included) before the daemon's deadline. */
+const KILL_MARGIN_SECONDS = 3;
+
+/**
+ * The stop timeout that makes the engine SIGKILL before `deadline`: undefined when the container's own StopTimeout
+ * (`own`, null when unknown) already ends in time. A systemd workspace's 30 s is longer than the default shutdown
+ * grace (25 s): a systemd slow to halt would otherwise outlive the daemon's budget, still running when it exits 1.
+ */
+function killBefore(deadline: number, own: number | null): number | undefined {
+  const left = Math.floor((deadline - Date.now()) / 1000) - KILL_MARGIN_SECONDS;
+  return own !== null && own <= left ? undefined : Math.max(left, 1);
 }
 
 export interface PidOneExit {
@@ -108,21 +124,46 @@ export class Operations {
     else await this.stop(ws);
   }
 
-  async stop(ws: Workspace): Promise<void> {
+  /** With a deadline (the daemon's shutdown), the engine's SIGKILL comes early enough that the container is down by then. */
+  async stop(ws: Workspace, deadline?: number): Promise<void> {
     if (ws.containerId === null) {
       ws.setPhase('stopped');
       return;
     }
     ws.setPhase('stopping');
-    // No timeout argument: the engine uses the container's own StopSignal and StopTimeout (SIGRTMIN+3 for systemd).
-    await this.deps.engine.stopContainer(ws.containerId);
+    const timeoutSeconds = deadline === undefined ? undefined : killBefore(deadline, ws.init === null ? null : STOP_TIMEOUT_SECONDS[ws.init.mode]);
+    await this.stopContainer(ws.containerId, ws.init?.mode === 'systemd' ? SYSTEMD_STOP_SIGNAL : null, timeoutSeconds);
     ws.setPhase('stopped');
   }
 
-  /** Daemon shutdown with policy `stop`: the container stops, the desired state stays `running`. */
-  async stopForShutdown(ws: Workspace): Promise<void> {
+  /**
+   * The engine's stop: the container's own StopSignal, then SIGKILL after `timeoutSeconds` or, without it, after the
+   * container's StopTimeout (30 s for systemd). A PID namespace's init receives a signal from outside only once it
+   * blocks or handles it, and systemd does so a moment after it starts: a SIGRTMIN+3 sent before is dropped, and the
+   * stop would sit out the whole timeout and end in SIGKILL. So a systemd container is sent SIGRTMIN+3 again every
+   * second until it has stopped.
+   */
+  private async stopContainer(containerId: string, stopSignal: string | null, timeoutSeconds?: number): Promise<void> {
+    const { engine } = this.deps;
+    if (stopSignal !== SYSTEMD_STOP_SIGNAL) {
+      await engine.stopContainer(containerId, timeoutSeconds);
+      return;
+    }
+    const again = setInterval(() => {
+      // Best effort: the stop itself reports what matters, and a container that just stopped answers 409.
+      engine.signalContainer(containerId, stopSignal).catch(() => undefined);
+    }, STOP_SIGNAL_REPEAT_MS);
+    try {
+      await engine.stopContainer(containerId, timeoutSeconds);
+    } finally {
+      clearInterval(again);
+    }
+  }
+
+  /** Daemon shutdown with policy `stop`: the container stops by `deadline`, the desired state stays `running`. */
+  async stopForShutdown(ws: Workspace, deadline?: number): Promise<void> {
     if (ws.containerId === null || (ws.phase !== 'running' && ws.phase !== 'starting')) return;
-    await this.stop(ws);
+    await this.stop(ws, deadline);
   }
 
   /** After a `die` event: how PID 1 exited. Null when the container is in fact running again. */
@@ -205,7 +246,7 @@ export class Operations {
     } else {
       if (existing) {
         ws.log.append('info', `replacing container ${existing.id.slice(0, 12)} (generation ${existing.labels[GENERATION_LABEL] ?? '?'})`);
-        await engine.stopContainer(existing.id);
+        await this.stopContainer(existing.id, existing.config.stopSignal);
         await engine.removeContainer(existing.id, { force: true });
       }
       containerId = await engine.createContainer(createSpec);
@@ -282,7 +323,7 @@ export class Operations {
     ws.setPhase('deleting');
     const existing = await engine.inspectContainer(containerName(ws.id));
     if (existing) {
-      await engine.stopContainer(existing.id);
+      await this.stopContainer(existing.id, existing.config.stopSignal);
       await engine.removeContainer(existing.id, { force: true });
     }
     if (purge) {

@@ -5,7 +5,8 @@
  * The app is wired as daemon/wiring.ts wires it (test/support/api.ts); the manager is the real one (createManager).
  * Cases that never reach an engine are in test/unit/api/app.test.ts.
  *
- * The test engine's `sysbox-runc` is test/runtime/sysbox-runc-shim over runc, standing in for sysbox (test/README.md).
+ * The test engine's `sysbox-runc` is real sysbox, or the test-only shim over runc on machines without it
+ * (test/README.md).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -3,14 +3,15 @@
  * test engine, and plain fetch. PUT, follow the build log until `running`, GET, stop, start, rebuild, check
  * /metrics, delete.
  *
- * `sysbox-runc` in the test engine is a test-only shim over runc (test/runtime/sysbox-runc-shim), standing in for
- * sysbox, which cannot be installed here.
+ * `sysbox-runc` in the test engine is real sysbox, or the test-only shim over runc on machines without it
+ * (test/README.md); these tests hold on both.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient } from '../support/api-client.js';
 import { DaemonProcess } from '../support/daemon-process.js';
 import { removeLabelled, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
@@ -20,14 +21,7 @@ const token = randomBytes(16).toString('hex');
 let daemon: DaemonProcess;
 let base = '';
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
+const api = apiClient(() => base, token);
 
 /** Follows the build log (NDJSON) until an entry with the wanted phase arrives after `afterSeq`. */
 async function followUntil(phase: string, afterSeq: number): Promise<number> {

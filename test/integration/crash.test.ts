@@ -4,8 +4,8 @@
  * converge to exactly one running container per workspace, keep the home volume's data, remove the stale
  * inspection container, and never report `failed` on the way.
  *
- * `sysbox-runc` in the test engine is a test-only shim over runc (test/runtime/sysbox-runc-shim), standing in for
- * sysbox, which cannot be installed here.
+ * `sysbox-runc` in the test engine is real sysbox, or the test-only shim over runc on machines without it
+ * (test/README.md); these tests hold on both.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess } from '../support/daemon-process.js';

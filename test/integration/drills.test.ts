@@ -29,6 +29,12 @@ describe('reliability drills, short', () => {
     expect(result.figures[0]).toMatch(/daemon exit 0/);
   });
 
+  it('R6 during boot: SIGTERM as soon as the workspace runs, before systemd takes SIGRTMIN+3, still ends in exit 0', { timeout: 120_000 }, async () => {
+    const result = await drillR6(1, { duringBoot: true });
+    expect(result.lost).toEqual([]);
+    expect(result.figures[0]).toMatch(/daemon exit 0/);
+  });
+
   it('R1: SIGKILLs of the daemon at seeded random moments leave no duplicate, no orphan, no lost file; converged ≤ 5 s', { timeout: 120_000 }, async () => {
     const result = await drillR1(3, 7);
     expect(result.lost).toEqual([]);

@@ -3,8 +3,8 @@
  * (src/engine/types.ts) at a time. Every container and volume carries this run's label, so parallel runs on the
  * shared engine never see each other's and cleanup removes exactly ours.
  *
- * The test engine's `sysbox-runc` is test/runtime/sysbox-runc-shim over plain runc, standing in for sysbox (not
- * installable here; see test/README.md).
+ * The test engine's `sysbox-runc` is real sysbox, or the test-only shim over runc on machines without it
+ * (test/README.md); these tests hold on both.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';

@@ -9,8 +9,8 @@
  * - The workspace is a standard one (cvm: false, runc). A CVM must get each device at its host path (sysbox
  *   bind-mounts the host's node), which <tree>/dev/nvidia0 is not; with --engine-host-root / the engine would look
  *   for this machine's /dev/nvidia0, which does not exist. So the test shows the CVM request refused at PUT
- *   instead; test/unit/container/container-spec-gpu.test.ts covers the rule. The test engine's sysbox-runc is a
- *   runc shim (test/README.md) that makes device nodes like runc, so it could not show sysbox's behaviour anyway.
+ *   instead; test/unit/container/container-spec-gpu.test.ts covers the rule, and gpu-cvm.test.ts runs a GPU CVM on
+ *   real sysbox with a fake node at a real host path.
  * - Opening the fake devices fails inside (no NVIDIA driver answers major 195 here): the test expects that.
  */
 import { execFileSync } from 'node:child_process';

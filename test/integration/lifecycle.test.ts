@@ -1,8 +1,8 @@
 /**
  * The workspace lifecycle in-process (createManager with its real collaborators) against the test engine.
  *
- * The test engine's `sysbox-runc` is test/runtime/sysbox-runc-shim over plain runc, standing in for sysbox (not
- * installable here; see test/README.md): it gives systemd what sysbox would, and no user namespace.
+ * CVMs run under the test engine's `sysbox-runc`: real sysbox, or the test-only shim over runc where sysbox is
+ * missing (test/README.md). These tests hold on both; what only sysbox gives is in cvm-systemd-docker.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspaceNotFoundError } from '../../src/errors.js';
@@ -10,6 +10,7 @@ import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE, NO_SLEEP_IMAGE } from '../support/images.js';
 import { containersOfWorkspace, inspectRaw, ManagerHarness, sleep, volumesOfWorkspace } from '../support/manager.js';
+import { systemState } from '../support/systemd.js';
 
 interface RawContainer {
   Id: string;
@@ -19,21 +20,6 @@ interface RawContainer {
 }
 
 const inspect = async (name: string): Promise<RawContainer> => (await inspectRaw(name)) as unknown as RawContainer;
-
-/** `systemctl is-system-running --wait` fails until systemd's bus is up, so ask again until it answers. */
-async function systemStateOf(container: string, deadline: number): Promise<string> {
-  for (;;) {
-    try {
-      return await docker(['exec', container, 'systemctl', 'is-system-running', '--wait'], 60_000);
-    } catch (error) {
-      // A degraded system answers "degraded" with exit status 1.
-      const stdout = (error as { stdout?: string }).stdout?.trim() ?? '';
-      if (stdout !== '' && stdout !== 'offline' && stdout !== 'starting') return stdout;
-      if (Date.now() > deadline) throw error;
-      await sleep(500);
-    }
-  }
-}
 
 describe('workspace lifecycle (manager against the test engine)', () => {
   let h: ManagerHarness;
@@ -55,7 +41,7 @@ describe('workspace lifecycle (manager against the test engine)', () => {
     expect(status.init?.mode).toBe('systemd');
     expect(status.runtime).toBe(CVM_RUNTIME);
     expect(await docker(['exec', name, 'cat', '/proc/1/comm'])).toBe('systemd');
-    expect(['running', 'degraded']).toContain(await systemStateOf(name, Date.now() + 60_000));
+    expect(['running', 'degraded']).toContain(await systemState(name, 60_000));
     expect((await inspect(name)).Config.StopSignal).toBe('SIGRTMIN+3');
 
     const stopStarted = Date.now();

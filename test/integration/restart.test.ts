@@ -3,8 +3,8 @@
  * (engine events), reports why, restarts per policy with backoff, and a new manager on the same state dir brings
  * back what the shutdown policy stopped, without passing through `failed`.
  *
- * Only keep-alive busybox workspaces here; with `cvm: true` their runtime is the test engine's `sysbox-runc`,
- * test/runtime/sysbox-runc-shim over plain runc, standing in for sysbox (not installable here; see test/README.md).
+ * Only keep-alive busybox workspaces here; with `cvm: true` their runtime is the test engine's `sysbox-runc`: real
+ * sysbox, or the test-only shim over runc on machines without it (test/README.md).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

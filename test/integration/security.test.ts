@@ -2,9 +2,8 @@
  * What the manager hands the engine is never more than an unprivileged container, checked on the engine's own
  * inspect document for a varied set of workspaces; and requests the node must refuse leave nothing behind.
  *
- * The test engine's `sysbox-runc` is test/runtime/sysbox-runc-shim over plain runc, standing in for sysbox (not
- * installable here; see test/README.md). The checks here are on the container configuration, which the shim
- * does not change.
+ * The test engine's `sysbox-runc` is real sysbox, or the test-only shim over runc on machines without it
+ * (test/README.md). The checks here are on the container configuration the engine records, which neither changes.
  */
 import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';

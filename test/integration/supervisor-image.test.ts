@@ -1,25 +1,23 @@
 /**
- * Dockerfile.supervisor, built and run for real: built from the locally made base (scripts/build-test-images.sh;
- * no registry is reachable, so BASE_IMAGE is a debootstrap'd bookworm plus Node 24), without sysbox (it cannot be
- * downloaded here: SYSBOX_VERSION is empty), then run against the test engine with the engine socket and a token
- * file mounted. The probes are called from outside the container, through a published port.
+ * Dockerfile.supervisor, built and run for real: built by scripts/build-supervisor-image.sh from the locally made
+ * base (no registry is reachable, so BASE_IMAGE is a debootstrap'd bookworm plus Node 24) with --sysbox-bin: the
+ * real sysbox binaries the test engine runs (the release package cannot be downloaded here). Then run against the
+ * test engine with the engine socket and a token file mounted; the probes are called from outside the container,
+ * through a published port. The image as the outer container of embedded mode: supervisor-image-envbox.test.ts.
  *
  * The engine keeps the build's layers, so a rerun rebuilds only what changed (normally the compiled dist/).
- * `sysbox-runc` in the test engine is the test-only shim over runc (test/runtime/sysbox-runc-shim).
+ * The supervising container itself runs under runc; the test engine's `sysbox-runc` is real sysbox, or the
+ * test-only shim on machines without it (test/README.md).
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { SUPERVISOR_BASE_IMAGE } from '../support/images.js';
+import { buildSupervisorImage, IMAGE_BUILD_TIMEOUT_MS, realSysboxBinaries, type SysboxBinaries } from '../support/supervisor-image.js';
 
-const execFileAsync = promisify(execFile);
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const suffix = randomBytes(4).toString('hex');
 // A tag of its own, so that concurrent runs from other checkouts never swap the image under this one.
 const imageTag = `cvm-test/supervisor:test-${suffix}`;
@@ -28,10 +26,11 @@ const containerName = `cvm-supervisor-image-${suffix}`;
 const networkName = `cvm-supervisor-image-${suffix}`;
 const token = randomBytes(16).toString('hex');
 const TOKEN_PATH = '/var/run/secrets/cvm-supervisor/token';
-const BUILD_TIMEOUT_MS = 540_000;
+const SYSBOX_NAMES = ['sysbox-runc', 'sysbox-mgr', 'sysbox-fs'];
 
 let tempDir = '';
 let base = '';
+let sysbox: SysboxBinaries = { missing: 'not looked for yet' };
 
 function engineSocketPath(): string {
   const host = testDockerHost();
@@ -39,30 +38,6 @@ function engineSocketPath(): string {
     throw new Error(`the image test mounts the engine socket into the container, so DOCKER_HOST must be unix://…, not ${host}`);
   }
   return host.slice('unix://'.length);
-}
-
-/** Builds the image; on failure, throws the build's last lines so that the reason is in the test report. */
-async function buildImage(): Promise<void> {
-  const args = [
-    // --force-rm: a failed step's container is removed too (the legacy builder keeps it otherwise).
-    'build', '--force-rm', '--network', 'host', '-f', 'Dockerfile.supervisor',
-    '--build-arg', `BASE_IMAGE=${SUPERVISOR_BASE_IMAGE}`,
-    '--build-arg', 'SYSBOX_VERSION=',
-    '--build-arg', `REVISION=test-${suffix}`,
-    '-t', imageTag, '.',
-  ];
-  try {
-    await execFileAsync('docker', args, {
-      cwd: repoRoot,
-      env: { ...process.env, DOCKER_HOST: testDockerHost(), DOCKER_BUILDKIT: '0' },
-      timeout: BUILD_TIMEOUT_MS,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const output = error instanceof Error && 'stdout' in error ? `${String(error.stdout)}\n${String((error as { stderr?: unknown }).stderr)}` : String(error);
-    const tail = output.trim().split('\n').slice(-30).join('\n');
-    throw new Error(`Dockerfile.supervisor did not build (docker ${args.join(' ')}):\n${tail}`, { cause: error });
-  }
 }
 
 async function waitForStatus(path: string, wanted: number, timeoutMs: number): Promise<{ status: number; body: string }> {
@@ -86,7 +61,8 @@ async function waitForStatus(path: string, wanted: number, timeoutMs: number): P
 beforeAll(async () => {
   await requireTestEngine({ images: [SUPERVISOR_BASE_IMAGE] });
   const socket = engineSocketPath();
-  await buildImage();
+  sysbox = await realSysboxBinaries();
+  await buildSupervisorImage(imageTag, { sysbox, revision: `test-${suffix}` });
   tempDir = await mkdtemp(join(tmpdir(), 'cvm-image-test-'));
   const tokenFile = join(tempDir, 'token');
   await writeFile(tokenFile, `${token}\n`);
@@ -105,7 +81,7 @@ beforeAll(async () => {
   const address = published.split('\n').find((line) => line.startsWith('127.0.0.1:'));
   if (!address) throw new Error(`the container's port 7070 is not published on 127.0.0.1: ${published}`);
   base = `http://${address}`;
-}, BUILD_TIMEOUT_MS + 60_000);
+}, IMAGE_BUILD_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
   await docker(['rm', '-f', containerName]).catch(() => '');
@@ -142,7 +118,7 @@ describe('the supervising image (Dockerfile.supervisor)', () => {
     expect(status).toBe('healthy');
   });
 
-  it('runs Node 24 as PID 1 in exec form, with OCI labels, docker.io, production dependencies only and no sysbox', async () => {
+  it('runs Node 24 as PID 1 in exec form, with OCI labels, docker.io, what embedded mode runs, production dependencies only', async () => {
     const config = JSON.parse(await docker(['image', 'inspect', '-f', '{{json .Config}}', imageTag])) as {
       Entrypoint: string[];
       Cmd: string[];
@@ -156,21 +132,44 @@ describe('the supervising image (Dockerfile.supervisor)', () => {
       'org.opencontainers.image.title': 'cvm-supervisor',
       'org.opencontainers.image.revision': `test-${suffix}`,
       'org.opencontainers.image.base.name': SUPERVISOR_BASE_IMAGE,
-      'dev.cvm-supervisor.sysbox-version': '',
+      'dev.cvm-supervisor.sysbox-version': 'version' in sysbox ? sysbox.version : '',
     });
+    // ip: embedded mode makes its bridge; rsync, fusermount3, modprobe, iptables: what sysbox and dockerd run.
     const probe = await docker([
       'run', '--rm', '--network', 'none', '--entrypoint', 'sh', imageTag, '-c',
-      'node --version; dockerd --version; ' +
-        'command -v sysbox-runc || echo no-sysbox; ls node_modules | grep -cE "^(typescript|vitest|eslint)$" || true',
+      'node --version; dockerd --version; ls node_modules | grep -cE "^(typescript|vitest|eslint)$" || true; ' +
+        'for tool in ip rsync fusermount3 modprobe iptables; do command -v $tool >/dev/null || echo "missing $tool"; done',
     ]);
-    const [nodeVersion, dockerd, sysbox, devDependencies] = probe.split('\n').map((line) => line.trim());
+    const [nodeVersion, dockerd, devDependencies, ...missing] = probe.split('\n').map((line) => line.trim());
     expect(nodeVersion).toMatch(/^v24\./);
     expect(dockerd).toMatch(/^Docker version /);
-    expect(sysbox).toBe('no-sysbox');
     expect(devDependencies).toBe('0');
+    expect(missing).toEqual([]);
     // PID 1 of the running daemon is node itself, so SIGTERM reaches it with no shell in between.
     const pid1 = await docker(['exec', containerName, 'sh', '-c', 'tr "\\0" " " </proc/1/cmdline']);
     expect(pid1).toBe('node /opt/cvm-supervisor/dist/main.js serve');
+  });
+
+  it('carries the sysbox binaries it was built with (--sysbox-bin), and they run in it', async (context) => {
+    const built = sysbox;
+    if ('missing' in built) {
+      context.skip(`no real sysbox on this machine: ${built.missing}`);
+      return;
+    }
+    const dir = built.dir;
+    const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
+    const expected = await Promise.all(SYSBOX_NAMES.map(async (name) => `${await sha256(name)}  /usr/bin/${name}`));
+    const inImage = await docker(['run', '--rm', '--network', 'none', '--entrypoint', 'sha256sum', imageTag, ...SYSBOX_NAMES.map((n) => `/usr/bin/${n}`)]);
+    expect(inImage.split('\n')).toEqual(expected);
+    // Each one runs in the image (its libraries are there) and names its version.
+    const answers = await docker([
+      'run', '--rm', '--network', 'none', '--entrypoint', 'sh', imageTag, '-c', 'for b in "$@"; do "$b" --version; echo ---; done', 'sh', ...SYSBOX_NAMES,
+    ]);
+    const versions = answers.split('---').slice(0, -1).map((block) => {
+      const lines = block.trim().split('\n');
+      return `${lines[0] ?? ''} ${/^\s*version:\s*(\S+)/m.exec(block)?.[1] ?? 'no version'}`;
+    });
+    expect(versions).toEqual(SYSBOX_NAMES.map((name) => `${name} ${built.version}`));
   });
 
   it('stops on SIGTERM (docker stop) through the daemon\'s own graceful shutdown, exit 0', async () => {

@@ -6,14 +6,13 @@
  * bootstrap), and the engine's inspect document is checked with the same hardening policy (assertSafe) that
  * guards every spec the daemon sends.
  *
- * What this proves under the test engine: `sysbox-runc` here is test/runtime/sysbox-runc-shim over plain runc
- * (test/README.md). So it proves what the container configuration gives — no engine socket or daemon file is
- * mounted in, the workspace has its own PID namespace, the API refuses a caller without the token, and the
- * engine made exactly the hardened container — as the workspace user and as root inside. It does not prove
- * sysbox's own layer: no user namespace (root inside is the host's root under the shim, kept in by the runtime's
- * default capabilities, seccomp and device cgroup, not by a uid mapping), no sysbox-fs view of /proc and /sys,
- * and device nodes made by runc rather than bind-mounted by sysbox. GPUs are left to the GPU branch (issue 5),
- * which adds them to the policy and to this kind of test.
+ * What this proves depends on the test engine's `sysbox-runc` (test/README.md), which the describe's name gives. On
+ * real sysbox (the default) the CVM is a real one: root inside is an unprivileged host uid (a user namespace, checked
+ * here), /proc and /sys are sysbox-fs's, and devices are the host's nodes bind-mounted. On the test-only shim over runc
+ * (machines without sysbox) it proves only what the container configuration gives: no engine socket or daemon file
+ * mounted in, a PID namespace of its own, the API shut without the token, exactly the hardened container; root
+ * inside is then the host's root, held in by runc's capabilities, seccomp and device cgroup, and the user-namespace
+ * test is skipped, saying so. GPUs in a CVM are in gpu-cvm.test.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -30,10 +29,12 @@ import { type Daemon, startDaemon } from '../../src/daemon/run.js';
 import type { ContainerCreateSpec } from '../../src/engine/types.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { docker, engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
+import { detectCvmRuntime, IDENTITY_UID_MAP, userNamespaceOf } from '../support/cvm-runtime.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { inspectRaw, sleep } from '../support/manager.js';
 
 const RUN = randomBytes(3).toString('hex');
+const runtime = await detectCvmRuntime();
 const CODER = '1000:1000';
 
 /** Sysbox shows a passed device as nobody:nogroup, so a CVM may have it only when others have rw on the node. */
@@ -60,7 +61,7 @@ interface RawContainer {
   Config: { Hostname: string; Env: string[] };
 }
 
-describe('the security boundary, from the engine and from inside', () => {
+describe(`the security boundary, from the engine and from inside a CVM (CVM runtime: ${runtime.description})`, () => {
   let dir: string;
   let token: string;
   let tokenFile: string;
@@ -149,6 +150,9 @@ describe('the security boundary, from the engine and from inside', () => {
   }
 
   const cvmDevices = { fuse: fuse.usableByCvm, tun: tun.usableByCvm };
+  /** Why a CVM cannot have the device here: sysbox shows the host's node as nobody:nogroup inside. */
+  const unusable = (device: string, mode: string): string =>
+    `host ${device} is ${mode}; sysbox shows it as nobody:nogroup inside, so a CVM can use it only when others have rw (0666)`;
   const skipped = [
     ...(fuse.usableByCvm ? [] : [`FUSE (host /dev/fuse is ${fuse.mode}, a CVM needs 0666)`]),
     ...(tun.usableByCvm ? [] : [`TUN (host /dev/net/tun is ${tun.mode}, a CVM needs 0666)`]),
@@ -163,10 +167,35 @@ describe('the security boundary, from the engine and from inside', () => {
   });
 
   for (const [device, state] of [['/dev/fuse', fuse], ['/dev/net/tun', tun]] as const) {
-    it.skipIf(!state.usableByCvm)(`the CVM has ${device} (skipped when the host node is not 0666; here it is ${state.mode})`, async () => {
-      expect(await inside(`iso-${RUN}-cvm`, CODER, `test -c ${device} && echo present`)).toBe('present');
+    const reason = state.usableByCvm ? '' : ` (skipped: ${unusable(device, state.mode)})`;
+    it.skipIf(!state.usableByCvm)(`the CVM's workspace user opens ${device} for reading and writing${reason}`, async () => {
+      expect(await inside(`iso-${RUN}-cvm`, CODER, `test -c ${device} && exec 3<>${device} && echo opened`)).toBe('opened');
+    });
+
+    it.skipIf(state.usableByCvm)(`refuses ${device} for a CVM at PUT while the host node lacks rw for others (here ${state.mode})`, async () => {
+      const id = `iso-${RUN}-refused`;
+      const res = await fetch(`${api}/v1/workspaces/${id}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ image: BUSYBOX_IMAGE, pullPolicy: 'never', devices: { fuse: device === '/dev/fuse', tun: device === '/dev/net/tun' } }),
+      });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(res.status).toBe(400);
+      expect(body.error.code).toBe('InvalidSpec');
+      expect(body.error.message).toContain(`chmod 0666 ${device}`);
     });
   }
+
+  it.skipIf(!runtime.real)(
+    `root inside the CVM is an unprivileged uid on the host (a user namespace)${runtime.real ? '' : ` (skipped: sysbox-runc here is ${runtime.description}, which has none)`}`,
+    async () => {
+      const { uidMap, pid1HostUid } = await userNamespaceOf(`cvm-iso-${RUN}-cvm`);
+      expect(uidMap).not.toEqual(IDENTITY_UID_MAP);
+      expect(uidMap[0]?.[0]).toBe(0);
+      expect(pid1HostUid).toBeGreaterThan(0);
+      expect(pid1HostUid).toBe(uidMap[0]?.[1]);
+    },
+  );
 
   it('a standard workspace with FUSE and TUN (runc makes its own nodes, so the host mode does not matter)', async () => {
     const id = `iso-${RUN}-std`;

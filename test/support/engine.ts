@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { promisify } from 'node:util';
 
 export const PRIVATE_TEST_DOCKER_HOST = 'unix:///run/cvm-supervisor-test/docker.sock';
-/** The test engine's stand-in for sysbox: test/runtime/sysbox-runc-shim over runc (see test/README.md). */
+/** The CVM runtime's name: real sysbox in the test engine, or the test-only shim where sysbox is missing (cvm-runtime.ts). */
 export const CVM_RUNTIME = 'sysbox-runc';
 
 export function testDockerHost(): string {
@@ -63,7 +63,7 @@ export async function requireTestEngine(needs: TestEngineNeeds = {}): Promise<vo
   const runtimes = Object.keys((JSON.parse(info.body) as { Runtimes?: Record<string, unknown> }).Runtimes ?? {});
   for (const runtime of needs.runtimes ?? []) {
     if (!runtimes.includes(runtime)) {
-      problems.push(`runtime ${runtime} is not registered (the test engine registers the shim: scripts/engine.sh)`);
+      problems.push(`runtime ${runtime} is not registered (scripts/engine.sh registers sysbox, or the test-only shim without it)`);
     }
   }
   for (const image of needs.images ?? []) {

@@ -1,7 +1,7 @@
 /**
  * Dockerfile.supervisor, read as text: what the image test (test/integration/supervisor-image.test.ts) cannot see
- * because CI builds with SYSBOX_VERSION empty and a local BASE_IMAGE: the pinned sysbox release and checksum, and
- * that every stage starts from the BASE_IMAGE argument.
+ * because CI builds with local sysbox binaries (--sysbox-bin) and a local BASE_IMAGE: the pinned sysbox release and
+ * checksum, the engine packages, and that every stage starts from the BASE_IMAGE argument.
  */
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -49,7 +49,11 @@ describe('Dockerfile.supervisor', () => {
     expect(run).toContain('if [ -n "$SYSBOX_VERSION" ]');
     expect(run.indexOf('sha256sum -c')).toBeGreaterThan(-1);
     expect(run.indexOf('sha256sum -c')).toBeLessThan(run.indexOf('dpkg-deb -x'));
-    expect(run).toContain('docker.io');
+  });
+
+  it('installs the embedded engine and what sysbox and the bridge need', () => {
+    const install = instructions().find((i) => i.startsWith('RUN ') && i.includes('apt-get install')) ?? '';
+    for (const pkg of ['docker.io', 'iproute2', 'rsync', 'fuse3', 'iptables']) expect(install).toContain(pkg);
   });
 
   it('runs node in exec form, with a HEALTHCHECK on /healthz', () => {
