@@ -10,6 +10,7 @@
  *   booleans, --shutdown-grace as a number, allowedMountRoots as an array of strings. Unknown keys are errors.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Value } from 'typebox/value';
 import { readEnvbox } from './envbox.js';
 import { FILE_KEYS, OPTION_KEYS, OPTIONS, type OptionKey, type OptionValues } from './options.js';
@@ -173,6 +174,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     throw new ConfigError(label, `low ${imageGcLowPercent} is not below high ${imageGcHighPercent}; image GC needs low < high`);
   }
   const bootWorkspaceId = value('bootWorkspaceId');
+  // Embedded mode's storage is the daemon's own, never the machine's /var/lib/docker.
+  const stateDir = value('stateDir');
+  const dataRoot = given('dataRoot')?.value ?? path.join(stateDir, 'engine');
+  const sysboxDataRoot = given('sysboxDataRoot')?.value ?? path.join(stateDir, 'sysbox');
   const envbox = readEnvbox(env);
   const usrLibDir = given('usrLibDir')?.value ?? envbox.usrLibDir;
 
@@ -183,7 +188,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     dockerHost: value('dockerHost'),
     runtime: value('runtime'),
     network: value('network'),
-    stateDir: value('stateDir'),
+    stateDir,
     hostRoot,
     ...(usrLibDir !== undefined && { usrLibDir }),
     ...(engineHostRoot !== undefined && { engineHostRoot }),
@@ -195,7 +200,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     shutdownGrace: value('shutdownGrace'),
     engineStartTimeout: value('engineStartTimeout'),
     enginePingInterval: value('enginePingInterval'),
-    dataRoot: value('dataRoot'),
+    dataRoot,
+    sysboxDataRoot,
     runDir: value('runDir'),
     logLevel: value('logLevel'),
     ...(configFile !== undefined && { configFile }),

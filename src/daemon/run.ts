@@ -8,10 +8,11 @@ import type { App } from '../api/app.js';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineInfo } from '../engine/types.js';
 import type { WorkspaceManager } from '../lifecycle/manager.js';
+import { type Place, placeName } from '../preflight/place.js';
 import { cvmBlockers, type PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
 import { declareBootWorkspace } from './boot-workspace.js';
-import { chooseEngineMode } from './engine-mode.js';
+import { chooseEngineMode, startOwnEngine } from './engine-mode.js';
 import type { ShutdownStep } from './shutdown.js';
 import { type DaemonStatus, wireDaemon } from './wiring.js';
 
@@ -27,6 +28,8 @@ export interface Daemon {
   app: App;
   /** Resolves true once the engine answered and the workspaces were adopted; false if that failed. */
   started: Promise<boolean>;
+  /** Resolves, with the reason, only when the daemon cannot run here at all (embedded mode's setup): it must exit 1. */
+  fatal: Promise<string>;
   shutdownSteps: ShutdownStep[];
 }
 
@@ -45,36 +48,49 @@ async function connectEngine(engine: Engine, logger: Logger, signal: AbortSignal
 }
 
 /** The preflight at start: logs every finding; returns why CVMs are impossible here (nothing while CVMs are off). */
-async function checkNode(preflight: () => Promise<PreflightReport>, config: Config, logger: Logger): Promise<string[]> {
+async function checkNode(preflight: () => Promise<PreflightReport>, config: Config, logger: Logger, place: Place): Promise<string[]> {
   const report = await preflight();
   for (const check of report.checks) {
     if (check.status === 'pass') continue;
     logger[check.status === 'fail' ? 'error' : 'warn']({ check: check.id, evidence: check.evidence, hint: check.hint }, `preflight ${check.id}: ${check.status}`);
   }
   const found = cvmBlockers(report);
-  if (found.length > 0) logger.error({ reasons: found }, 'CVMs are impossible on this node: not ready while --cvm-enabled is true');
+  if (found.length > 0) logger.error({ reasons: found }, `CVMs are impossible on ${placeName(place)}: not ready while --cvm-enabled is true`);
   else logger.info({ ok: report.ok, cvmEnabled: config.cvmEnabled }, 'preflight done');
   return found;
 }
 
+/** The port the app listens on (the configured one, or the one the kernel chose for port 0). */
+function listeningPort(app: App): number {
+  const address = app.server.address();
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
-  const mode = await chooseEngineMode(config, logger);
+  const { mode, why } = await chooseEngineMode(config);
+  if (config.engine === 'auto') logger.info({ engine: mode, why }, `--engine auto chose ${mode}: ${why}`);
   const status: DaemonStatus = { started: false, cvmBlockers: ['the preflight checks have not finished'] };
-  const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app } = await wireDaemon(config, logger, mode, status);
+  const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app, place } = await wireDaemon(config, logger, mode, status);
   await app.listen({ host: config.listen.host, port: config.listen.port });
-  await embedded?.prepare();
-  void checkNode(preflight, config, logger).then((found) => {
-    status.cvmBlockers = found;
+  let onFatal: (reason: string) => void = () => undefined;
+  const fatal = new Promise<string>((resolve) => {
+    onFatal = resolve;
+  });
+  const stopConnecting = new AbortController();
+  const listen = { host: config.listen.host, port: listeningPort(app) };
+  const ownEngine = embedded ? startOwnEngine(embedded, listen, stopConnecting.signal, logger, onFatal) : Promise.resolve(true);
+  // Embedded mode checks the engine it runs, so its preflight waits until that engine answers (or failed to).
+  void ownEngine.then(async () => {
+    if (embedded?.stopped !== true) status.cvmBlockers = await checkNode(preflight, config, logger, place);
   });
 
-  const stopConnecting = new AbortController();
   const startup = (async () => {
-    await embedded?.start(stopConnecting.signal);
+    if (!(await ownEngine)) return false;
     const info = await connectEngine(engine, logger, stopConnecting.signal);
     metrics.engineVersion(info.serverVersion, VERSION);
     logger.info({ engine: info.serverVersion, runtimes: info.runtimes, cvmRuntime: config.runtime }, 'connected to the engine');
     if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
-      logger.warn({ runtime: config.runtime }, 'the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing)');
+      logger.warn({ runtime: config.runtime }, `the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing); install sysbox, which registers ${config.runtime}`);
     }
     await manager.init();
     status.started = true;
@@ -112,5 +128,5 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       await embedded?.stop(deadline);
     },
   ];
-  return { engine, manager, app, started: startup, shutdownSteps };
+  return { engine, manager, app, started: startup, fatal, shutdownSteps };
 }

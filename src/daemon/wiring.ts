@@ -14,6 +14,7 @@ import { precheckSpec } from '../container/container-spec.js';
 import { daemonPathOfEnginePath } from '../container/host-paths.js';
 import { DockerEngine } from '../engine/docker.js';
 import { EmbeddedEngine } from '../engine/embedded.js';
+import { embeddedPaths } from '../engine/embedded-plan.js';
 import { countingEngineErrors } from '../engine/error-counting.js';
 import type { Engine } from '../engine/types.js';
 import { NodeHostFs } from '../host/host-fs.js';
@@ -27,10 +28,10 @@ import { WorkspaceManager } from '../lifecycle/manager.js';
 import type { Phase } from '../lifecycle/phase.js';
 import { StateStore } from '../lifecycle/store.js';
 import { Metrics } from '../metrics.js';
-import { runPreflight } from '../preflight/gather.js';
+import { type Place, placeOf } from '../preflight/place.js';
 import type { PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
-import { preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
+import { daemonPreflight, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
 import { nodePullCredentials } from './pull-secrets.js';
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
@@ -99,6 +100,8 @@ export interface DaemonParts {
   preflight: () => Promise<PreflightReport>;
   readiness: Readiness;
   app: App;
+  /** In a Kubernetes pod or on a machine of its own: the messages name what fits. */
+  place: Place;
 }
 
 export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
@@ -107,7 +110,8 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
   const phases = (): Iterable<Phase> => manager.phases();
   const gpus = () => readGpuNode(config);
   const metrics = new Metrics(VERSION, phases, gpus);
-  const dockerEngine = new DockerEngine({ dockerHost: mode === 'embedded' ? `unix://${path.join(config.runDir, 'docker.sock')}` : config.dockerHost });
+  const engineHost = mode === 'embedded' ? `unix://${embeddedPaths(config.runDir).socket}` : config.dockerHost;
+  const dockerEngine = new DockerEngine({ dockerHost: engineHost });
   const engine = countingEngineErrors(dockerEngine, (op) => {
     metrics.engineError(op);
   });
@@ -116,6 +120,8 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
       ? new EmbeddedEngine({
           dataRoot: config.dataRoot,
           runDir: config.runDir,
+          sysboxDataRoot: config.sysboxDataRoot,
+          sysbox: config.cvmEnabled,
           logger,
           startDeadlineMs: config.engineStartTimeout * 1000,
           pingIntervalMs: Math.max(config.enginePingInterval * 1000, 10),
@@ -138,7 +144,8 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
     },
   });
   const manager = createManager(config, engine, logger, metrics, imageGc, mode);
-  const preflight = () => runPreflight(preflightSources(config, engine), config);
+  const place = await placeOf(process.env, new NodeHostFs('/'));
+  const preflight = daemonPreflight(config, engine, { mode, engineHost, place });
   const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, cvmBlockers: () => status.cvmBlockers, engineDown: () => embedded?.reasons() ?? [] });
   const app = await buildApp({
     logger,
@@ -154,7 +161,7 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
     gpus,
     version: VERSION,
   });
-  return { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app };
+  return { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app, place };
 }
 
 function isLoopback(host: string): boolean {

@@ -1,0 +1,141 @@
+/**
+ * The embedded engine's I/O on the machine: programs on PATH, other processes in /proc (another dockerd or sysbox,
+ * our own orphans, the containers' shims), the workspaces' bridge and the firewall rule on it. The decisions are in
+ * embedded-plan.ts.
+ */
+import { execFile } from 'node:child_process';
+import { access, constants, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { wait } from './embedded-child.js';
+import { guardRulesIn, portGuardRule } from './embedded-plan.js';
+
+const execFileAsync = promisify(execFile);
+
+/** A fault of the embedded engine's setup that no retry mends (a missing program, a missing capability). */
+export class EmbeddedSetupError extends Error {}
+
+/** Runs a helper program (ip, iptables) with the children's environment; rejects with its stderr. */
+export async function runTool(command: string, args: readonly string[], env: Record<string, string>): Promise<string> {
+  try {
+    return (await execFileAsync(command, [...args], { env })).stdout;
+  } catch (err) {
+    const stderr = (err as { stderr?: unknown }).stderr;
+    const detail = typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim() : err instanceof Error ? err.message : String(err);
+    throw new Error(`${command} ${args.join(' ')}: ${detail}`, { cause: err });
+  }
+}
+
+/** The executable `name` in the first directory of `searchPath` that has one, as a shell finds it. */
+export async function findOnPath(name: string, searchPath: string): Promise<string | undefined> {
+  for (const dir of searchPath.split(':').filter(Boolean)) {
+    const candidate = path.join(dir, name);
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return undefined;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ProcessEntry {
+  pid: number;
+  comm: string;
+  argv: string[];
+  mountNs: string;
+  netNs: string;
+}
+
+/** Every other process this daemon can see. */
+export async function listProcesses(): Promise<ProcessEntry[]> {
+  const entries = await Promise.all(
+    (await readdir('/proc'))
+      .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+      .map(async (name): Promise<ProcessEntry> => {
+        const read = (file: string): Promise<string> => readFile(`/proc/${name}/${file}`, 'utf8').catch(() => '');
+        const ns = (kind: string): Promise<string> => readlink(`/proc/${name}/ns/${kind}`).catch(() => '');
+        const [comm, cmdline, mountNs, netNs] = await Promise.all([read('comm'), read('cmdline'), ns('mnt'), ns('net')]);
+        return { pid: Number(name), comm: comm.trim(), argv: cmdline.split('\0').filter(Boolean), mountNs, netNs };
+      }),
+  );
+  return entries.filter((p) => p.comm !== '');
+}
+
+export async function ownNamespaces(): Promise<{ mountNs: string; netNs: string }> {
+  const [mountNs, netNs] = await Promise.all([readlink('/proc/self/ns/mnt').catch(() => ''), readlink('/proc/self/ns/net').catch(() => '')]);
+  return { mountNs, netNs };
+}
+
+/** SIGTERM, up to `graceMs` for it to exit, then SIGKILL. */
+export async function terminate(pid: number, graceMs: number): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; waited < graceMs && alive(pid); waited += 100) await wait(100);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** Polls until the file exists; stops quietly when the signal aborts (the caller knows why). */
+export async function waitForFile(file: string, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    if (await access(file).then(() => true, () => false)) return;
+    await wait(100, signal);
+  }
+  throw new Error(`stopped waiting for ${file}`);
+}
+
+/** The default-route interface's MTU, or undefined (dockerd's default) when there is no default route. */
+export async function defaultRouteMtu(env: Record<string, string>): Promise<number | undefined> {
+  const routes = await runTool('ip', ['-o', 'route', 'show', 'default'], env).catch(() => '');
+  const dev = /\bdev (\S+)/.exec(routes)?.[1];
+  if (dev === undefined) return undefined;
+  const mtu = Number.parseInt(await readFile(`/sys/class/net/${dev}/mtu`, 'utf8').catch(() => ''), 10);
+  return Number.isInteger(mtu) && mtu > 0 ? mtu : undefined;
+}
+
+/**
+ * The workspaces' bridge, up with its address. A failure here is a missing capability (CAP_NET_ADMIN) or a kernel
+ * without bridges, which no retry mends.
+ */
+export async function ensureBridge(bridge: string, cidr: string, env: Record<string, string>): Promise<void> {
+  try {
+    const exists = await runTool('ip', ['link', 'show', bridge], env).then(() => true, () => false);
+    if (!exists) await runTool('ip', ['link', 'add', bridge, 'type', 'bridge'], env);
+    await runTool('ip', ['addr', 'replace', cidr, 'dev', bridge], env);
+    await runTool('ip', ['link', 'set', bridge, 'up'], env);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new EmbeddedSetupError(`cannot set up the workspaces' bridge ${bridge} (embedded mode needs CAP_NET_ADMIN): ${detail}`, { cause: err });
+  }
+}
+
+/**
+ * Keeps workspaces off the daemon's port: the REJECT rule on the bridge (a crashed run's rules go first), and no
+ * IPv6 on the bridge (dockerd gives workspaces none; a link-local address would bypass the IPv4 rule). Without the
+ * rule every workspace could reach the API, so a failure is fatal; IPv6 matters only when the daemon listens on it.
+ */
+export async function guardDaemonPort(bridge: string, listen: { host: string; port: number }, env: Record<string, string>): Promise<void> {
+  try {
+    await removePortGuard(bridge, env);
+    await runTool('iptables', ['-I', 'INPUT', ...portGuardRule(bridge, listen.port)], env);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new EmbeddedSetupError(`cannot install the firewall rule that keeps workspaces off port ${String(listen.port)} (embedded mode needs iptables and CAP_NET_ADMIN): ${detail}`, { cause: err });
+  }
+  const ipv6Switch = `/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`;
+  await writeFile(ipv6Switch, '1').catch((err: unknown) => {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!missing && listen.host.includes(':')) {
+      throw new EmbeddedSetupError(`cannot turn IPv6 off on ${bridge} while the daemon listens on ${listen.host}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+}
+
+export async function removePortGuard(bridge: string, env: Record<string, string>): Promise<void> {
+  const listing = await runTool('iptables', ['-S', 'INPUT'], env);
+  for (const rule of guardRulesIn(listing, bridge)) await runTool('iptables', ['-D', ...rule], env);
+}
