@@ -2,7 +2,8 @@
  * One supervised child of the embedded engine (dockerd, sysbox-mgr, sysbox-fs): spawned with only the environment
  * it needs, in a process group of its own (a terminal's Ctrl-C reaches the daemon, which stops the children in
  * order, not the children themselves), its output re-levelled into the daemon's log, restarted with backoff after
- * it dies, stopped with SIGTERM and then SIGKILL at the deadline.
+ * it dies or when it does not serve in time, stopped with SIGTERM and then SIGKILL at the deadline. Whatever is
+ * left of its process group once it has gone is killed.
  */
 import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -11,6 +12,24 @@ import type { ChildLine } from './embedded-logs.js';
 import { HEALTHY_AFTER_MS, restartDelayMs } from './embedded-plan.js';
 
 export type Spawn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+/** How children are started and their process groups killed; tests pass fakes. */
+export interface ChildControl {
+  spawn: Spawn;
+  /** Signals every process of the group whose leader was `pid` (gone already: nothing happens). */
+  killGroup: (pid: number, signal: NodeJS.Signals) => void;
+}
+
+export const PROCESS_CONTROL: ChildControl = {
+  spawn: nodeSpawn,
+  killGroup: (pid, signal) => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // ESRCH: the group is empty.
+    }
+  },
+};
 
 /** The program could not be started at all (missing, not executable): no restart will help. */
 export class SpawnError extends Error {}
@@ -27,6 +46,16 @@ export interface ChildSpec {
   beforeRestart?: () => Promise<void>;
   /** After each spawn, with the new pid. */
   spawned?: (pid: number) => Promise<void>;
+  /**
+   * A generation that has not served after this long is killed (its whole process group) and restarted: sysbox's
+   * programs fork themselves into user namespaces at start, and now and then such a fork hangs.
+   */
+  servingTimeoutMs?: number;
+  /**
+   * Kill what is left of its process group when it exits (sysbox: a fork that hung). Not for dockerd: its containerd
+   * outlives a dockerd crash, so the workspaces keep running, and the restarted dockerd takes it over.
+   */
+  reapGroup?: boolean;
 }
 
 export interface ChildEvents {
@@ -66,7 +95,7 @@ export class SupervisedChild {
     private readonly spec: ChildSpec,
     private readonly log: Logger,
     private readonly events: ChildEvents,
-    private readonly spawn: Spawn = nodeSpawn,
+    private readonly control: ChildControl = PROCESS_CONTROL,
   ) {
     this.firstServing = new Promise((resolve, reject) => {
       this.settleFirst = { resolve, reject };
@@ -105,6 +134,8 @@ export class SupervisedChild {
       child.kill('SIGKILL');
       await this.exited;
     }
+    // Stopped for good: nothing of its process group may stay behind.
+    if (child.pid !== undefined) this.control.killGroup(child.pid, 'SIGKILL');
     this.log.info({ child: this.spec.name }, `stopped ${this.spec.name}`);
   }
 
@@ -112,7 +143,7 @@ export class SupervisedChild {
     const generation = ++this.generation;
     const startedAt = Date.now();
     const { name } = this.spec;
-    const child = this.spawn(this.spec.command, this.spec.args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.spec.env, detached: true });
+    const child = this.control.spawn(this.spec.command, this.spec.args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.spec.env, detached: true });
     this.child = child;
     this.lastError = undefined;
     this.running = true;
@@ -126,6 +157,7 @@ export class SupervisedChild {
         ended.abort();
         this.running = false;
         resolve();
+        if (this.spec.reapGroup === true && child.pid !== undefined) this.control.killGroup(child.pid, 'SIGKILL');
         this.afterEnd(generation, how, spawnFailed, startedAt);
       };
       child.on('exit', (code, signal) => { end(signal ?? `code ${String(code)}`, false); });
@@ -143,8 +175,15 @@ export class SupervisedChild {
       });
     }
     const serving = AbortSignal.any([ended.signal, this.stopSignal.signal]);
+    const hung = this.spec.servingTimeoutMs === undefined ? undefined : setTimeout(() => {
+      if (serving.aborted || child.pid === undefined) return;
+      this.log.warn({ child: name, pid: child.pid }, `${name} did not serve within ${String(this.spec.servingTimeoutMs)} ms; killing it to start it again`);
+      this.control.killGroup(child.pid, 'SIGKILL');
+    }, this.spec.servingTimeoutMs);
+    serving.addEventListener('abort', () => { clearTimeout(hung); }, { once: true });
     this.spec.serving(serving).then(
       () => {
+        clearTimeout(hung);
         if (serving.aborted) return;
         this.events.onDown(null);
         this.events.onServing?.(generation);

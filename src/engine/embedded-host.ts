@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { access, constants, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { wait } from './embedded-child.js';
+import { PROCESS_CONTROL, wait } from './embedded-child.js';
 import { guardRulesIn, portGuardRule } from './embedded-plan.js';
 
 const execFileAsync = promisify(execFile);
@@ -72,11 +72,17 @@ export async function ownNamespaces(): Promise<{ mountNs: string; netNs: string 
   return { mountNs, netNs };
 }
 
-/** SIGTERM, up to `graceMs` for it to exit, then SIGKILL. */
+/**
+ * SIGTERM, up to `graceMs` for it to exit, then SIGKILL; then whatever is left of its process group (our children
+ * lead their own group). For our own orphans of a crashed run.
+ */
 export async function terminate(pid: number, graceMs: number): Promise<void> {
+  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8').catch(() => '');
+  const leadsGroup = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2] === String(pid);
   process.kill(pid, 'SIGTERM');
   for (let waited = 0; waited < graceMs && alive(pid); waited += 100) await wait(100);
   if (alive(pid)) process.kill(pid, 'SIGKILL');
+  if (leadsGroup) PROCESS_CONTROL.killGroup(pid, 'SIGKILL');
 }
 
 /** Polls until the file exists; stops quietly when the signal aborts (the caller knows why). */

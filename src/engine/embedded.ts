@@ -7,7 +7,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { type Spawn, SpawnError, SupervisedChild } from './embedded-child.js';
+import { type ChildControl, SpawnError, SupervisedChild } from './embedded-child.js';
 import {
   alive,
   defaultRouteMtu,
@@ -55,10 +55,12 @@ export interface EmbeddedEngineOptions {
   startDeadlineMs?: number;
   /** The daemon's environment; the children get only what childEnvironment passes. */
   env?: NodeJS.ProcessEnv;
-  spawn?: Spawn;
+  control?: ChildControl;
 }
 
 const ORPHAN_GRACE_MS = 15_000;
+/** sysbox-mgr and sysbox-fs make their sockets within a second; a start that hangs is retried. */
+const SYSBOX_SERVING_TIMEOUT_MS = 15_000;
 const SYSBOX_HINT = 'install sysbox (the sysbox-ce package, https://github.com/nestybox/sysbox) or put sysbox-runc, sysbox-mgr and sysbox-fs on PATH';
 
 /** Whether dockerd is installed: `--engine auto` falls back to embedded mode only then. */
@@ -139,7 +141,7 @@ export class EmbeddedEngine {
             if (generation > 1) this.options.onEngineRestarted?.();
           },
         },
-        this.options.spawn,
+        this.options.control,
       );
       if (this.stopping.signal.aborted) throw new Error('stopped while starting');
       const describe = (): string => `the embedded dockerd did not answer at ${this.dockerHost} within ${String(deadlineMs / 1000)} s${lastWords(this.dockerd)}`;
@@ -219,10 +221,12 @@ export class EmbeddedEngine {
         serving: (signal) => waitForFile(SYSBOX_SOCKETS[part], signal),
         beforeRestart: () => rm(SYSBOX_SOCKETS[part], { force: true }),
         spawned: (pid) => writeFile(pidfile, `${String(pid)}\n`),
+        servingTimeoutMs: SYSBOX_SERVING_TIMEOUT_MS,
+        reapGroup: true,
       },
       this.options.logger,
       { onDown: (reason) => { this.setDown(part, reason); } },
-      this.options.spawn,
+      this.options.control,
     );
   }
 

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type ChildSpec, type Spawn, SpawnError, SupervisedChild } from '../../../src/engine/embedded-child.js';
+import { type ChildControl, type ChildSpec, SpawnError, SupervisedChild } from '../../../src/engine/embedded-child.js';
 import { relevelDockerd } from '../../../src/engine/embedded-logs.js';
 
 class FakeChild extends EventEmitter {
@@ -36,14 +36,23 @@ class FakeChild extends EventEmitter {
   }
 }
 
-function fakeSpawner(make: (n: number) => FakeChild): { spawn: Spawn; children: FakeChild[] } {
+/** Spawns fake children; a group kill reaches the fake child that leads the group (never a real process). */
+function fakeSpawner(make: (n: number) => FakeChild): { spawn: ChildControl; children: FakeChild[]; groupKills: string[] } {
   const children: FakeChild[] = [];
-  const spawn: Spawn = () => {
-    const child = make(children.length + 1);
-    children.push(child);
-    return child as unknown as ChildProcess;
+  const groupKills: string[] = [];
+  const spawn: ChildControl = {
+    spawn: () => {
+      const child = make(children.length + 1);
+      children.push(child);
+      return child as unknown as ChildProcess;
+    },
+    killGroup: (pid, signal) => {
+      groupKills.push(`${String(pid)} ${signal}`);
+      const leader = children.find((c) => c.pid === pid);
+      if (leader?.exitCode === null && leader.signals.length === 0) leader.kill(signal);
+    },
   };
-  return { spawn, children };
+  return { spawn, children, groupKills };
 }
 
 const silent = pino({ level: 'silent' });
@@ -117,6 +126,23 @@ describe('a supervised child of the embedded engine', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(children).toHaveLength(1);
     expect(reasons).toEqual(['dockerd (/usr/sbin/dockerd) could not be spawned: spawn /usr/sbin/dockerd EACCES']);
+  });
+
+  it('kills a generation that does not serve in time, with its process group, and starts it again', async () => {
+    const { spawn, children, groupKills } = fakeSpawner((n) => new FakeChild(500 + n));
+    // The first generation hangs (as a sysbox fork now and then does); the second serves.
+    const serving = (signal: AbortSignal): Promise<void> =>
+      children.length === 1 ? new Promise((_, reject) => { signal.addEventListener('abort', () => { reject(new Error('ended')); }); }) : Promise.resolve();
+    const generations: number[] = [];
+    const started = new SupervisedChild(spec({ name: 'sysbox-fs', serving, servingTimeoutMs: 15_000 }), silent, { onDown: () => undefined, onServing: (g) => generations.push(g) }, spawn).start();
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(groupKills).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(groupKills[0]).toBe('501 SIGKILL');
+    await vi.advanceTimersByTimeAsync(1000);
+    await started;
+    expect(children).toHaveLength(2);
+    expect(generations).toEqual([2]);
   });
 
   it('stops with SIGTERM, and SIGKILL only at the deadline', async () => {
