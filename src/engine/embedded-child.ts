@@ -88,7 +88,7 @@ export class SupervisedChild {
   private readonly stopSignal = new AbortController();
   private readonly firstServing: Promise<void>;
   private settleFirst: { resolve: () => void; reject: (err: Error) => void } = { resolve: () => undefined, reject: () => undefined };
-  /** The last line the child wrote at error level: the likely reason it died. */
+  /** The last line the child wrote at error level since it last served: the likely reason it died. */
   lastError: string | undefined;
 
   constructor(
@@ -145,7 +145,6 @@ export class SupervisedChild {
     const { name } = this.spec;
     const child = this.control.spawn(this.spec.command, this.spec.args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.spec.env, detached: true });
     this.child = child;
-    this.lastError = undefined;
     this.running = true;
     const ended = new AbortController();
     for (const stream of [child.stdout, child.stderr]) {
@@ -185,6 +184,7 @@ export class SupervisedChild {
       () => {
         clearTimeout(hung);
         if (serving.aborted) return;
+        this.lastError = undefined;
         this.events.onDown(null);
         this.events.onServing?.(generation);
         this.settleFirst.resolve();
