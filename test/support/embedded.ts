@@ -55,10 +55,17 @@ export async function aliveIn(mountNs: string): Promise<string[]> {
   return left;
 }
 
+/** Thrown by a probe of until() to end the wait at once: what it waits for can no longer come. */
+export class GiveUp extends Error {}
+
+/** Polls `probe` until it gives a value; a probe that throws counts as "not yet", unless it throws GiveUp. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, context: () => string = () => ''): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    const value = await probe().catch((err: unknown) => {
+      if (err instanceof GiveUp) throw new Error(`${err.message} while waiting for ${what}${context()}`, { cause: err });
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for ${what}${context()}`);
     await sleep(200);
