@@ -2,7 +2,7 @@
  * Readiness: the engine answers (a ping with a short timeout, cached so probes never pile up on the engine), the
  * CVM runtime is registered while CVMs are enabled, the workspaces are loaded, and the daemon is not shutting down.
  */
-import type { Engine } from '../engine/types.js';
+import type { EngineSystem } from '../engine/types.js';
 
 export interface ReadinessOptions {
   cvmEnabled: boolean;
@@ -22,7 +22,7 @@ export class Readiness {
   private cached: { at: number; reasons: Promise<string[]> } | null = null;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: EngineSystem,
     private readonly options: ReadinessOptions,
   ) {}
 

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { App } from '../api/app.js';
 import type { Config } from '../config/schema.js';
-import type { Engine, EngineInfo } from '../engine/types.js';
+import type { Engine, EngineInfo, EngineSystem } from '../engine/types.js';
 import type { WorkspaceManager } from '../lifecycle/manager.js';
 import { cvmBlockers, type PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
@@ -31,7 +31,7 @@ export interface Daemon {
 }
 
 /** Waits for the engine with capped backoff: the daemon serves /healthz before the engine is up. */
-async function connectEngine(engine: Engine, logger: Logger, signal: AbortSignal): Promise<EngineInfo> {
+async function connectEngine(engine: EngineSystem, logger: Logger, signal: AbortSignal): Promise<EngineInfo> {
   for (let attempt = 1; ; attempt++) {
     try {
       await engine.ping();

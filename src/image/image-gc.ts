@@ -8,7 +8,7 @@
 import { mkdir, open, readFile, rename, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Engine, ImageSummary } from '../engine/types.js';
+import type { EngineImages, ImageSummary } from '../engine/types.js';
 import { parseImageReference } from './reference.js';
 
 export interface DiskUsage {
@@ -47,7 +47,7 @@ export interface NeededImage {
 }
 
 export interface ImageGcOptions extends GcThresholds {
-  engine: Engine;
+  engine: EngineImages;
   /** Where last-use times persist, so a restarted daemon still knows its images. */
   stateDir: string;
   /** The directory holding the engine's images, as this daemon sees it. */

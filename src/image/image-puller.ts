@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PullError } from '../engine/engine-errors.js';
-import type { Engine, PullProgressEvent } from '../engine/types.js';
+import type { EngineImages, PullProgressEvent } from '../engine/types.js';
 import type { FailureReason } from '../errors.js';
 import type { RegistryAuth } from './registry-auth.js';
 
@@ -73,7 +73,7 @@ export class ImagePuller {
   private readonly flights = new Map<string, Flight>();
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Pick<EngineImages, 'pullImage'>,
     private readonly retry: RetryPolicy = DEFAULT_PULL_RETRY,
     private readonly random: () => number = Math.random,
   ) {}

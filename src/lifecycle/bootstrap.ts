@@ -3,13 +3,13 @@
  * running sysbox container is unreliable, see DESIGN.md) and run by exec as the workspace user once it runs.
  * Its output goes to the build log line by line.
  */
-import type { Engine } from '../engine/types.js';
+import type { EngineArchive, EngineExec } from '../engine/types.js';
 import type { EventLog } from './event-log.js';
 
 export const BOOTSTRAP_PATH = '/var/lib/cvm-supervisor/bootstrap';
 const MAX_LINE = 4096;
 
-export async function installBootstrap(engine: Engine, containerId: string, script: string): Promise<void> {
+export async function installBootstrap(engine: EngineArchive, containerId: string, script: string): Promise<void> {
   await engine.putFiles(containerId, '/', [{ path: BOOTSTRAP_PATH.slice(1), content: script, mode: 0o755 }]);
 }
 
@@ -41,7 +41,7 @@ export class LineSplitter {
 }
 
 export async function runBootstrap(
-  engine: Engine,
+  engine: EngineExec,
   containerId: string,
   options: { script: string; user: string; workdir: string; log: EventLog; signal: AbortSignal },
 ): Promise<number> {

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { containerName } from '../container/container-spec.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
+import type { EngineEvents, EngineSystem } from '../engine/types.js';
 import { InvalidSpecError, WorkspaceConflictError, WorkspaceNotFoundError } from '../errors.js';
 import { removeStaleInspections } from '../image/inspection-container.js';
 import { specHash } from '../spec/spec-hash.js';
@@ -14,13 +15,17 @@ import { isValidWorkspaceId, type WorkspaceSpec } from '../spec/workspace-spec.j
 import { afterContainerDeath, type CrashRestartDeps } from './crash-restarts.js';
 import { EngineOutageRecovery } from './engine-outage.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { type OperationDeps, Operations } from './operations.js';
+import { type OperationDeps, Operations, type OperationsEngine } from './operations.js';
 import type { Phase } from './phase.js';
 import type { StateStore, WorkspaceRecord } from './store.js';
 import { type ContainerDeath, ContainerWatcher } from './watcher.js';
 import { Workspace, type WorkspaceStatus } from './workspace.js';
 
+/** What the manager uses of the engine: the operations' slices, plus pings and the event stream. */
+export type LifecycleEngine = OperationsEngine & EngineSystem & EngineEvents;
+
 export interface ManagerOptions extends OperationDeps {
+  engine: LifecycleEngine;
   store: StateStore;
   logger: Logger;
   /** Checks a spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, devices). */

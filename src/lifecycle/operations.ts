@@ -8,7 +8,7 @@ import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_S
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
 import type { ResolvedMountSources } from '../container/mounts.js';
 import type { NodeFacts } from '../container/node-facts.js';
-import type { Engine } from '../engine/types.js';
+import type { EngineArchive, EngineContainers, EngineExec, EngineImages, EngineVolumes } from '../engine/types.js';
 import { WorkspaceFailure } from '../errors.js';
 import type { FailureReason } from '../errors.js';
 import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
@@ -25,8 +25,11 @@ import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import type { PendingOperation, StateStore } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
+/** The engine slices the operations use. */
+export type OperationsEngine = EngineContainers & EngineImages & EngineVolumes & EngineArchive & EngineExec;
+
 export interface OperationDeps {
-  engine: Engine;
+  engine: OperationsEngine;
   store: StateStore;
   logger: Logger;
   /** Facts of an image the engine has; its layer directories, when known, spare an inspection container. */

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { WORKSPACE_LABEL } from '../container/labels.js';
-import type { Engine, EngineEvent } from '../engine/types.js';
+import type { EngineEvent, EngineEvents } from '../engine/types.js';
 
 export interface ContainerDeath {
   workspaceId: string;
@@ -21,7 +21,7 @@ export class ContainerWatcher {
   private wake = new AbortController();
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: EngineEvents,
     private readonly onDeath: (death: ContainerDeath) => void,
     private readonly log: Logger,
     /** The stream broke: events may be lost for good (an engine restart forgets its history). */
