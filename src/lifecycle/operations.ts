@@ -19,10 +19,11 @@ import type { ImagePuller } from '../image/image-puller.js';
 import { recordedDigest } from '../image/reference.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { specHash } from '../spec/spec-hash.js';
+import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { toWorkspaceFailure } from './failure.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
-import type { PendingOperation, StateStore } from './store.js';
+import type { PendingOperation, StateStore, WorkspaceRecord } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
 /** The engine slices the operations use. */
@@ -61,6 +62,9 @@ function killBefore(deadline: number, own: number | null): number | undefined {
   const left = Math.floor((deadline - Date.now()) / 1000) - KILL_MARGIN_SECONDS;
   return own !== null && own <= left ? undefined : Math.max(left, 1);
 }
+
+/** What one operation builds: the spec and generation of the record when it began. */
+type Target = Pick<WorkspaceRecord, 'spec' | 'generation'>;
 
 export interface PidOneExit {
   exitCode: number;
@@ -108,8 +112,13 @@ export class Operations {
     await this.converge(ws);
   }
 
-  /** Moves the workspace towards its record: finish a pending operation, then match the desired state. */
+  /**
+   * Moves the workspace towards its record: finish a pending operation, then match the desired state. The whole
+   * operation works on the spec and generation as they are now: a PUT meanwhile replaces the record's spec, and the
+   * container then shows as outdated rather than made from a mix of the two; a rebuild meanwhile makes another.
+   */
   async converge(ws: Workspace): Promise<void> {
+    const target: Target = { spec: ws.record.spec, generation: ws.record.generation };
     const pending = ws.record.pending;
     if (pending?.op === 'delete') {
       await this.delete(ws, pending.purge);
@@ -121,9 +130,9 @@ export class Operations {
         ws.record.pending = completing;
         await this.deps.store.save(ws.record);
       }
-      await this.create(ws, completing.op === 'rebuild' && completing.pull, completing);
+      await this.create(ws, target, completing.op === 'rebuild' && completing.pull, completing);
     }
-    if (ws.record.desired === 'running') await this.startContainer(ws);
+    if (ws.record.desired === 'running') await this.startContainer(ws, target.spec);
     else await this.stop(ws);
   }
 
@@ -201,9 +210,9 @@ export class Operations {
     return { running: details.state.running };
   }
 
-  private async create(ws: Workspace, forcePull: boolean, completing: PendingOperation): Promise<void> {
+  private async create(ws: Workspace, target: Target, forcePull: boolean, completing: PendingOperation): Promise<void> {
     const { engine, metrics } = this.deps;
-    const { spec } = ws.record;
+    const { spec } = target;
     ws.setPhase('pulling');
     const image = await timed(metrics, 'pull', () =>
       ensureImage({ engine, puller: this.deps.puller, nodeCredentials: this.deps.nodeCredentials }, spec, forcePull, ws.log, ws.abort.signal),
@@ -217,14 +226,14 @@ export class Operations {
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
 
     ws.setPhase('creating');
-    await timed(metrics, 'create', () => this.createContainer(ws, image.id, facts, completing));
+    await timed(metrics, 'create', () => this.createContainer(ws, target, image.id, facts, completing));
     if (ws.record.desired !== 'running') ws.setPhase('stopped');
   }
 
   /** Volumes, then the container (or the one a crashed run already made), then the bootstrap file. */
-  private async createContainer(ws: Workspace, imageId: string, facts: ImageFacts, completing: PendingOperation): Promise<void> {
+  private async createContainer(ws: Workspace, target: Target, imageId: string, facts: ImageFacts, completing: PendingOperation): Promise<void> {
     const { engine, store } = this.deps;
-    const { spec, generation } = ws.record;
+    const { spec, generation } = target;
     const hash = specHash(spec);
     const node = await this.deps.nodeFacts();
     const createSpec = buildContainerSpec({
@@ -269,7 +278,7 @@ export class Operations {
     await store.save(ws.record);
   }
 
-  private async startContainer(ws: Workspace): Promise<void> {
+  private async startContainer(ws: Workspace, spec: WorkspaceSpec): Promise<void> {
     const { engine } = this.deps;
     if (ws.containerId === null) throw new WorkspaceFailure('ContainerExited', 'no container to start');
     // Only a workspace already running may skip the start; for any other the inspection would change nothing.
@@ -285,8 +294,8 @@ export class Operations {
     }
     ws.startedAt = after.state.startedAt;
     ws.setPhase('running');
-    if (ws.record.spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
-    this.startBootstrap(ws);
+    if (spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
+    this.startBootstrap(ws, spec);
   }
 
   /** So the GPU driver's libraries are found by soname. Best effort: an image without ldconfig still runs. */
@@ -310,10 +319,10 @@ export class Operations {
   }
 
   /** Runs in the background: the Coder agent normally never exits. */
-  private startBootstrap(ws: Workspace): void {
-    const script = ws.record.spec.bootstrap?.script;
+  private startBootstrap(ws: Workspace, spec: WorkspaceSpec): void {
+    const script = spec.bootstrap?.script;
     if (!script || ws.containerId === null) return;
-    const user = ws.record.spec.username ?? 'root';
+    const user = spec.username ?? 'root';
     runBootstrap(this.deps.engine, ws.containerId, { script, user, workdir: ws.workdir ?? '/', log: ws.log, signal: ws.abort.signal }).catch(
       (err: unknown) => {
         if (!ws.abort.signal.aborted) ws.log.append('bootstrap', `bootstrap failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,0 +1,63 @@
+/**
+ * Regression tests of the lifecycle faults found by reading the code (docs/operations.md, "Reliability"), over the
+ * fake engine. Each failed before its fix.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SPEC_HASH_LABEL } from '../../../src/container/labels.js';
+import { specHash } from '../../../src/spec/spec-hash.js';
+import { Lifecycle } from './harness.js';
+
+let t: Lifecycle;
+
+beforeEach(async () => {
+  t = await Lifecycle.create();
+  await t.manager.init();
+});
+afterEach(async () => {
+  await t.cleanup();
+});
+
+describe('a PUT during an operation', () => {
+  it('the operation works on one snapshot of the spec, and the workspace then shows outdated', async () => {
+    const big = 'registry.test/team/big:1';
+    const small = 'registry.test/team/small:1';
+    t.engine.registry.add(big);
+    t.engine.addImage(small);
+    const pull = t.engine.hold('pullImage');
+    await t.manager.put('ws1', { image: big });
+    await pull.reached;
+    await t.manager.put('ws1', { image: small });
+    pull.release();
+    await t.manager.idle();
+
+    const container = t.engine.container('cvm-ws1');
+    expect(t.engine.images.get(container?.spec.Image ?? '')?.tags).toEqual([big]);
+    expect(container?.spec.Labels[SPEC_HASH_LABEL]).toBe(specHash({ image: big }));
+    expect(t.manager.get('ws1')).toMatchObject({ phase: 'running', outdated: true, image: { ref: small } });
+
+    await t.manager.rebuild('ws1', { pull: false });
+    await t.manager.idle();
+    expect(t.engine.images.get(t.engine.container('cvm-ws1')?.spec.Image ?? '')?.tags).toEqual([small]);
+    expect(t.manager.get('ws1').outdated).toBe(false);
+  });
+
+  it.each([
+    ['during the pull, which it cancels', 'pullImage'],
+    ['once the image is there, with nothing to cancel', 'inspectImage'],
+  ] as const)('a rebuild asked for %s makes a container of the new spec afterwards', async (_when, op) => {
+    const big = 'registry.test/team/big:1';
+    const small = 'registry.test/team/small:1';
+    t.engine.registry.add(big);
+    if (op === 'inspectImage') t.engine.addImage(big);
+    t.engine.addImage(small);
+    const gate = t.engine.hold(op);
+    await t.manager.put('ws1', { image: big });
+    await gate.reached;
+    await t.manager.put('ws1', { image: small });
+    await t.manager.rebuild('ws1', { pull: false });
+    gate.release();
+    await t.manager.idle();
+    expect(t.engine.images.get(t.engine.container('cvm-ws1')?.spec.Image ?? '')?.tags).toEqual([small]);
+    expect(t.manager.get('ws1')).toMatchObject({ phase: 'running', outdated: false });
+  });
+});
