@@ -203,13 +203,14 @@ export class WorkspaceManager {
   async delete(id: string, purge: boolean): Promise<WorkspaceStatus> {
     const ws = this.require(id);
     const pending = ws.record.pending;
-    if (pending?.op === 'delete') {
+    if (pending?.op === 'delete' && ws.phase !== 'failed') {
       // Already on its way out; a second request can only widen it to a purge.
       pending.purge ||= purge;
       await this.options.store.save(ws.record);
       return ws.status(specHash(ws.record.spec));
     }
-    ws.record.pending = { op: 'delete', purge };
+    // A delete that failed is tried again, as a purge if either request asked for one.
+    ws.record.pending = { op: 'delete', purge: purge || (pending?.op === 'delete' && pending.purge) };
     return this.changeDesired(id, 'stopped', async (w) => {
       await this.ops.converge(w);
       this.workspaces.delete(id);
@@ -257,7 +258,9 @@ export class WorkspaceManager {
   }
 
   private refuseIfDeleting(ws: Workspace): void {
-    if (ws.record.pending?.op === 'delete') throw new WorkspaceConflictError(ws.id, 'is being deleted; try again once it is gone');
+    if (ws.record.pending?.op !== 'delete') return;
+    if (ws.phase === 'failed') throw new WorkspaceConflictError(ws.id, 'could not be deleted; DELETE again to retry');
+    throw new WorkspaceConflictError(ws.id, 'is being deleted; try again once it is gone');
   }
 
   private async changeDesired(id: string, desired: 'running' | 'stopped', op: (ws: Workspace) => Promise<void>): Promise<WorkspaceStatus> {

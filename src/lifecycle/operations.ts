@@ -9,6 +9,7 @@ import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container
 import type { ResolvedMountSources } from '../container/mounts.js';
 import type { NodeFacts } from '../container/node-facts.js';
 import type { EngineArchive, EngineContainers, EngineExec, EngineImages, EngineVolumes } from '../engine/types.js';
+import { EngineUnavailableError } from '../engine/engine-errors.js';
 import { WorkspaceFailure } from '../errors.js';
 import type { FailureReason } from '../errors.js';
 import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
@@ -89,7 +90,7 @@ export class Operations {
       if (signal.aborted) return null;
       const failure = toWorkspaceFailure(err);
       this.deps.logger.error({ workspace: ws.id, reason: failure.reason, err: failure.message }, 'workspace operation failed');
-      if (ws.phase !== 'deleting') ws.setPhase('failed', { reason: failure.reason, message: failure.message });
+      ws.setPhase('failed', { reason: failure.reason, message: failure.message });
       return failure.reason;
     }
   }
@@ -121,7 +122,7 @@ export class Operations {
     const target: Target = { spec: ws.record.spec, generation: ws.record.generation };
     const pending = ws.record.pending;
     if (pending?.op === 'delete') {
-      await this.delete(ws, pending.purge);
+      await this.delete(ws);
       return;
     }
     if (pending || ws.containerId === null || !(await this.deps.engine.inspectContainer(ws.containerId))) {
@@ -330,21 +331,51 @@ export class Operations {
     );
   }
 
-  private async delete(ws: Workspace, purge: boolean): Promise<void> {
+  /**
+   * Removes the container, then (with purge) the workspace's volumes, then the record. One that cannot finish (a
+   * volume still in use) ends failed, naming what is left behind; the record keeps its pending delete, so a second
+   * DELETE or a daemon restart tries again. The purge flag is read when the volumes' turn comes: a second DELETE
+   * during this one may have widened it.
+   */
+  private async delete(ws: Workspace): Promise<void> {
     const { engine, store } = this.deps;
     ws.setPhase('deleting');
-    const existing = await engine.inspectContainer(containerName(ws.id));
-    if (existing) {
-      await this.stopContainer(existing.id, existing.config.stopSignal);
-      await engine.removeContainer(existing.id, { force: true });
+    const name = containerName(ws.id);
+    try {
+      const existing = await engine.inspectContainer(name);
+      if (existing) {
+        await this.stopContainer(existing.id, existing.config.stopSignal);
+        await engine.removeContainer(existing.id, { force: true });
+      }
+    } catch (err) {
+      throw deleteFailure(err, [`container ${name}`]);
     }
+    ws.containerId = null;
+    const purge = ws.record.pending?.op === 'delete' && ws.record.pending.purge;
     if (purge) {
-      for (const volume of await engine.listVolumes([`${WORKSPACE_LABEL}=${ws.id}`])) await engine.removeVolume(volume.name);
+      const leftBehind: string[] = [];
+      let firstError: unknown = null;
+      for (const volume of await engine.listVolumes([`${WORKSPACE_LABEL}=${ws.id}`])) {
+        try {
+          await engine.removeVolume(volume.name);
+        } catch (err) {
+          if (err instanceof EngineUnavailableError) throw err;
+          firstError ??= err;
+          leftBehind.push(`volume ${volume.name}`);
+        }
+      }
+      if (leftBehind.length > 0) throw deleteFailure(firstError, leftBehind);
     }
     await store.remove(ws.id);
-    ws.containerId = null;
     ws.log.append('info', purge ? 'deleted with its volumes' : 'deleted; volumes kept');
   }
+}
+
+/** A delete that could not finish, for the workspace's message; an unreachable engine is retried as it is. */
+function deleteFailure(err: unknown, leftBehind: readonly string[]): unknown {
+  if (err instanceof EngineUnavailableError) return err;
+  const failure = toWorkspaceFailure(err);
+  return new WorkspaceFailure(failure.reason, `delete could not finish: ${failure.message}; left behind: ${leftBehind.join(', ')}; DELETE again to retry`);
 }
 
 function summarise(gpus: readonly GpuSummary[]): GpuSummary[] {

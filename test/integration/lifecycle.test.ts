@@ -125,6 +125,30 @@ describe('workspace lifecycle (manager against the test engine)', () => {
     expect(await volumesOfWorkspace(id)).toEqual([]);
   });
 
+  it('a purge whose volume another workspace uses ends failed, naming it; a second DELETE finishes it', async () => {
+    const owner = h.id('purge-owner');
+    const other = h.id('purge-other');
+    const volume = `cvm-${owner}-home`;
+    await h.manager.put(owner, busybox());
+    await h.waitFor(owner, 'running');
+    await h.manager.put(other, busybox({ home: { volume } }));
+    await h.waitFor(other, 'running');
+
+    await h.manager.delete(owner, true);
+    await h.manager.idle();
+    const failed = h.manager.get(owner);
+    expect(failed.phase).toBe('failed');
+    expect(failed.message).toMatch(new RegExp(`in use.*; left behind: volume ${volume}; DELETE again to retry$`));
+    expect(await containersOfWorkspace(owner)).toEqual([]);
+
+    await h.manager.delete(other, false);
+    await h.manager.idle();
+    await h.manager.delete(owner, true);
+    await h.manager.idle();
+    expect(() => h.manager.get(owner)).toThrow(WorkspaceNotFoundError);
+    expect(await volumesOfWorkspace(owner)).toEqual([]);
+  });
+
   it('runs the bootstrap script as the workspace user and logs its output', async () => {
     const id = h.id('bootstrap');
     await h.manager.put(id, busybox({ username: 'coder', bootstrap: { script: '#!/bin/sh\necho hello-$(id -un)' } }));

@@ -15,6 +15,7 @@ describe('phase transitions', () => {
     ['pulling', 'pulling', true],
     ['creating', 'pulling', true],
     ['deleting', 'pulling', false],
+    ['deleting', 'failed', true],
     ['deleting', 'running', false],
     ['stopped', 'running', false],
     ['pulling', 'running', false],

@@ -61,3 +61,49 @@ describe('a PUT during an operation', () => {
     expect(t.manager.get('ws1')).toMatchObject({ phase: 'running', outdated: false });
   });
 });
+
+describe('a delete that cannot finish', () => {
+  it('ends failed with the reason and what is left behind, refuses other actions, and a second DELETE retries', async () => {
+    await t.put('ws1', { home: { volume: 'team-home' } });
+    await t.put('ws2', { home: { volume: 'team-home' } });
+    await t.manager.delete('ws1', true);
+    await t.manager.idle();
+    // ws2's container uses the volume: the engine answers 409.
+    expect(t.manager.get('ws1')).toMatchObject({ phase: 'failed', reason: 'ContainerExited' });
+    expect(t.manager.get('ws1').message).toMatch(/^delete could not finish: .*volume is in use.*; left behind: volume team-home; DELETE again to retry$/);
+    expect(t.engine.container('cvm-ws1')).toBeUndefined();
+    await expect(t.manager.start('ws1')).rejects.toThrow(/DELETE again/);
+
+    await t.manager.delete('ws2', false);
+    await t.manager.idle();
+    await t.manager.delete('ws1', true);
+    await t.manager.idle();
+    expect(t.manager.list()).toEqual([]);
+    expect(t.engine.volumes.has('team-home')).toBe(false);
+  });
+
+  it('a daemon restart retries it once, and it ends failed again rather than deleting forever', async () => {
+    await t.put('ws1', { home: { volume: 'team-home' } });
+    await t.put('ws2', { home: { volume: 'team-home' } });
+    await t.manager.delete('ws1', true);
+    await t.manager.idle();
+    await t.manager.shutdown('keep');
+    const again = t.newManager();
+    await again.init();
+    await again.idle();
+    expect(again.get('ws1')).toMatchObject({ phase: 'failed' });
+    expect(again.get('ws1').message).toMatch(/left behind: volume team-home/);
+  });
+
+  it('a second DELETE while the first runs widens it to a purge', async () => {
+    await t.put('ws1');
+    const gate = t.engine.hold('stopContainer');
+    await t.manager.delete('ws1', false);
+    await gate.reached;
+    await t.manager.delete('ws1', true);
+    gate.release();
+    await t.manager.idle();
+    expect(t.engine.volumes.size).toBe(0);
+    expect(t.manager.list()).toEqual([]);
+  });
+});
