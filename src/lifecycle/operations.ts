@@ -21,7 +21,7 @@ import { recordedDigest } from '../image/reference.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { specHash } from '../spec/spec-hash.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
-import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
+import { installBootstrap, runBootstrap } from './bootstrap.js';
 import { toWorkspaceFailure } from './failure.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import type { PendingOperation, StateStore, WorkspaceRecord } from './store.js';
@@ -206,6 +206,7 @@ export class Operations {
     const image = await this.deps.engine.inspectImage(details.image);
     const facts = await this.deps.imageFacts(image ?? { id: details.image });
     ws.init = facts.init;
+    ws.users = facts.users;
     ws.gpus = await this.gpusOf(ws, facts.osRelease);
     ws.imageDigest = image ? recordedDigest(ws.record.spec.image, image.repoDigests) : null;
     return { running: details.state.running };
@@ -224,6 +225,7 @@ export class Operations {
     await this.deps.imageUsed?.(image.id);
     const facts = await timed(metrics, 'detect', () => this.deps.imageFacts(image));
     ws.init = facts.init;
+    ws.users = facts.users;
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
 
     ws.setPhase('creating');
@@ -264,7 +266,6 @@ export class Operations {
       }
       containerId = await engine.createContainer(createSpec);
     }
-    if (spec.bootstrap && !(await engine.statPath(containerId, BOOTSTRAP_PATH))) await installBootstrap(engine, containerId, spec.bootstrap.script);
     const gpuPlan = planGpus(spec, node.gpus, facts.osRelease);
     if (gpuPlan?.ldConfigDir && !(await engine.statPath(containerId, GPU_LD_CONF))) {
       await engine.putFiles(containerId, '/', [{ path: GPU_LD_CONF.slice(1), content: `${gpuPlan.ldConfigDir}\n`, mode: 0o644 }]);
@@ -282,10 +283,12 @@ export class Operations {
   private async startContainer(ws: Workspace, spec: WorkspaceSpec): Promise<void> {
     const { engine } = this.deps;
     if (ws.containerId === null) throw new WorkspaceFailure('ContainerExited', 'no container to start');
-    // Only a workspace already running may skip the start; for any other the inspection would change nothing.
-    if (ws.phase === 'running' && (await engine.inspectContainer(ws.containerId))?.state.running) return;
-    ws.setPhase('starting');
     const containerId = ws.containerId;
+    const before = await engine.inspectContainer(containerId);
+    if (ws.phase === 'running' && before?.state.running) return;
+    ws.setPhase('starting');
+    // Before every start, while the container is down: a script changed or added since the last start runs.
+    if (spec.bootstrap && !before?.state.running) await installBootstrap(engine, containerId, spec.bootstrap.script, spec.username ?? 'root', ws.users);
     const after = await timed(this.deps.metrics, 'start', async () => {
       await engine.startContainer(containerId);
       return engine.inspectContainer(containerId);

@@ -4,8 +4,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SPEC_HASH_LABEL } from '../../../src/container/labels.js';
+import { BOOTSTRAP_PATH } from '../../../src/lifecycle/bootstrap.js';
 import { specHash } from '../../../src/spec/spec-hash.js';
-import { Lifecycle } from './harness.js';
+import { IMAGE, Lifecycle } from './harness.js';
 
 let t: Lifecycle;
 
@@ -105,5 +106,36 @@ describe('a delete that cannot finish', () => {
     await t.manager.idle();
     expect(t.engine.volumes.size).toBe(0);
     expect(t.manager.list()).toEqual([]);
+  });
+});
+
+describe('the bootstrap script', () => {
+  it('a changed script takes effect at the next start', async () => {
+    await t.put('ws1', { username: 'coder', bootstrap: { script: 'echo one' } });
+    expect(t.engine.file('cvm-ws1', BOOTSTRAP_PATH)?.content).toBe('echo one');
+    const { status } = await t.manager.put('ws1', { image: IMAGE, username: 'coder', bootstrap: { script: 'echo two' } });
+    // The running container needs no rebuild for it.
+    expect(status.outdated).toBe(false);
+    await t.manager.restart('ws1');
+    await t.manager.idle();
+    expect(t.engine.file('cvm-ws1', BOOTSTRAP_PATH)?.content).toBe('echo two');
+    expect(t.engine.callsOf('exec')).toHaveLength(2);
+  });
+
+  it('a script added to a workspace made without one is written before it runs', async () => {
+    await t.put('ws1', { username: 'coder' });
+    await t.manager.put('ws1', { image: IMAGE, username: 'coder', bootstrap: { script: 'echo late' } });
+    await t.manager.restart('ws1');
+    await t.manager.idle();
+    expect(t.engine.file('cvm-ws1', BOOTSTRAP_PATH)?.content).toBe('echo late');
+    expect(t.engine.callsOf('exec')).toHaveLength(1);
+  });
+
+  it('is always written, over a file the image has there, owned by the workspace user, mode 0500 (0700 for root)', async () => {
+    t.engine.addImage('registry.test/team/preempt:1', { [BOOTSTRAP_PATH]: 'echo the image wins' });
+    await t.put('ws1', { image: 'registry.test/team/preempt:1', username: 'coder', bootstrap: { script: 'echo the spec wins' } });
+    expect(t.engine.file('cvm-ws1', BOOTSTRAP_PATH)).toEqual({ content: 'echo the spec wins', mode: 0o500, uid: 1000, gid: 1000 });
+    await t.put('ws2', { bootstrap: { script: 'echo as root' } });
+    expect(t.engine.file('cvm-ws2', BOOTSTRAP_PATH)).toEqual({ content: 'echo as root', mode: 0o700, uid: 0, gid: 0 });
   });
 });
