@@ -5,9 +5,10 @@
  * Only images the daemon itself used for a workspace are candidates (other images on the engine are not its
  * business), and never one that a workspace's container or spec needs.
  */
-import { mkdir, open, readFile, rename, statfs } from 'node:fs/promises';
+import { mkdir, readFile, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { writeFileAtomic } from '../atomic-write.js';
 import type { EngineImages, ImageSummary } from '../engine/types.js';
 import { parseImageReference } from './reference.js';
 
@@ -156,20 +157,11 @@ export class ImageGc {
     return this.lastUsed;
   }
 
-  /** Atomic (temp file, fsync, rename); writes are serialised. */
+  /** Atomic; writes are serialised. */
   private save(usage: Map<string, number>): Promise<void> {
     this.saving = this.saving.then(async () => {
       await mkdir(this.options.stateDir, { recursive: true });
-      const target = join(this.options.stateDir, USAGE_FILE);
-      const temp = `${target}.tmp`;
-      const file = await open(temp, 'w', 0o600);
-      try {
-        await file.writeFile(JSON.stringify(Object.fromEntries(usage)));
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, target);
+      await writeFileAtomic(join(this.options.stateDir, USAGE_FILE), JSON.stringify(Object.fromEntries(usage)));
     });
     return this.saving;
   }

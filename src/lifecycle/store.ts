@@ -1,11 +1,11 @@
 /**
- * Desired state on disk: one JSON file per workspace under <stateDir>/workspaces. Written atomically (temp file,
- * fsync, rename, fsync of the directory) so a daemon killed mid-write leaves the old or the new record, never a
- * torn one. Records hold secrets (pull auth, bootstrap script, env), so files are 0600 and the directory 0700.
+ * Desired state on disk: one JSON file per workspace under <stateDir>/workspaces, written atomically
+ * (../atomic-write.ts) so a daemon killed mid-write leaves the old or the new record, never a torn one. Records hold
+ * secrets (pull auth, bootstrap script, env), so files are 0600 and the directory 0700.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDir, TEMP_SUFFIX, writeFileAtomic } from '../atomic-write.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { KeyedQueue } from './keyed-queue.js';
 
@@ -43,28 +43,14 @@ export class StateStore {
    * rename in whichever order they finish, and an older record could replace a newer one.
    */
   save(record: WorkspaceRecord): Promise<void> {
-    return this.writes.run(record.id, () => this.write(record));
+    return this.writes.run(record.id, () => writeFileAtomic(this.path(record.id), JSON.stringify(record, null, 2)));
   }
 
   remove(id: string): Promise<void> {
     return this.writes.run(id, async () => {
       await rm(this.path(id), { force: true });
-      await this.syncDir();
+      await syncDir(this.dir);
     });
-  }
-
-  private async write(record: WorkspaceRecord): Promise<void> {
-    const target = this.path(record.id);
-    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const file = await open(temp, 'w', 0o600);
-    try {
-      await file.writeFile(JSON.stringify(record, null, 2));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, target);
-    await this.syncDir();
   }
 
   async loadAll(): Promise<WorkspaceRecord[]> {
@@ -77,18 +63,9 @@ export class StateStore {
     return join(this.dir, `${id}.json`);
   }
 
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
-
   /** Leftovers of writes interrupted by a crash. */
   private async removeTempFiles(): Promise<void> {
     const names = await readdir(this.dir);
-    await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(join(this.dir, n), { force: true })));
+    await Promise.all(names.filter((n) => n.endsWith(TEMP_SUFFIX)).map((n) => rm(join(this.dir, n), { force: true })));
   }
 }
