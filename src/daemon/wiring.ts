@@ -136,6 +136,9 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
     onReclaimed: (bytes, images) => {
       metrics.imageGcReclaimed(bytes, images);
     },
+    onBookkeepingError: (error) => {
+      metrics.stateFileError('image-usage', error);
+    },
   });
   const manager = createManager(config, engine, logger, metrics, imageGc, mode);
   const preflight = () => runPreflight(preflightSources(config, engine), config);

@@ -72,6 +72,7 @@ export function gpuNode(version: string): GpuNode {
 export class RecordedMetrics implements LifecycleMetrics {
   readonly steps: string[] = [];
   readonly restarts: string[] = [];
+  readonly stateFileErrors: string[] = [];
   pulledBytes = 0;
 
   stepTook(step: string): void {
@@ -84,6 +85,10 @@ export class RecordedMetrics implements LifecycleMetrics {
 
   restarted(reason: string): void {
     this.restarts.push(reason);
+  }
+
+  stateFileError(file: string, error: string): void {
+    this.stateFileErrors.push(`${file}: ${error}`);
   }
 }
 

@@ -2,8 +2,12 @@
  * Regression tests of the lifecycle faults found by reading the code (docs/operations.md, "Reliability"), over the
  * fake engine. Each failed before its fix.
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SPEC_HASH_LABEL } from '../../../src/container/labels.js';
+import { ImageGc } from '../../../src/image/image-gc.js';
 import { BOOTSTRAP_PATH } from '../../../src/lifecycle/bootstrap.js';
 import { specHash } from '../../../src/spec/spec-hash.js';
 import { IMAGE, Lifecycle } from './harness.js';
@@ -137,5 +141,20 @@ describe('the bootstrap script', () => {
     expect(t.engine.file('cvm-ws1', BOOTSTRAP_PATH)).toEqual({ content: 'echo the spec wins', mode: 0o500, uid: 1000, gid: 1000 });
     await t.put('ws2', { bootstrap: { script: 'echo as root' } });
     expect(t.engine.file('cvm-ws2', BOOTSTRAP_PATH)).toEqual({ content: 'echo as root', mode: 0o700, uid: 0, gid: 0 });
+  });
+});
+
+describe("image GC's bookkeeping", () => {
+  it('a state dir that cannot be written fails no create, the first nor the next', async () => {
+    const stateDir = path.join(t.stateDir, 'gc-state');
+    await writeFile(stateDir, '');
+    const gc = new ImageGc({ engine: t.engine, stateDir, highPercent: 85, lowPercent: 80, diskPath: () => Promise.resolve(stateDir), needed: () => [], logger: pino({ level: 'silent' }) });
+    const manager = t.newManager({ imageUsed: (imageId) => gc.recordUse(imageId) });
+    await manager.init();
+    await manager.put('ws1', { image: IMAGE });
+    await manager.put('ws2', { image: IMAGE });
+    await manager.idle();
+    expect(manager.get('ws1').phase).toBe('running');
+    expect(manager.get('ws2').phase).toBe('running');
   });
 });
