@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { App } from '../api/app.js';
+import { type Backoff, backoffMs } from '../backoff.js';
 import type { Config } from '../config/schema.js';
 import type { Engine, EngineInfo, EngineSystem } from '../engine/types.js';
 import type { WorkspaceManager } from '../lifecycle/manager.js';
@@ -30,6 +31,9 @@ export interface Daemon {
   shutdownSteps: ShutdownStep[];
 }
 
+/** How long the daemon waits for the engine between tries: 1 s doubling to 30 s. */
+const ENGINE_WAIT: Backoff = { baseMs: 1000, maxMs: 30_000 };
+
 /** Waits for the engine with capped backoff: the daemon serves /healthz before the engine is up. */
 async function connectEngine(engine: EngineSystem, logger: Logger, signal: AbortSignal): Promise<EngineInfo> {
   for (let attempt = 1; ; attempt++) {
@@ -39,7 +43,7 @@ async function connectEngine(engine: EngineSystem, logger: Logger, signal: Abort
     } catch (err) {
       if (signal.aborted) throw err;
       if (attempt === 1) logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'the engine does not answer yet; retrying');
-      await sleep(Math.min(500 * 2 ** attempt, 30_000), undefined, { signal });
+      await sleep(backoffMs(attempt, ENGINE_WAIT), undefined, { signal });
     }
   }
 }

@@ -3,6 +3,7 @@
  * reconnects with `since` set to the last event seen, so nothing that happened in between is missed.
  */
 import type { Logger } from 'pino';
+import { backoffMs } from '../backoff.js';
 import { WORKSPACE_LABEL } from '../container/labels.js';
 import type { EngineEvent, EngineEvents } from '../engine/types.js';
 
@@ -76,7 +77,7 @@ export class ContainerWatcher {
       }
       if (this.stopped()) break;
       this.wake = new AbortController();
-      await delay(Math.min(this.reconnectDelayMs * 2 ** Math.min(failures, 5), 30_000), AbortSignal.any([signal, this.wake.signal]));
+      await delay(backoffMs(failures + 1, { baseMs: this.reconnectDelayMs, maxMs: 30_000 }), AbortSignal.any([signal, this.wake.signal]));
     }
   }
 

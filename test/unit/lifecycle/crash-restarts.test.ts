@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { restartBackoffMs, restartDecision } from '../../../src/lifecycle/crash-restarts.js';
+import { backoffMs } from '../../../src/backoff.js';
+import { CRASH_BACKOFF, restartDecision } from '../../../src/lifecycle/crash-restarts.js';
 import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 import { Lifecycle } from './harness.js';
 
@@ -15,13 +16,13 @@ describe('restartDecision', () => {
   });
 });
 
-describe('restartBackoffMs', () => {
+describe('CRASH_BACKOFF', () => {
   it('doubles and caps at a minute, with bounded jitter', () => {
     const mid = (): number => 0.5;
-    expect([1, 2, 3, 4].map((n) => restartBackoffMs(n, mid))).toEqual([1000, 2000, 4000, 8000]);
-    expect(restartBackoffMs(50, mid)).toBe(60_000);
-    expect(restartBackoffMs(1, () => 0)).toBe(800);
-    expect(restartBackoffMs(1, () => 1)).toBe(1200);
+    expect([1, 2, 3, 4].map((n) => backoffMs(n, CRASH_BACKOFF, mid))).toEqual([1000, 2000, 4000, 8000]);
+    expect(backoffMs(50, CRASH_BACKOFF, mid)).toBe(60_000);
+    expect(backoffMs(1, CRASH_BACKOFF, () => 0)).toBe(800);
+    expect(backoffMs(1, CRASH_BACKOFF, () => 1)).toBe(1200);
   });
 });
 

@@ -137,7 +137,7 @@ export class Lifecycle {
       imageFacts: (image) => Promise.resolve(imageFacts(image.id, this.init)),
       nodeFacts: () => Promise.resolve(structuredClone(this.node)),
       resolveMountSources: (sources) => Promise.resolve(new Map(sources.map((s) => [s, s]))),
-      puller: new ImagePuller(this.engine, { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 }),
+      puller: new ImagePuller(this.engine, { attempts: 1, baseMs: 1, maxMs: 1 }),
       nodeCredentials: () => Promise.resolve(undefined),
       ...this.overrides,
       ...overrides,
