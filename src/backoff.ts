@@ -16,3 +16,19 @@ export function backoffMs(attempt: number, backoff: Backoff, random: () => numbe
   const [low, high] = backoff.spread ?? [1, 1];
   return Math.round(capped * (low + (high - low) * random()));
 }
+
+/**
+ * Waits `ms`, or less when `signal` aborts (it then resolves all the same: callers check the signal). On the global
+ * setTimeout, so that a test's fake clock controls it.
+ */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -9,6 +9,8 @@ export interface ReadinessOptions {
   cvmRuntime: string;
   /** Whether the manager has loaded and adopted the workspaces. */
   started: () => boolean;
+  /** The startup step being retried and why it failed (loading the workspaces, the boot workspace); none by default. */
+  startupProblem?: () => string | null;
   /** Why CVMs are impossible on this node (failed preflight checks, see preflight/report.ts); none by default. */
   cvmBlockers?: () => string[];
   /** Why a supervised engine is down (embedded mode: a child awaits its restart); none by default. */
@@ -35,6 +37,8 @@ export class Readiness {
   async reasons(): Promise<string[]> {
     const reasons = this.shuttingDown ? ['shutting down'] : [];
     if (!this.options.started()) reasons.push('workspaces not loaded yet');
+    const problem = this.options.startupProblem?.();
+    if (problem) reasons.push(problem);
     // Standard workspaces could still run, but a CVM node that cannot run CVMs must not look ready.
     if (this.options.cvmEnabled) reasons.push(...(this.options.cvmBlockers?.() ?? []));
     reasons.push(...(this.options.engineDown?.() ?? []));

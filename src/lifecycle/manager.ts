@@ -78,7 +78,13 @@ export class WorkspaceManager {
     const { store, engine, logger } = this.options;
     await store.init();
     await removeStaleInspections(engine, this.options.inspectionOwner);
-    const [records, containers] = await Promise.all([store.loadAll(), engine.listContainers([WORKSPACE_LABEL])]);
+    const [records, containers] = await Promise.all([
+      store.loadAll((file, setAsideAs) => {
+        logger.error({ file, setAsideAs }, 'a workspace record is not readable as one; set aside, the other workspaces load');
+        this.options.metrics?.stateFileError('workspace-record', 'corrupt');
+      }),
+      engine.listContainers([WORKSPACE_LABEL]),
+    ]);
     const known = new Set(records.map((r) => r.id));
     for (const stranger of containers.filter((c) => !known.has(c.labels[WORKSPACE_LABEL] ?? ''))) {
       // Left alone: with no record it may belong to another daemon on this engine, and removing is irreversible.

@@ -3,7 +3,7 @@
  * reconnects with `since` set to the last event seen, so nothing that happened in between is missed.
  */
 import type { Logger } from 'pino';
-import { backoffMs } from '../backoff.js';
+import { backoffMs, pause } from '../backoff.js';
 import { WORKSPACE_LABEL } from '../container/labels.js';
 import type { EngineEvent, EngineEvents } from '../engine/types.js';
 
@@ -77,7 +77,7 @@ export class ContainerWatcher {
       }
       if (this.stopped()) break;
       this.wake = new AbortController();
-      await delay(backoffMs(failures + 1, { baseMs: this.reconnectDelayMs, maxMs: 30_000 }), AbortSignal.any([signal, this.wake.signal]));
+      await pause(backoffMs(failures + 1, { baseMs: this.reconnectDelayMs, maxMs: 30_000 }), AbortSignal.any([signal, this.wake.signal]));
     }
   }
 
@@ -98,16 +98,4 @@ export class ContainerWatcher {
     if (event.action !== 'die' || !workspaceId) return;
     this.onDeath({ workspaceId, containerId: event.id });
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -2,7 +2,7 @@
  * Regression tests of the lifecycle faults found by reading the code (docs/operations.md, "Reliability"), over the
  * fake engine. Each failed before its fix.
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -156,5 +156,24 @@ describe("image GC's bookkeeping", () => {
     await manager.idle();
     expect(manager.get('ws1').phase).toBe('running');
     expect(manager.get('ws2').phase).toBe('running');
+  });
+});
+
+describe('a corrupt workspace record', () => {
+  it('is set aside, logged and counted, and the other workspaces still load', async () => {
+    await t.put('ws1');
+    await t.manager.shutdown('keep');
+    const dir = path.join(t.stateDir, 'workspaces');
+    await writeFile(path.join(dir, 'torn.json'), '{"id": "torn", "spec": {"ima');
+    await writeFile(path.join(dir, 'other.json'), JSON.stringify({ id: 'someone-else', spec: { image: IMAGE } }));
+    const again = t.newManager();
+    await again.init();
+    await again.idle();
+    expect(again.list().map((w) => [w.id, w.phase])).toEqual([['ws1', 'running']]);
+    const names = (await readdir(dir)).sort();
+    expect(names.filter((n) => n.endsWith('.json'))).toEqual(['ws1.json']);
+    expect(names.filter((n) => /^(other|torn)\.json\.corrupt-\d+$/.test(n))).toHaveLength(2);
+    expect(t.metrics.stateFileErrors).toEqual(['workspace-record: corrupt', 'workspace-record: corrupt']);
+    expect(t.logs.filter((l) => l.msg === 'a workspace record is not readable as one; set aside, the other workspaces load')).toHaveLength(2);
   });
 });
