@@ -231,7 +231,7 @@ export class WorkspaceManager {
   /**
    * Shutdown: stop watching, cancel pulls, bootstraps and restart timers, then stop (policy `stop`; by `deadline`,
    * epoch ms, when given) or leave (`keep`) the containers. Desired state stays as it was, so a restarted daemon
-   * brings them back.
+   * brings them back. Every stop is waited for, also after one failed; then the failures are logged and reported.
    */
   async shutdown(policy: 'stop' | 'keep', deadline?: number): Promise<void> {
     this.shuttingDown = true;
@@ -241,8 +241,17 @@ export class WorkspaceManager {
     }
     await this.watcher.stop();
     await this.queue.idle();
-    if (policy === 'stop') {
-      await Promise.all([...this.workspaces.values()].map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws, deadline))));
+    if (policy !== 'stop') return;
+    const stopping = [...this.workspaces.values()];
+    const results = await Promise.allSettled(stopping.map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws, deadline))));
+    const failed = stopping.filter((ws, i) => {
+      const result = results[i];
+      if (result?.status !== 'rejected') return false;
+      this.options.logger.error({ workspace: ws.id, err: result.reason instanceof Error ? result.reason.message : String(result.reason) }, 'workspace did not stop at shutdown');
+      return true;
+    });
+    if (failed.length > 0) {
+      throw new Error(`${failed.length} workspace${failed.length === 1 ? '' : 's'} did not stop at shutdown: ${failed.map((ws) => ws.id).join(', ')}`);
     }
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SPEC_HASH_LABEL } from '../../../src/container/labels.js';
+import { EngineError } from '../../../src/engine/engine-errors.js';
 import { ImageGc } from '../../../src/image/image-gc.js';
 import { BOOTSTRAP_PATH } from '../../../src/lifecycle/bootstrap.js';
 import { specHash } from '../../../src/spec/spec-hash.js';
@@ -175,5 +176,26 @@ describe('a corrupt workspace record', () => {
     expect(names.filter((n) => /^(other|torn)\.json\.corrupt-\d+$/.test(n))).toHaveLength(2);
     expect(t.metrics.stateFileErrors).toEqual(['workspace-record: corrupt', 'workspace-record: corrupt']);
     expect(t.logs.filter((l) => l.msg === 'a workspace record is not readable as one; set aside, the other workspaces load')).toHaveLength(2);
+  });
+});
+
+describe('shutdown', () => {
+  it('waits for every stop, also after one failed, then reports which did not stop', async () => {
+    await t.put('ws1');
+    await t.put('ws2');
+    t.engine.fail('stopContainer', new EngineError('container stop', 500, 'cannot kill container: permission denied'));
+    const second = t.engine.hold('stopContainer');
+    let settled = false;
+    const done = t.manager.shutdown('stop').finally(() => {
+      settled = true;
+    });
+    const outcome = expect(done).rejects.toThrow('1 workspace did not stop at shutdown: ws1');
+    await second.reached;
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(settled).toBe(false);
+    second.release();
+    await outcome;
+    expect(t.engine.container('cvm-ws2')?.state.running).toBe(false);
+    expect(t.logs.some((l) => l.msg === 'workspace did not stop at shutdown' && l.workspace === 'ws1')).toBe(true);
   });
 });
