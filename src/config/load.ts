@@ -121,6 +121,19 @@ function fileValue<K extends OptionKey>(key: K, value: unknown, label: string): 
 }
 
 /**
+ * CODER_MOUNTS is checked against the allowed roots here, so that a daemon never starts ready without the boot
+ * workspace it was given. Sources are normalised absolute paths (the spec's own check); declaring the workspace
+ * resolves symlinks and refuses the forbidden paths.
+ */
+function checkBootMounts(mounts: readonly { source: string }[], roots: readonly string[]): void {
+  for (const { source } of mounts) {
+    if (roots.length === 0) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not allowed: this node allows no user mounts (--allowed-mount-root)`);
+    const under = (root: string): boolean => root === '/' || source === root || source.startsWith(`${root}/`);
+    if (!roots.some(under)) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not under an allowed mount root (${roots.join(', ')})`);
+  }
+}
+
+/**
  * @param argv the flags after the subcommand (`serve`), without --help or --version.
  * @param readFile reads the --config file; tests pass their own.
  * @throws ConfigError with a one-line message naming the field, the value and what is allowed.
@@ -174,6 +187,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
   }
   const bootWorkspaceId = value('bootWorkspaceId');
   const envbox = readEnvbox(env);
+  const allowedMountRoots = given('allowedMountRoots')?.value ?? [];
+  checkBootMounts(envbox.spec?.mounts ?? [], allowedMountRoots);
   const usrLibDir = given('usrLibDir')?.value ?? envbox.usrLibDir;
 
   const config: Config = {
@@ -187,7 +202,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     hostRoot,
     ...(usrLibDir !== undefined && { usrLibDir }),
     ...(engineHostRoot !== undefined && { engineHostRoot }),
-    allowedMountRoots: given('allowedMountRoots')?.value ?? [],
+    allowedMountRoots,
     cvmEnabled: value('cvmEnabled'),
     gpusEnabled: value('gpusEnabled'),
     shutdownPolicy: value('shutdownPolicy'),

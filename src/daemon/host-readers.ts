@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { ResolvedMountSources } from '../container/mounts.js';
 import type { DeviceNode, NodeFacts } from '../container/node-facts.js';
-import type { Engine } from '../engine/types.js';
+import type { EngineSystem } from '../engine/types.js';
 import { discoverGpus } from '../gpu/discover.js';
 import type { GpuNode } from '../gpu/plan.js';
 import { type HostFs, NodeHostFs } from '../host/host-fs.js';
@@ -32,7 +32,7 @@ export async function readGpuNode(config: Pick<Config, 'gpusEnabled' | 'hostRoot
 }
 
 /** `host` is the host under --host-root (its /dev); the engine tells its runtimes. */
-export async function readNodeFacts(host: HostFs, engine: Pick<Engine, 'info'>, config: Config, engineHostRoot: string): Promise<NodeFacts> {
+export async function readNodeFacts(host: HostFs, engine: Pick<EngineSystem, 'info'>, config: Config, engineHostRoot: string): Promise<NodeFacts> {
   const info = await engine.info();
   const [fuse, tun] = await Promise.all([deviceAt(host, '/dev/fuse'), deviceAt(host, '/dev/net/tun')]);
   return {
@@ -67,6 +67,6 @@ export async function resolveMountSources(host: HostFs, sources: readonly string
 }
 
 /** What `preflight` and GET /v1/preflight read: the host under --host-root, the daemon's own files, the engine, GPUs. */
-export function preflightSources(config: PreflightConfig, engine: Engine): PreflightSources {
+export function preflightSources(config: PreflightConfig, engine: EngineSystem): PreflightSources {
   return { host: new NodeHostFs(config.hostRoot), daemonFiles: new NodeHostFs('/'), engine, gpus: () => readGpuNode(config) };
 }

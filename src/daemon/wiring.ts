@@ -84,6 +84,8 @@ export function createManager(
 export interface DaemonStatus {
   /** The engine answered and the workspaces were adopted. */
   started: boolean;
+  /** The startup step being retried and why it failed; null when none is. */
+  startupProblem: string | null;
   /** Why CVMs are impossible on this node (failed preflight checks). */
   cvmBlockers: string[];
 }
@@ -136,10 +138,13 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
     onReclaimed: (bytes, images) => {
       metrics.imageGcReclaimed(bytes, images);
     },
+    onBookkeepingError: (error) => {
+      metrics.stateFileError('image-usage', error);
+    },
   });
   const manager = createManager(config, engine, logger, metrics, imageGc, mode);
   const preflight = () => runPreflight(preflightSources(config, engine), config);
-  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, cvmBlockers: () => status.cvmBlockers, engineDown: () => embedded?.reasons() ?? [] });
+  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, startupProblem: () => status.startupProblem, cvmBlockers: () => status.cvmBlockers, engineDown: () => embedded?.reasons() ?? [] });
   const app = await buildApp({
     logger,
     engine,

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { Engine, EngineInfo } from '../engine/types.js';
+import type { EngineInfo, EngineSystem } from '../engine/types.js';
 import type { GpuNode } from '../gpu/plan.js';
 import type { HostFs } from '../host/host-fs.js';
 import { gpuCheck } from './gpu-check.js';
@@ -18,7 +18,7 @@ export interface PreflightSources {
   host: HostFs;
   /** The daemon's own files, where the host's mounts, the engine socket and the embedded data root must be. */
   daemonFiles: HostFs;
-  engine: Engine;
+  engine: EngineSystem;
   /** GPU discovery, which reads the same host with its own, library-aware view (--usr-lib-dir). */
   gpus: () => Promise<GpuNode>;
 }
@@ -27,7 +27,7 @@ export type PreflightConfig = Pick<Config, 'hostRoot' | 'dockerHost' | 'engine' 
 
 const ENGINE_TIMEOUT_MS = 3000;
 
-async function engineFacts(engine: Engine): Promise<EngineInfo | { error: string }> {
+async function engineFacts(engine: EngineSystem): Promise<EngineInfo | { error: string }> {
   try {
     await engine.ping(ENGINE_TIMEOUT_MS);
     return await engine.info();

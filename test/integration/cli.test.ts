@@ -45,6 +45,8 @@ describe('usage', () => {
     [['serve'], { CVM_ENABLED: 'maybe' }, 'CVM_ENABLED'],
     [['serve'], { CODER_INNER_IMAGE: 'x', CODER_CPUS: 'lots' }, 'CODER_CPUS'],
     [['serve'], { CODER_INNER_IMAGE: 'x', CODER_MOUNTS: '/a:/b:rx' }, 'CODER_MOUNTS'],
+    // Checked at load: a source outside the allowed roots would leave the daemon ready without its boot workspace.
+    [['serve', '--allowed-mount-root', '/srv/coder'], { CODER_INNER_IMAGE: 'x', CODER_MOUNTS: '/var/lib/elsewhere:/b' }, 'CODER_MOUNTS'],
     [['frobnicate'], {}, 'frobnicate'],
     // Without a token file /v1 is open, so only loopback may be listened on.
     [['serve', '--listen', '0.0.0.0:7070'], {}, '--listen'],

@@ -226,3 +226,20 @@ describe('loadConfig: the host /usr/lib for GPU libraries', () => {
     expect(configErrorOf(() => loadConfig([], { CODER_USR_LIB_DIR: 'usr/lib' })).message).toMatch(/^CODER_USR_LIB_DIR: "usr\/lib" /);
   });
 });
+
+describe('loadConfig: CODER_MOUNTS against the allowed mount roots', () => {
+  const env = { CODER_INNER_IMAGE: 'busybox', CODER_MOUNTS: '/srv/coder/home:/home/coder,/data/shared:/shared:ro' };
+
+  it('accepts sources under an allowed root', () => {
+    const config = loadConfig(['--allowed-mount-root', '/srv/coder', '--allowed-mount-root', '/data'], env);
+    expect(config.bootWorkspace?.spec.mounts?.map((m) => m.source)).toEqual(['/srv/coder/home', '/data/shared']);
+  });
+
+  it.each([
+    [[], 'CODER_MOUNTS: "/srv/coder/home" is not allowed: this node allows no user mounts (--allowed-mount-root)'],
+    [['--allowed-mount-root', '/srv/coder'], 'CODER_MOUNTS: "/data/shared" is not under an allowed mount root (/srv/coder)'],
+    [['--allowed-mount-root', '/srv/cod', '--allowed-mount-root', '/data'], 'CODER_MOUNTS: "/srv/coder/home" is not under an allowed mount root (/srv/cod, /data)'],
+  ])('%j refuses at load, naming the variable: %s', (flags, message) => {
+    expect(configErrorOf(() => loadConfig(flags, env)).message).toBe(message);
+  });
+});
