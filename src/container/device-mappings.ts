@@ -45,6 +45,12 @@ export function deviceMappings(spec: WorkspaceSpec, node: NodeFacts, cvm: boolea
   });
 }
 
+/** The GPU driver's files the node's discovery found (host terms): the only binds allowed in a protected path. */
+export function driverFilesOf(node: Pick<NodeFacts, 'gpus'>): ReadonlySet<string> {
+  const facts = node.gpus?.facts;
+  return new Set([...(facts?.libraries ?? []), ...(facts?.binaries ?? [])].map((file) => file.hostPath));
+}
+
 /**
  * The GPU plan as engine fields: devices at their host paths, the driver's files as read-only binds, and env.
  * For a CVM, sysbox bind-mounts a device's host node and shows it as nobody:nogroup inside: the engine must see it

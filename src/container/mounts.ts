@@ -2,41 +2,20 @@
  * User bind mounts and mount targets: pure checks. The I/O side resolves each requested source with realpath()
  * under the host root (following host symlinks and `..`) and hands the results in; nothing here touches disk.
  */
-import path from 'node:path';
 import type { MountSpec as EngineMount } from '../engine/types.js';
 import { InvalidSpecError } from '../errors.js';
 import type { MountSpec as UserMount } from '../spec/workspace-spec.js';
 import { enginePathOf, hostPathOf, isSameOrUnder, normalisePath } from './host-paths.js';
 import type { NodeFacts } from './node-facts.js';
+import { forbiddenReason } from './protected-paths.js';
 
 /** realpath() of each spec.mounts[].source, keyed by the source as the spec writes it; values in the daemon's view. */
 export type ResolvedMountSources = ReadonlyMap<string, string>;
-
-/**
- * Host paths (host terms) that no workspace may see, nor any directory that contains one, whatever the allowed
- * roots say. /var/lib/docker is the engine's default data root (other containers' files, volumes, the engine's
- * keys); a non-default data root, the daemon's state dir, token file and config file come in as protectedHostPaths.
- */
-export const FORBIDDEN_HOST_PATHS: readonly string[] = ['/proc', '/sys', '/dev', '/etc', '/run', '/var/run', '/var/lib/docker'];
-
-/** Engine sockets are refused by name wherever they live. */
-const ENGINE_SOCKET_NAMES: ReadonlySet<string> = new Set(['docker.sock', 'containerd.sock']);
 
 /** Mount targets that would hide what the runtime sets up inside (sysbox virtualises parts of /proc and /sys). */
 export const SHADOW_FORBIDDEN_TARGETS: readonly string[] = ['/proc', '/sys', '/dev'];
 
 export type MountNodeFacts = Pick<NodeFacts, 'hostRoot' | 'engineHostRoot' | 'allowedMountRoots' | 'protectedHostPaths'>;
-
-/** Why a host path (host terms, normalised) must not be mounted, or null when nothing forbids it. */
-export function forbiddenReason(hostPath: string, protectedHostPaths: readonly string[]): string | null {
-  if (hostPath === '/') return 'it is the host root';
-  if (ENGINE_SOCKET_NAMES.has(path.posix.basename(hostPath))) return 'it is an engine socket';
-  for (const forbidden of [...FORBIDDEN_HOST_PATHS, ...protectedHostPaths.map(normalisePath)]) {
-    if (isSameOrUnder(hostPath, forbidden)) return `it lies in ${forbidden}`;
-    if (isSameOrUnder(forbidden, hostPath)) return `it contains ${forbidden}`;
-  }
-  return null;
-}
 
 /**
  * Turns the spec's bind mounts into engine mounts. Each source must resolve inside the host root, lie under an

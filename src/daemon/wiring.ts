@@ -16,7 +16,6 @@ import { DockerEngine } from '../engine/docker.js';
 import { EmbeddedEngine } from '../engine/embedded.js';
 import { countingEngineErrors } from '../engine/error-counting.js';
 import type { Engine } from '../engine/types.js';
-import { NodeHostFs } from '../host/host-fs.js';
 import { checkPullFields } from '../image/ensure-image.js';
 import { createFactsDetector, ImageFactsCache } from '../image/facts-detector.js';
 import { ImageGc } from '../image/image-gc.js';
@@ -30,8 +29,9 @@ import { Metrics } from '../metrics.js';
 import { runPreflight } from '../preflight/gather.js';
 import type { PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
-import { preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
+import { nodeFiles, preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
 import { nodePullCredentials } from './pull-secrets.js';
+import { checkAllowedMountRoots } from './start-checks.js';
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
 export function createManager(
@@ -58,8 +58,9 @@ export function createManager(
       },
     }),
   );
-  const host = new NodeHostFs(config.hostRoot);
-  const nodeFacts = () => readNodeFacts(host, engine, config, engineHostRoot);
+  const files = nodeFiles(config);
+  const host = files.host;
+  const nodeFacts = () => readNodeFacts(files, engine, config, engineHostRoot);
   return new WorkspaceManager({
     engine,
     store: new StateStore(config.stateDir),
@@ -102,6 +103,7 @@ export interface DaemonParts {
 }
 
 export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
+  await checkAllowedMountRoots(config, nodeFiles(config));
   const tokens = openTokens(config, logger);
   // The manager is made below; the gauge reads it only at scrape time.
   const phases = (): Iterable<Phase> => manager.phases();

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assertDistinctTargets,
-  checkTarget,
-  forbiddenReason,
-  type MountNodeFacts,
-  planUserMounts,
-} from '../../../src/container/mounts.js';
+import { assertDistinctTargets, checkTarget, type MountNodeFacts, planUserMounts } from '../../../src/container/mounts.js';
 import { InvalidSpecError } from '../../../src/errors.js';
 import type { MountSpec } from '../../../src/spec/workspace-spec.js';
 
@@ -24,39 +18,6 @@ function errorOf(run: () => unknown): InvalidSpecError {
   }
   throw new Error('expected InvalidSpecError');
 }
-
-describe('forbiddenReason', () => {
-  it.each([
-    ['/', 'it is the host root'],
-    ['/var/run/docker.sock', 'it is an engine socket'],
-    ['/run/docker.sock', 'it is an engine socket'],
-    ['/srv/shared/docker.sock', 'it is an engine socket'],
-    ['/opt/containerd.sock', 'it is an engine socket'],
-    ['/proc', 'it lies in /proc'],
-    ['/proc/1/root', 'it lies in /proc'],
-    ['/sys/fs/cgroup', 'it lies in /sys'],
-    ['/dev', 'it lies in /dev'],
-    ['/etc/shadow', 'it lies in /etc'],
-    ['/run/containerd', 'it lies in /run'],
-    ['/var/run', 'it lies in /var/run'],
-    ['/var', 'it contains /var/run'],
-    ['/var/lib/cvm-supervisor/state.json', 'it lies in /var/lib/cvm-supervisor'],
-    ['/var/lib', 'it contains /var/lib/docker'],
-    ['/var/lib/docker/volumes', 'it lies in /var/lib/docker'],
-  ])('%s: %s', (hostPath, reason) => {
-    expect(forbiddenReason(hostPath, PROTECTED)).toBe(reason);
-  });
-
-  it('refuses /var/lib/docker even when no protected path names it (a data root elsewhere)', () => {
-    expect(forbiddenReason('/var/lib/docker/volumes/x/_data', ['/srv/engine-data'])).toBe('it lies in /var/lib/docker');
-    expect(forbiddenReason('/srv/engine-data/containers', ['/srv/engine-data'])).toBe('it lies in /srv/engine-data');
-    expect(forbiddenReason('/srv', ['/srv/cvm-state'])).toBe('it contains /srv/cvm-state');
-  });
-
-  it.each(['/srv/shared', '/home/coder', '/etcetera', '/procedures', '/var/lib/docker-data', '/var/runner'])('allows %s', (hostPath) => {
-    expect(forbiddenReason(hostPath, PROTECTED)).toBeNull();
-  });
-});
 
 describe('planUserMounts', () => {
   const mount = (source: string, target = '/mnt/x', readOnly?: boolean): MountSpec =>
