@@ -23,6 +23,7 @@ import { ImagePuller } from '../image/image-puller.js';
 import { readOpaqueWithGetfattr } from '../image/layers.js';
 import type { LifecycleMetrics } from '../lifecycle/lifecycle-metrics.js';
 import { WorkspaceManager } from '../lifecycle/manager.js';
+import { checkWorkspaceVolumes } from '../lifecycle/volumes.js';
 import type { Phase } from '../lifecycle/phase.js';
 import { StateStore } from '../lifecycle/store.js';
 import { Metrics } from '../metrics.js';
@@ -73,8 +74,9 @@ export function createManager(
     puller: new ImagePuller(engine),
     ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
     nodeCredentials: nodePullCredentials(config),
-    precheck: async (spec) => {
+    precheck: async (spec, id) => {
       checkPullFields(spec);
+      await checkWorkspaceVolumes(engine, id, spec);
       const mountSources = await resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source));
       precheckSpec(spec, await nodeFacts(), mountSources);
     },

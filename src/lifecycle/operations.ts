@@ -22,6 +22,7 @@ import { specHash } from '../spec/spec-hash.js';
 import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
 import { toWorkspaceFailure } from './failure.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
+import { ensureWorkspaceVolumes } from './volumes.js';
 import type { PendingOperation, StateStore } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
@@ -234,11 +235,7 @@ export class Operations {
       generation,
       mountSources: await this.deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
     });
-    for (const mount of createSpec.HostConfig.Mounts ?? []) {
-      if (mount.Type === 'volume' && mount.Source && !(await engine.inspectVolume(mount.Source))) {
-        await engine.createVolume(mount.Source, { [WORKSPACE_LABEL]: ws.id });
-      }
-    }
+    await ensureWorkspaceVolumes(engine, ws.id, spec);
     const existing = await engine.inspectContainer(createSpec.name);
     let containerId: string;
     if (existing?.labels[GENERATION_LABEL] === String(generation)) {
