@@ -1,8 +1,7 @@
 /** The inner container's hardening policy, apart from the builder so that it reads and reviews on its own. */
 import type { ContainerCreateSpec } from '../engine/types.js';
-import { DEVICE_PATHS, driverFilesOf } from './device-mappings.js';
+import { type BindNodeFacts, bindPolicyOf, DEVICE_PATHS } from './device-mappings.js';
 import { hostPathOf } from './host-paths.js';
-import type { NodeFacts } from './node-facts.js';
 import { bindSourceViolation } from './protected-paths.js';
 
 /** A built spec broke a safety rule. Always a bug or a hostile node config: nothing reaches the engine. */
@@ -31,9 +30,9 @@ const NVIDIA_DEVICE = /^\/dev\/(nvidia\d+|nvidiactl|nvidia-modeset|nvidia-uvm|nv
  * - never Privileged; no host (or another container's) network, pid, ipc, uts or user namespace;
  * - no CapAdd or Capabilities (sysbox needs none: it grants capabilities inside its own user namespace);
  * - no SecurityOpt at all, so no seccomp=unconfined or apparmor=unconfined;
- * - no Binds/VolumesFrom; no bind source in a protected path (protected-paths.ts: the engine socket, /proc, /sys,
- *   /dev, /, the engine's data, the daemon's own files, ...) except the GPU driver's files, read-only; no mount
- *   propagation back to the host; no volume driver options (a `local` volume with `o=bind` is a bind mount in
+ * - no Binds/VolumesFrom; bind sources only under an allowed mount root and in no protected path
+ *   (protected-paths.ts: the engine socket, /proc, /sys, /dev, /, the engine's data, the daemon's own files, ...),
+ *   or the GPU driver's files, read-only; no mount propagation back to the host; no volume driver options (a `local` volume with `o=bind` is a bind mount in
  *   disguise);
  * - no devices except the whitelisted FUSE, TUN and NVIDIA nodes at their host paths; no DeviceRequests or cgroup rules.
  *
@@ -45,7 +44,7 @@ const NVIDIA_DEVICE = /^\/dev\/(nvidia\d+|nvidiactl|nvidia-modeset|nvidia-uvm|nv
  * It reads HostConfig as a plain record because the engine adapter passes the body through unchanged, fields the
  * type lacks included.
  */
-export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'engineHostRoot' | 'protectedHostPaths' | 'gpus'>): void {
+export function assertSafe(spec: ContainerCreateSpec, node: BindNodeFacts): void {
   const host = spec.HostConfig as Record<string, unknown>;
   if (host['Privileged'] !== undefined && host['Privileged'] !== false) throw new UnsafeSpecError('Privileged is set');
   for (const field of NAMESPACE_MODES) {
@@ -60,7 +59,7 @@ export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'eng
       throw new UnsafeSpecError(`${field} is set`);
     }
   }
-  const policy = { protectedHostPaths: node.protectedHostPaths, driverFiles: driverFilesOf(node) };
+  const policy = bindPolicyOf(node);
   for (const mount of spec.HostConfig.Mounts ?? []) {
     mountViolation(mount as unknown as Record<string, unknown>);
     if (mount.Type !== 'bind') continue;

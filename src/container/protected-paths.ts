@@ -42,15 +42,24 @@ export function allowedRootRefusal(root: string, protectedHostPaths: readonly st
   return reason === null ? null : `${root} cannot be an allowed mount root: ${reason}`;
 }
 
+/** What a bind source is checked against: the protected paths, the GPU driver's files and the allowed mount roots. */
+export interface BindPolicy {
+  protectedHostPaths: readonly string[];
+  /** The GPU driver's files the node found (host terms). */
+  driverFiles: ReadonlySet<string>;
+  allowedMountRoots: readonly string[];
+}
+
 /**
  * Why a bind source the daemon hands the engine (host terms) breaks the mount policy, or null. The GPU driver's
- * files are the one exception to the protected paths: the daemon found them itself (never the spec), as regular
- * files, and binds them read-only.
+ * files are the one exception to the protected paths and the allowed roots: the daemon found them itself (never
+ * the spec), as regular files, and binds them read-only. Every other bind is a user mount.
  */
-export function bindSourceViolation(
-  bind: { hostPath: string; readOnly: boolean },
-  policy: { protectedHostPaths: readonly string[]; driverFiles: ReadonlySet<string> },
-): string | null {
+export function bindSourceViolation(bind: { hostPath: string; readOnly: boolean }, policy: BindPolicy): string | null {
   if (bind.readOnly && policy.driverFiles.has(bind.hostPath)) return null;
-  return forbiddenReason(bind.hostPath, policy.protectedHostPaths);
+  const reason = forbiddenReason(bind.hostPath, policy.protectedHostPaths);
+  if (reason !== null) return reason;
+  const roots = policy.allowedMountRoots.map(normalisePath);
+  if (!roots.some((root) => isSameOrUnder(bind.hostPath, root))) return `it is not under an allowed mount root (${roots.join(', ') || 'none'})`;
+  return null;
 }

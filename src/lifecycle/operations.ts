@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
-import type { ResolvedMountSources } from '../container/mounts.js';
+import { recheckBinds, type ResolvedMountSources } from '../container/mounts.js';
+import { hostPathOf } from '../container/host-paths.js';
 import type { NodeFacts } from '../container/node-facts.js';
 import type { Engine } from '../engine/types.js';
 import { WorkspaceFailure } from '../errors.js';
@@ -270,6 +271,7 @@ export class Operations {
     if (ws.phase === 'running' && (await engine.inspectContainer(ws.containerId))?.state.running) return;
     ws.setPhase('starting');
     const containerId = ws.containerId;
+    await this.recheckBinds(containerId);
     const after = await timed(this.deps.metrics, 'start', async () => {
       await engine.startContainer(containerId);
       return engine.inspectContainer(containerId);
@@ -281,6 +283,15 @@ export class Operations {
     ws.setPhase('running');
     if (ws.record.spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
     this.startBootstrap(ws);
+  }
+
+  /** The engine mounts each bind source again at every start: see container/mounts.ts recheckBinds. */
+  private async recheckBinds(containerId: string): Promise<void> {
+    const binds = (await this.deps.engine.inspectContainer(containerId))?.mounts.filter((m) => m.type === 'bind') ?? [];
+    if (binds.length === 0) return;
+    const node = await this.deps.nodeFacts();
+    const resolved = await this.deps.resolveMountSources(binds.map((b) => hostPathOf(b.source, node.engineHostRoot) ?? b.source));
+    recheckBinds(binds, resolved, node);
   }
 
   /** So the GPU driver's libraries are found by soname. Best effort: an image without ldconfig still runs. */

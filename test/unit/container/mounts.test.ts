@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { assertDistinctTargets, checkTarget, type MountNodeFacts, planUserMounts } from '../../../src/container/mounts.js';
-import { InvalidSpecError } from '../../../src/errors.js';
+import { assertDistinctTargets, checkTarget, type MountNodeFacts, planUserMounts, recheckBinds } from '../../../src/container/mounts.js';
+import type { NodeFacts } from '../../../src/container/node-facts.js';
+import { InvalidSpecError, WorkspaceFailure } from '../../../src/errors.js';
 import type { MountSpec } from '../../../src/spec/workspace-spec.js';
 
 const PROTECTED = ['/var/lib/cvm-supervisor', '/var/lib/docker'];
@@ -103,5 +104,51 @@ describe('checkTarget and assertDistinctTargets', () => {
 
   it('passes distinct targets', () => {
     expect(() => { assertDistinctTargets([{ target: '/a', where: 'x' }, { target: '/a/b', where: 'y' }]); }).not.toThrow();
+  });
+});
+
+describe('recheckBinds (before every start)', () => {
+  const node = facts({ hostRoot: '/host' });
+  const bind = (source: string, rw = true) => ({ source, destination: '/data', rw });
+  const failureOf = (run: () => void): WorkspaceFailure => {
+    try {
+      run();
+    } catch (error) {
+      if (error instanceof WorkspaceFailure) return error;
+      throw error;
+    }
+    throw new Error('expected WorkspaceFailure');
+  };
+
+  it('passes binds that still resolve to themselves under an allowed root', () => {
+    expect(() => { recheckBinds([bind('/srv/shared/a')], new Map([['/srv/shared/a', '/host/srv/shared/a']]), node); }).not.toThrow();
+    expect(() => { recheckBinds([], new Map(), node); }).not.toThrow();
+  });
+
+  it("passes the GPU driver's files the node found, read-only, as they are", () => {
+    const library = '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14';
+    const gpus = { enabled: true, facts: { libraries: [{ base: 'libcuda', hostPath: library, names: [] }], binaries: [] } } as unknown as NonNullable<NodeFacts['gpus']>;
+    expect(() => { recheckBinds([bind(library, false)], new Map(), { ...node, gpus }); }).not.toThrow();
+    expect(failureOf(() => { recheckBinds([bind(library, true)], new Map([[library, `/host${library}`]]), { ...node, gpus }); }).message).toMatch(/it lies in \/usr/);
+  });
+
+  it.each([
+    ['a symlink swapped in', '/host/srv/secret', 'mount /data: /srv/shared/a now resolves to /srv/secret (a symlink in its path)'],
+    ['a link out of the host root', '/etc', 'mount /data: /srv/shared/a now resolves to /etc, outside the host root (a symlink in its path)'],
+    ['a source gone', undefined, 'mount /data: /srv/shared/a no longer exists on the host'],
+  ])('refuses %s', (_name, realPath, message) => {
+    const resolved = new Map(realPath === undefined ? [] : [['/srv/shared/a', realPath]]);
+    const failure = failureOf(() => { recheckBinds([bind('/srv/shared/a')], resolved, node); });
+    expect(failure.reason).toBe('InvalidSpec');
+    expect(failure.message).toBe(`${message}; not started (restore the source, or rebuild to check it anew)`);
+  });
+
+  it('refuses a bind the policy no longer allows, and one outside the engine host root', () => {
+    const narrowed = { ...node, allowedMountRoots: ['/home'] };
+    expect(failureOf(() => { recheckBinds([bind('/srv/shared/a')], new Map([['/srv/shared/a', '/host/srv/shared/a']]), narrowed); }).message).toMatch(
+      /^mount \/data: \/srv\/shared\/a is no longer allowed: it is not under an allowed mount root \(\/home\)/,
+    );
+    const engineElsewhere = { ...node, engineHostRoot: '/node' };
+    expect(failureOf(() => { recheckBinds([bind('/srv/shared/a')], new Map(), engineElsewhere); }).message).toMatch(/\/srv\/shared\/a lies outside the engine's host root/);
   });
 });

@@ -67,7 +67,7 @@ describe('allowedRootRefusal', () => {
 
 describe('bindSourceViolation', () => {
   const driverFiles = new Set(['/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14']);
-  const policy = { protectedHostPaths: PROTECTED, driverFiles };
+  const policy = { protectedHostPaths: PROTECTED, driverFiles, allowedMountRoots: ['/srv/shared'] };
 
   it('lets the GPU driver files the node found through, read-only only', () => {
     expect(bindSourceViolation({ hostPath: '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14', readOnly: true }, policy)).toBeNull();
@@ -78,5 +78,10 @@ describe('bindSourceViolation', () => {
     expect(bindSourceViolation({ hostPath: '/usr/lib/x86_64-linux-gnu/libc.so.6', readOnly: true }, policy)).toBe('it lies in /usr');
     expect(bindSourceViolation({ hostPath: '/var/lib/cvm-supervisor', readOnly: true }, policy)).toBe('it lies in /var/lib/cvm-supervisor');
     expect(bindSourceViolation({ hostPath: '/srv/shared', readOnly: false }, policy)).toBeNull();
+  });
+
+  it('refuses a bind outside every allowed mount root', () => {
+    expect(bindSourceViolation({ hostPath: '/srv/other', readOnly: true }, policy)).toBe('it is not under an allowed mount root (/srv/shared)');
+    expect(bindSourceViolation({ hostPath: '/srv/other', readOnly: true }, { ...policy, allowedMountRoots: [] })).toBe('it is not under an allowed mount root (none)');
   });
 });
