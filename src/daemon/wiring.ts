@@ -32,7 +32,7 @@ import type { PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
 import { nodeFiles, preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
 import { nodePullCredentials } from './pull-secrets.js';
-import { checkAllowedMountRoots } from './start-checks.js';
+import { checkAllowedMountRoots, checkCvmRuntime } from './start-checks.js';
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
 export function createManager(
@@ -105,6 +105,7 @@ export interface DaemonParts {
 }
 
 export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
+  checkCvmRuntime(config, logger);
   await checkAllowedMountRoots(config, nodeFiles(config));
   const tokens = openTokens(config, logger);
   // The manager is made below; the gauge reads it only at scrape time.

@@ -53,6 +53,8 @@ describe('usage', () => {
     [['serve', '--allowed-mount-root', '/'], {}, '--allowed-mount-root: / cannot be an allowed mount root: it is the host root'],
     [['serve', '--allowed-mount-root', '/var/lib'], {}, '--allowed-mount-root: /var/lib cannot be an allowed mount root: it contains /var/lib/docker'],
     [['serve', '--state-dir', '/srv/cvm/state'], { CVM_ALLOWED_MOUNT_ROOTS: '/srv/cvm' }, 'it contains /srv/cvm/state'],
+    // A CVM runtime that is not sysbox, without the escape flag.
+    [['serve', '--runtime', 'runc'], {}, '--runtime: runc is not sysbox'],
   ])('%j %j exits 2 with one line naming the field', async (args, env, field) => {
     const { code, stderr, stdout } = await cli(args, env);
     expect(code).toBe(2);

@@ -2,10 +2,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/config/schema.js';
-import { checkAllowedMountRoots } from '../../../src/daemon/start-checks.js';
+import { checkAllowedMountRoots, checkCvmRuntime } from '../../../src/daemon/start-checks.js';
 import { NodeHostFs } from '../../../src/host/host-fs.js';
 
 describe('checkAllowedMountRoots', () => {
@@ -38,5 +39,33 @@ describe('checkAllowedMountRoots', () => {
   it('accepts roots that hold nothing protected, and no roots at all', async () => {
     await expect(check(['--allowed-mount-root', '/var/lib/coder', '--allowed-mount-root', '/data/shared'])).resolves.toBeUndefined();
     await expect(check([])).resolves.toBeUndefined();
+  });
+});
+
+describe('checkCvmRuntime', () => {
+  const logged = (): { logger: pino.Logger; lines: () => { level: number; msg: string }[] } => {
+    const chunks: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (chunk: string) => chunks.push(chunk) });
+    return { logger, lines: () => chunks.map((c) => JSON.parse(c) as { level: number; msg: string }) };
+  };
+
+  it('refuses a CVM runtime that is not sysbox in one line naming --runtime', () => {
+    const { logger } = logged();
+    expect(() => { checkCvmRuntime(loadConfig(['--runtime', 'runc'], {}), logger); }).toThrow(
+      new ConfigError('--runtime', 'runc is not sysbox: CVMs would run without a user namespace (root inside is root on the host); use sysbox-runc, or --allow-non-sysbox-cvm-runtime true to accept that'),
+    );
+  });
+
+  it('with the escape flag, starts and warns', () => {
+    const { logger, lines } = logged();
+    checkCvmRuntime(loadConfig(['--runtime', 'runc', '--allow-non-sysbox-cvm-runtime', 'true'], {}), logger);
+    expect(lines()).toEqual([expect.objectContaining({ level: 40, msg: expect.stringMatching(/^UNSAFE: CVMs run on runc, which is not sysbox/) as unknown })]);
+  });
+
+  it('says nothing for sysbox, or while CVMs are off', () => {
+    const { logger, lines } = logged();
+    checkCvmRuntime(loadConfig([], {}), logger);
+    checkCvmRuntime(loadConfig(['--runtime', 'runc', '--cvm-enabled', 'false'], {}), logger);
+    expect(lines()).toEqual([]);
   });
 });
