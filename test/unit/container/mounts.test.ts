@@ -10,14 +10,15 @@ function facts(overrides: Partial<MountNodeFacts> = {}): MountNodeFacts {
   return { hostRoot: '/', engineHostRoot: '/', allowedMountRoots: ['/srv/shared', '/home/'], protectedHostPaths: PROTECTED, ...overrides };
 }
 
-function errorOf(run: () => unknown): InvalidSpecError {
+/** Runs `run`, which must throw an instance of `type`, and returns it. */
+function errorOf<T extends Error>(run: () => unknown, type: abstract new (...args: never[]) => T): T {
   try {
     run();
   } catch (error) {
-    if (error instanceof InvalidSpecError) return error;
+    if (error instanceof type) return error;
     throw error;
   }
-  throw new Error('expected InvalidSpecError');
+  throw new Error(`expected ${type.name}`);
 }
 
 describe('planUserMounts', () => {
@@ -57,7 +58,7 @@ describe('planUserMounts', () => {
     ['a sibling sharing a prefix', facts(), '/srv/shared-not', '/srv/shared-not', /not under an allowed mount root/],
     ['any mount with no allowed roots', facts({ allowedMountRoots: [] }), '/srv/shared/a', '/srv/shared/a', /allows no user mounts/],
   ])('refuses %s', (_name, node, source, realPath, message) => {
-    const error = errorOf(() => planUserMounts([mount(source)], new Map([[source, realPath]]), node));
+    const error = errorOf(() => planUserMounts([mount(source)], new Map([[source, realPath]]), node), InvalidSpecError);
     expect(error.path).toBe('mounts[0].source');
     expect(error.message).toMatch(message);
   });
@@ -65,12 +66,12 @@ describe('planUserMounts', () => {
   it('names the failing index', () => {
     const error = errorOf(() =>
       planUserMounts([mount('/srv/shared/a'), mount('/srv/shared/b')], new Map([['/srv/shared/a', '/srv/shared/a'], ['/srv/shared/b', '/proc']]), facts()),
-    );
+    InvalidSpecError);
     expect(error.path).toBe('mounts[1].source');
   });
 
   it('refuses when the sources were not resolved', () => {
-    expect(errorOf(() => planUserMounts([mount('/srv/shared/a')], undefined, facts())).message).toMatch(/not resolved/);
+    expect(errorOf(() => planUserMounts([mount('/srv/shared/a')], undefined, facts()), InvalidSpecError).message).toMatch(/not resolved/);
   });
 });
 
@@ -84,7 +85,7 @@ describe('checkTarget and assertDistinctTargets', () => {
     ['/a/../b', /not a normalised absolute path/],
     ['rel', /not a normalised absolute path/],
   ])('refuses target %s', (target, message) => {
-    expect(errorOf(() => { checkTarget(target, 't'); }).message).toMatch(message);
+    expect(errorOf(() => { checkTarget(target, 't'); }, InvalidSpecError).message).toMatch(message);
   });
 
   it.each(['/etc/x', '/devices', '/run/user', '/var/lib/docker'])('allows target %s', (target) => {
@@ -98,7 +99,7 @@ describe('checkTarget and assertDistinctTargets', () => {
         { target: '/b', where: 'dockerData' },
         { target: '/a', where: 'mounts[0].target' },
       ]);
-    });
+    }, InvalidSpecError);
     expect([error.path, error.message]).toEqual(['mounts[0].target', 'mounts[0].target: /a is already the target of home.path']);
   });
 
@@ -110,15 +111,7 @@ describe('checkTarget and assertDistinctTargets', () => {
 describe('recheckBinds (before every start)', () => {
   const node = facts({ hostRoot: '/host' });
   const bind = (source: string, rw = true) => ({ source, destination: '/data', rw });
-  const failureOf = (run: () => void): WorkspaceFailure => {
-    try {
-      run();
-    } catch (error) {
-      if (error instanceof WorkspaceFailure) return error;
-      throw error;
-    }
-    throw new Error('expected WorkspaceFailure');
-  };
+  const failureOf = (run: () => void): WorkspaceFailure => errorOf(run, WorkspaceFailure);
 
   it('passes binds that still resolve to themselves under an allowed root', () => {
     expect(() => { recheckBinds([bind('/srv/shared/a')], new Map([['/srv/shared/a', '/host/srv/shared/a']]), node); }).not.toThrow();
