@@ -32,8 +32,8 @@ const NVIDIA_DEVICE = /^\/dev\/(nvidia\d+|nvidiactl|nvidia-modeset|nvidia-uvm|nv
  * - no SecurityOpt at all, so no seccomp=unconfined or apparmor=unconfined;
  * - no Binds/VolumesFrom; bind sources only under an allowed mount root and in no protected path
  *   (protected-paths.ts: the engine socket, /proc, /sys, /dev, /, the engine's data, the daemon's own files, ...),
- *   or the GPU driver's files, read-only; no mount propagation back to the host; no volume driver options (a `local` volume with `o=bind` is a bind mount in
- *   disguise);
+ *   or the GPU driver's files, read-only; no mount propagation back to the host; no volume driver options (a
+ *   `local` volume with `o=bind` is a bind mount in disguise);
  * - no devices except the whitelisted FUSE, TUN and NVIDIA nodes at their host paths; no DeviceRequests or cgroup rules.
  *
  * no-new-privileges is deliberately not set (and SecurityOpt is refused, so it cannot be set): a workspace is a VM
