@@ -197,6 +197,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     engine,
     dockerHost: value('dockerHost'),
     runtime: value('runtime'),
+    allowNonSysboxCvmRuntime: value('allowNonSysboxCvmRuntime'),
     network: value('network'),
     stateDir: value('stateDir'),
     hostRoot,

@@ -60,6 +60,11 @@ export const OPTIONS = {
     flag: '--runtime', env: 'CVM_RUNTIME', metavar: 'NAME', json: 'string', parse: parseEngineName,
     default: 'sysbox-runc', help: 'the engine runtime for CVMs',
   }),
+  allowNonSysboxCvmRuntime: option({
+    flag: '--allow-non-sysbox-cvm-runtime', env: 'CVM_ALLOW_NON_SYSBOX_CVM_RUNTIME', metavar: 'true|false', json: 'boolean', parse: parseBoolean,
+    default: 'false',
+    help: 'UNSAFE: let CVMs run on a --runtime that is not sysbox (no user namespace: root in a workspace is root on the host); serve refuses such a runtime without it, and warns at every start with it',
+  }),
   network: option({
     flag: '--network', env: 'CVM_NETWORK', metavar: 'NAME', json: 'string', parse: parseEngineName,
     default: 'bridge', help: 'the engine network that workspaces join',

@@ -39,6 +39,8 @@ export const ConfigSchema = Type.Object(
     /** The engine endpoint in host mode: unix:///path, tcp://host:port, http(s)://host:port. */
     dockerHost: Type.String({ minLength: 1 }),
     runtime: Type.String({ minLength: 1 }),
+    /** The escape hatch for a CVM runtime that is not sysbox (see isSysboxRuntime). */
+    allowNonSysboxCvmRuntime: Type.Boolean(),
     network: Type.String({ minLength: 1 }),
     stateDir: AbsolutePath,
     hostRoot: AbsolutePath,
@@ -98,4 +100,13 @@ export class ConfigError extends Error {
 /** The engine's view of the host root once the engine mode is known (host: `/`, embedded: the daemon's own). */
 export function engineHostRootFor(config: Pick<Config, 'engineHostRoot' | 'hostRoot'>, mode: 'host' | 'embedded'): string {
   return config.engineHostRoot ?? (mode === 'embedded' ? config.hostRoot : '/');
+}
+
+/**
+ * Whether a CVM runtime name is sysbox's: sysbox registers itself as `sysbox-runc`, and an admin's other name for it
+ * must start with `sysbox-` too. Any other runtime (runc, crun, ...) gives no user namespace, so it needs
+ * allowNonSysboxCvmRuntime.
+ */
+export function isSysboxRuntime(name: string): boolean {
+  return name.startsWith('sysbox-');
 }

@@ -1,9 +1,8 @@
 /** The inner container's hardening policy, apart from the builder so that it reads and reviews on its own. */
 import type { ContainerCreateSpec } from '../engine/types.js';
-import { DEVICE_PATHS } from './device-mappings.js';
+import { type BindNodeFacts, bindPolicyOf, DEVICE_PATHS } from './device-mappings.js';
 import { hostPathOf } from './host-paths.js';
-import { forbiddenReason } from './mounts.js';
-import type { NodeFacts } from './node-facts.js';
+import { bindSourceViolation } from './protected-paths.js';
 
 /** A built spec broke a safety rule. Always a bug or a hostile node config: nothing reaches the engine. */
 export class UnsafeSpecError extends Error {
@@ -31,9 +30,10 @@ const NVIDIA_DEVICE = /^\/dev\/(nvidia\d+|nvidiactl|nvidia-modeset|nvidia-uvm|nv
  * - never Privileged; no host (or another container's) network, pid, ipc, uts or user namespace;
  * - no CapAdd or Capabilities (sysbox needs none: it grants capabilities inside its own user namespace);
  * - no SecurityOpt at all, so no seccomp=unconfined or apparmor=unconfined;
- * - no Binds/VolumesFrom; bind mounts only of allowed host paths, never the engine socket, /proc, /sys, /dev, /,
- *   the engine's data or the daemon's own files; no mount propagation back to the host; no volume driver options
- *   (a `local` volume with `o=bind` is a bind mount in disguise);
+ * - no Binds/VolumesFrom; bind sources only under an allowed mount root and in no protected path
+ *   (protected-paths.ts: the engine socket, /proc, /sys, /dev, /, the engine's data, the daemon's own files, ...),
+ *   or the GPU driver's files, read-only; no mount propagation back to the host; no volume driver options (a
+ *   `local` volume with `o=bind` is a bind mount in disguise);
  * - no devices except the whitelisted FUSE, TUN and NVIDIA nodes at their host paths; no DeviceRequests or cgroup rules.
  *
  * no-new-privileges is deliberately not set (and SecurityOpt is refused, so it cannot be set): a workspace is a VM
@@ -44,7 +44,7 @@ const NVIDIA_DEVICE = /^\/dev\/(nvidia\d+|nvidiactl|nvidia-modeset|nvidia-uvm|nv
  * It reads HostConfig as a plain record because the engine adapter passes the body through unchanged, fields the
  * type lacks included.
  */
-export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'engineHostRoot' | 'protectedHostPaths'>): void {
+export function assertSafe(spec: ContainerCreateSpec, node: BindNodeFacts): void {
   const host = spec.HostConfig as Record<string, unknown>;
   if (host['Privileged'] !== undefined && host['Privileged'] !== false) throw new UnsafeSpecError('Privileged is set');
   for (const field of NAMESPACE_MODES) {
@@ -59,12 +59,13 @@ export function assertSafe(spec: ContainerCreateSpec, node: Pick<NodeFacts, 'eng
       throw new UnsafeSpecError(`${field} is set`);
     }
   }
+  const policy = bindPolicyOf(node);
   for (const mount of spec.HostConfig.Mounts ?? []) {
     mountViolation(mount as unknown as Record<string, unknown>);
     if (mount.Type !== 'bind') continue;
     const hostPath = hostPathOf(mount.Source ?? '', node.engineHostRoot);
     if (hostPath === null) throw new UnsafeSpecError(`bind source ${mount.Source ?? '(none)'} lies outside the engine's host root`);
-    const reason = forbiddenReason(hostPath, node.protectedHostPaths);
+    const reason = bindSourceViolation({ hostPath, readOnly: mount.ReadOnly === true }, policy);
     if (reason !== null) throw new UnsafeSpecError(`bind source ${hostPath}: ${reason}`);
   }
   for (const device of spec.HostConfig.Devices ?? []) {

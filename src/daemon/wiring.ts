@@ -16,7 +16,6 @@ import { DockerEngine } from '../engine/docker.js';
 import { EmbeddedEngine } from '../engine/embedded.js';
 import { countingEngineErrors } from '../engine/error-counting.js';
 import type { Engine } from '../engine/types.js';
-import { NodeHostFs } from '../host/host-fs.js';
 import { checkPullFields } from '../image/ensure-image.js';
 import { createFactsDetector, ImageFactsCache } from '../image/facts-detector.js';
 import { ImageGc } from '../image/image-gc.js';
@@ -24,14 +23,16 @@ import { ImagePuller } from '../image/image-puller.js';
 import { readOpaqueWithGetfattr } from '../image/layers.js';
 import type { LifecycleMetrics } from '../lifecycle/lifecycle-metrics.js';
 import { WorkspaceManager } from '../lifecycle/manager.js';
+import { checkWorkspaceVolumes } from '../lifecycle/volumes.js';
 import type { Phase } from '../lifecycle/phase.js';
 import { StateStore } from '../lifecycle/store.js';
 import { Metrics } from '../metrics.js';
 import { runPreflight } from '../preflight/gather.js';
 import type { PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
-import { preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
+import { nodeFiles, preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
 import { nodePullCredentials } from './pull-secrets.js';
+import { checkAllowedMountRoots, checkCvmRuntime } from './start-checks.js';
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
 export function createManager(
@@ -58,8 +59,9 @@ export function createManager(
       },
     }),
   );
-  const host = new NodeHostFs(config.hostRoot);
-  const nodeFacts = () => readNodeFacts(host, engine, config, engineHostRoot);
+  const files = nodeFiles(config);
+  const host = files.host;
+  const nodeFacts = () => readNodeFacts(files, engine, config, engineHostRoot);
   return new WorkspaceManager({
     engine,
     store: new StateStore(config.stateDir),
@@ -72,8 +74,9 @@ export function createManager(
     puller: new ImagePuller(engine),
     ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
     nodeCredentials: nodePullCredentials(config),
-    precheck: async (spec) => {
+    precheck: async (spec, id) => {
       checkPullFields(spec);
+      await checkWorkspaceVolumes(engine, id, spec);
       const mountSources = await resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source));
       precheckSpec(spec, await nodeFacts(), mountSources);
     },
@@ -104,6 +107,8 @@ export interface DaemonParts {
 }
 
 export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
+  checkCvmRuntime(config, logger);
+  await checkAllowedMountRoots(config, nodeFiles(config));
   const tokens = openTokens(config, logger);
   // The manager is made below; the gauge reads it only at scrape time.
   const phases = (): Iterable<Phase> => manager.phases();

@@ -9,7 +9,7 @@ import { readContainerFile, putContainerFiles, statContainerPath } from './archi
 import { EngineUnavailableError, PullError, statusOf, toEngineError } from './engine-errors.js';
 import { parseEventLine, sinceParam } from './event-stream.js';
 import { execInContainer } from './exec.js';
-import { containerDetailsOf, imageDetailsOf } from './inspect-replies.js';
+import { containerDetailsOf, imageDetailsOf, volumeDetailsOf } from './inspect-replies.js';
 import { followPull } from './pull.js';
 import type {
   ContainerCreateSpec,
@@ -266,7 +266,7 @@ export class DockerEngine implements Engine {
 
   async inspectVolume(name: string): Promise<VolumeDetails | undefined> {
     const v = await this.callOrMissing('volume inspect', (abortSignal) => this.docker.getVolume(name).inspect({ abortSignal }));
-    return v ? { name: v.Name, labels: v.Labels, mountpoint: v.Mountpoint } : undefined;
+    return v ? volumeDetailsOf(v) : undefined;
   }
 
   async removeVolume(name: string): Promise<void> {
@@ -276,7 +276,7 @@ export class DockerEngine implements Engine {
   async listVolumes(labels: string[]): Promise<VolumeDetails[]> {
     const res = await this.call('volume list', (abortSignal) => this.docker.listVolumes({ filters: { label: labels }, abortSignal }));
     // The engine answers `"Volumes": null` when there are none, whatever the typings say.
-    return ((res.Volumes as typeof res.Volumes | null) ?? []).map((v) => ({ name: v.Name, labels: v.Labels, mountpoint: v.Mountpoint }));
+    return ((res.Volumes as typeof res.Volumes | null) ?? []).map(volumeDetailsOf);
   }
 
   async *events(options: EventsOptions): AsyncIterable<EngineEvent> {

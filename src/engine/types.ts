@@ -177,6 +177,10 @@ export interface VolumeDetails {
   name: string;
   labels: Record<string, string>;
   mountpoint: string;
+  /** `local` for the engine's own volumes. */
+  driver: string;
+  /** The driver's options (`type`, `o`, `device` for a local volume that is a mount in disguise); empty for none. */
+  options: Record<string, string>;
 }
 
 /** The engine itself: does it answer, and what is it. */

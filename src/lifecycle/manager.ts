@@ -28,8 +28,8 @@ export interface ManagerOptions extends OperationDeps {
   engine: LifecycleEngine;
   store: StateStore;
   logger: Logger;
-  /** Checks a spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, devices). */
-  precheck: (spec: WorkspaceSpec) => Promise<void>;
+  /** Checks workspace `id`'s spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, volumes, devices). */
+  precheck: (spec: WorkspaceSpec, id: string) => Promise<void>;
   /** This daemon's inspection-container owner (see image/inspection-container.ts). */
   inspectionOwner: string;
 }
@@ -143,7 +143,7 @@ export class WorkspaceManager {
   async put(id: string, spec: WorkspaceSpec): Promise<{ created: boolean; status: WorkspaceStatus }> {
     // The id becomes a file name in the state dir and part of container and volume names.
     if (!isValidWorkspaceId(id)) throw new InvalidSpecError('id', `${JSON.stringify(id)} is not a DNS label (1-63 of [a-z0-9-])`);
-    await this.options.precheck(spec);
+    await this.options.precheck(spec, id);
     const existing = this.workspaces.get(id);
     if (existing) {
       this.refuseIfDeleting(existing);

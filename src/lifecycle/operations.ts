@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
-import type { ResolvedMountSources } from '../container/mounts.js';
+import { recheckBinds, type ResolvedMountSources } from '../container/mounts.js';
+import { hostPathOf } from '../container/host-paths.js';
 import type { NodeFacts } from '../container/node-facts.js';
 import type { EngineArchive, EngineContainers, EngineExec, EngineImages, EngineVolumes } from '../engine/types.js';
 import { EngineUnavailableError } from '../engine/engine-errors.js';
@@ -24,6 +25,7 @@ import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { installBootstrap, runBootstrap } from './bootstrap.js';
 import { toWorkspaceFailure } from './failure.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
+import { ensureWorkspaceVolumes } from './volumes.js';
 import type { PendingOperation, StateStore, WorkspaceRecord } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
@@ -249,11 +251,7 @@ export class Operations {
       generation,
       mountSources: await this.deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
     });
-    for (const mount of createSpec.HostConfig.Mounts ?? []) {
-      if (mount.Type === 'volume' && mount.Source && !(await engine.inspectVolume(mount.Source))) {
-        await engine.createVolume(mount.Source, { [WORKSPACE_LABEL]: ws.id });
-      }
-    }
+    await ensureWorkspaceVolumes(engine, ws.id, spec);
     const existing = await engine.inspectContainer(createSpec.name);
     let containerId: string;
     if (existing?.labels[GENERATION_LABEL] === String(generation)) {
@@ -286,6 +284,7 @@ export class Operations {
     const containerId = ws.containerId;
     const before = await engine.inspectContainer(containerId);
     if (ws.phase === 'running' && before?.state.running) return;
+    await this.recheckBinds(containerId);
     ws.setPhase('starting');
     // Before every start, while the container is down: a script changed or added since the last start runs.
     if (spec.bootstrap && !before?.state.running) await installBootstrap(engine, containerId, spec.bootstrap.script, spec.username ?? 'root', ws.users);
@@ -300,6 +299,15 @@ export class Operations {
     ws.setPhase('running');
     if (spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
     this.startBootstrap(ws, spec);
+  }
+
+  /** The engine mounts each bind source again at every start: see container/mounts.ts recheckBinds. */
+  private async recheckBinds(containerId: string): Promise<void> {
+    const binds = (await this.deps.engine.inspectContainer(containerId))?.mounts.filter((m) => m.type === 'bind') ?? [];
+    if (binds.length === 0) return;
+    const node = await this.deps.nodeFacts();
+    const resolved = await this.deps.resolveMountSources(binds.map((b) => hostPathOf(b.source, node.engineHostRoot) ?? b.source));
+    recheckBinds(binds, resolved, node);
   }
 
   /** So the GPU driver's libraries are found by soname. Best effort: an image without ldconfig still runs. */

@@ -23,7 +23,10 @@ export interface PreflightSources {
   gpus: () => Promise<GpuNode>;
 }
 
-export type PreflightConfig = Pick<Config, 'hostRoot' | 'dockerHost' | 'engine' | 'runtime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot' | 'usrLibDir'>;
+export type PreflightConfig = Pick<
+  Config,
+  'hostRoot' | 'dockerHost' | 'engine' | 'runtime' | 'allowNonSysboxCvmRuntime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot' | 'usrLibDir'
+>;
 
 const ENGINE_TIMEOUT_MS = 3000;
 
@@ -83,7 +86,7 @@ export async function runPreflight(sources: PreflightSources, config: PreflightC
     privilegedCheck(status, config.engine),
     hostMountsCheck(hostMounts),
     engineCheck(engineInfo ? { version: engineInfo.serverVersion } : { error: 'error' in info ? info.error : 'no answer' }, config.dockerHost),
-    runtimeCheck(engineInfo?.runtimes ?? null, config.runtime, cvm),
+    runtimeCheck(engineInfo?.runtimes ?? null, config.runtime, cvm, config.allowNonSysboxCvmRuntime),
     cvmOnly(userNamespacesCheck(userns), cvm),
     cvmOnly(homeStorageCheck(config.engine === 'embedded' ? config.dataRoot : (engineInfo?.dockerRootDir ?? config.dataRoot), mounts), cvm),
     istioCheck([tcp, tcp6]),

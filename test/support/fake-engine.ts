@@ -313,7 +313,7 @@ export class FakeEngine implements Engine {
   inspectVolume(name: string): Promise<VolumeDetails | undefined> {
     return this.run('inspectVolume', [name], () => {
       const labels = this.volumes.get(name);
-      return labels && { name, labels: { ...labels }, mountpoint: `/var/lib/docker/volumes/${name}/_data` };
+      return labels && { name, labels: { ...labels }, mountpoint: `/var/lib/docker/volumes/${name}/_data`, driver: 'local', options: {} };
     });
   }
 
@@ -327,7 +327,7 @@ export class FakeEngine implements Engine {
 
   listVolumes(labels: string[]): Promise<VolumeDetails[]> {
     return this.run('listVolumes', [labels], () =>
-      [...this.volumes.entries()].filter(([, l]) => hasLabels(l, labels)).map(([name, l]) => ({ name, labels: { ...l }, mountpoint: '' })),
+      [...this.volumes.entries()].filter(([, l]) => hasLabels(l, labels)).map(([name, l]) => ({ name, labels: { ...l }, mountpoint: '', driver: 'local', options: {} })),
     );
   }
 

@@ -37,6 +37,13 @@ export interface CorpusContext {
   escapeLinks: string[];
   /** The daemon's own files and the engine socket, in host terms. */
   daemonFiles: string[];
+  /**
+   * Volumes on the engine that a workspace may not use: bind options, no label, another workspace's. `id` is the
+   * workspace the PUT is for (the one the volume's label names, so that only its options refuse it); default fresh.
+   */
+  foreignVolumes: { volume: string; id?: string }[];
+  /** The engine's data root (DockerRootDir); it lies under an allowed root when the daemon could allow its parent. */
+  engineRoot: string;
 }
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -175,6 +182,24 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
     putSpec('forbidden mounts', { ...base, mounts: [{ source: ctx.allowedRoot, target }] });
   }
   for (const path of ['/', '/proc', '/dev/x', 'home']) putSpec('forbidden mounts', { ...base, home: { path } });
+  // Protected in host terms: the kubelet (every pod's secrets), containerd, sysbox, system files.
+  for (const source of ['/var/lib/kubelet', '/var/lib/kubelet/pods', '/var/lib/containerd', '/run/containerd', '/var/lib/sysbox', '/run/sysbox',
+    '/usr', '/usr/lib', '/boot', '/root', '/lib/modules']) {
+    putSpec('forbidden mounts', { ...base, mounts: [{ source, target: '/mnt/x' }] });
+  }
+  // The engine's data root, from under an allowed root.
+  for (const source of [ctx.engineRoot, `${ctx.engineRoot}/volumes`, `${ctx.engineRoot}/containers`, `${ctx.engineRoot}/overlay2`]) {
+    putSpec('engine data root', { ...base, mounts: [{ source, target: '/mnt/x' }] });
+    putSpec('engine data root', { ...base, mounts: [{ source, target: '/mnt/x', readOnly: true }] });
+  }
+
+  // Named volumes the daemon did not make for the workspace, and one volume for two purposes.
+  for (const { volume, id } of ctx.foreignVolumes) {
+    for (const spec of [{ ...base, home: { volume } }, { ...base, home: { volume, path: '/home/coder' } }, { ...base, dockerData: { volume } }]) {
+      put('named volumes', JSON.stringify(spec), 'InvalidSpec', json, `/v1/workspaces/${id ?? '{id}'}`);
+    }
+  }
+  putSpec('named volumes', { ...base, home: { volume: 'cvm-same' }, dockerData: { volume: 'cvm-same' } });
 
   // Invalid image references: empty, spaced, control characters, non-ASCII.
   for (const image of ['', ' ', `${ctx.image} `, ` ${ctx.image}`, 'a b', 'busybox\tlatest', 'busybox\r\n', 'bücher', `${ctx.image}\u0000`, 'x'.repeat(1025)]) {

@@ -22,6 +22,7 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'engine', raw: 'embedded', json: 'embedded', expected: 'embedded' },
   { key: 'dockerHost', raw: 'tcp://10.0.0.1:2375', json: 'tcp://10.0.0.1:2375', expected: 'tcp://10.0.0.1:2375' },
   { key: 'runtime', raw: 'sysbox-runc2', json: 'sysbox-runc2', expected: 'sysbox-runc2' },
+  { key: 'allowNonSysboxCvmRuntime', raw: 'true', json: true, expected: true },
   { key: 'network', raw: 'cvm_net.1', json: 'cvm_net.1', expected: 'cvm_net.1' },
   { key: 'stateDir', raw: '/srv/./state/', json: '/srv/./state/', expected: '/srv/state' },
   { key: 'hostRoot', raw: '/host', json: '/host', expected: '/host' },

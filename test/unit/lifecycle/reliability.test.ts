@@ -69,19 +69,19 @@ describe('a PUT during an operation', () => {
 });
 
 describe('a delete that cannot finish', () => {
+  const volumeInUse = new EngineError('volume remove', 409, 'remove team-home: volume is in use - [0123abcd]');
+
   it('ends failed with the reason and what is left behind, refuses other actions, and a second DELETE retries', async () => {
     await t.put('ws1', { home: { volume: 'team-home' } });
-    await t.put('ws2', { home: { volume: 'team-home' } });
+    // A container outside the daemon's care uses the volume: the engine answers 409.
+    t.engine.fail('removeVolume', volumeInUse);
     await t.manager.delete('ws1', true);
     await t.manager.idle();
-    // ws2's container uses the volume: the engine answers 409.
     expect(t.manager.get('ws1')).toMatchObject({ phase: 'failed', reason: 'ContainerExited' });
     expect(t.manager.get('ws1').message).toMatch(/^delete could not finish: .*volume is in use.*; left behind: volume team-home; DELETE again to retry$/);
     expect(t.engine.container('cvm-ws1')).toBeUndefined();
     await expect(t.manager.start('ws1')).rejects.toThrow(/DELETE again/);
 
-    await t.manager.delete('ws2', false);
-    await t.manager.idle();
     await t.manager.delete('ws1', true);
     await t.manager.idle();
     expect(t.manager.list()).toEqual([]);
@@ -90,7 +90,7 @@ describe('a delete that cannot finish', () => {
 
   it('a daemon restart retries it once, and it ends failed again rather than deleting forever', async () => {
     await t.put('ws1', { home: { volume: 'team-home' } });
-    await t.put('ws2', { home: { volume: 'team-home' } });
+    t.engine.fail('removeVolume', volumeInUse, 2);
     await t.manager.delete('ws1', true);
     await t.manager.idle();
     await t.manager.shutdown('keep');
