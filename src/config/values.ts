@@ -32,6 +32,18 @@ export function parseBoolean(raw: string): boolean {
   throw new BadValue('is not true or false');
 }
 
+/** DOCKER_TLS_VERIFY as the Docker tools set it (`1`), or a boolean. */
+export function parseTlsVerify(raw: string): boolean {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new BadValue('is not true or false (1 and 0, as the Docker tools write them, also work)');
+}
+
+/** localhost, 127.0.0.0/8 or ::1: traffic to it never leaves the machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function choiceParser<T extends string>(choices: readonly T[]): (raw: string) => T {
   return (raw) => {
     const found = choices.find((c) => c === raw);
