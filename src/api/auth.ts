@@ -26,7 +26,7 @@ const HOW_TO_MAKE_ONE = 'generate one with: openssl rand -hex 32';
 
 /** Why `token` may not guard /v1, or null when it may. Never quotes the token. */
 export function tokenProblem(token: string): string | null {
-  if (token === '') return 'the file is empty';
+  if (token === '') return `the file is empty; ${HOW_TO_MAKE_ONE}`;
   if (/\s/.test(token)) return `the token holds whitespace (one token on one line); ${HOW_TO_MAKE_ONE}`;
   if (PLACEHOLDERS.has(token.toLowerCase())) return `the token is a known placeholder, not a secret; ${HOW_TO_MAKE_ONE}`;
   if (Buffer.byteLength(token, 'utf8') < MIN_TOKEN_BYTES) return `the token is shorter than ${MIN_TOKEN_BYTES} bytes; ${HOW_TO_MAKE_ONE}`;
@@ -53,7 +53,7 @@ function readToken(path: string): { digest: Buffer } | { problem: string } {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { problem: code === 'ENOENT' ? 'the file is missing' : `the file is unreadable (${code ?? String(err)})` };
+    return { problem: code === 'ENOENT' ? `the file is missing; ${HOW_TO_MAKE_ONE}` : `the file is unreadable (${code ?? String(err)})` };
   }
   const token = text.trim();
   const problem = tokenProblem(token);
@@ -103,7 +103,8 @@ export class TokenFile {
 
   /** True when the Authorization header carries the current token. */
   accepts(authorization: string | undefined): boolean {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    // Spaces and tabs only around the token (RFC 9110): \s would also take a no-break space or a line break.
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
     const equal = timingSafeEqual(digest(match?.[1] ?? ''), this.current ?? NO_TOKEN);
     return equal && this.current !== null && match?.[1] !== undefined;
   }

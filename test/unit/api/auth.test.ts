@@ -60,7 +60,8 @@ describe('TokenFile', () => {
     try {
       expect(auth.accepts(`Bearer ${FIRST}`)).toBe(true);
       expect(auth.accepts(`bearer ${FIRST}`)).toBe(true);
-      for (const header of [undefined, '', 'Bearer', 'Bearer ', `Bearer ${FIRST.slice(0, -1)}`, `Bearer ${FIRST}x`, `Basic ${FIRST}`, FIRST, `Bearer ${FIRST} extra`]) {
+      for (const header of [undefined, '', 'Bearer', 'Bearer ', `Bearer ${FIRST.slice(0, -1)}`, `Bearer ${FIRST}x`, `Basic ${FIRST}`, FIRST, `Bearer ${FIRST} extra`,
+        `Bearer ${FIRST}\u00a0`, `Bearer\u00a0${FIRST}`, `Bearer ${FIRST}\n`, `Bearer\n${FIRST}`]) {
         expect(auth.accepts(header), String(header)).toBe(false);
       }
     } finally {
@@ -140,7 +141,7 @@ describe('TokenFile', () => {
     const auth = new TokenFile(path, silent, 20);
     try {
       await rm(path);
-      await expect.poll(() => auth.revokedBecause(), { timeout: 5000, interval: 10 }).toBe('the file is missing');
+      await expect.poll(() => auth.revokedBecause(), { timeout: 5000, interval: 10 }).toMatch(/^the file is missing/);
       await writeFile(path, SECOND);
       await expect.poll(() => auth.accepts(`Bearer ${SECOND}`), { timeout: 5000, interval: 10 }).toBe(true);
     } finally {
