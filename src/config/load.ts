@@ -61,8 +61,8 @@ function flagLayer(argv: readonly string[]): Layer {
     raw ??= '';
     const previous = layer.values[key];
     if (previous !== undefined && option.json !== 'list') throw new ConfigError(name, `given more than once (${shown(raw)} after an earlier value)`);
-    if (key === 'allowedMountRoots') {
-      set(layer, key, [...(layer.values.allowedMountRoots ?? []), ...parseAs(key, raw, name)], name);
+    if (key === 'allowedMountRoots' || key === 'blockApiFromBridges') {
+      set(layer, key, [...(layer.values[key] ?? []), ...parseAs(key, raw, name)], name);
     } else {
       set(layer, key, parseAs(key, raw, name), name);
     }
@@ -209,6 +209,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     ...(usrLibDir !== undefined && { usrLibDir }),
     ...(engineHostRoot !== undefined && { engineHostRoot }),
     allowedMountRoots: given('allowedMountRoots')?.value ?? [],
+    blockApiFromBridges: given('blockApiFromBridges')?.value ?? [],
     cvmEnabled: value('cvmEnabled'),
     gpusEnabled: value('gpusEnabled'),
     shutdownPolicy: value('shutdownPolicy'),

@@ -9,6 +9,7 @@ import {
   parseBoolean,
   parseEngineName,
   parseEngineUrl,
+  parseInterfaceList,
   parseListen,
   parsePercent,
   parsePathList,
@@ -68,6 +69,10 @@ export const OPTIONS = {
   insecurePlaintextEngine: option({
     flag: '--insecure-plaintext-engine', env: 'CVM_INSECURE_PLAINTEXT_ENGINE', metavar: 'true|false', json: 'boolean', parse: parseBoolean,
     default: 'false', help: 'INSECURE: allow a tcp:// or http:// engine on another machine without TLS; registry credentials, bootstrap scripts and agent tokens then cross the network in the clear',
+  }),
+  blockApiFromBridges: option({
+    flag: '--block-api-from-bridge', env: 'CVM_BLOCK_API_FROM_BRIDGES', metavar: 'NAME', json: 'list', parse: parseInterfaceList,
+    defaultNote: 'none', help: "when the daemon shares the node's network: drop traffic from this bridge (docker0; br-+ for every other Docker bridge) to the daemon's port with an iptables INPUT rule, removed at stop; repeatable (the variable is comma-separated)",
   }),
   api: option({
     flag: '--api', env: 'CVM_API', metavar: API_MODES.join('|'), json: 'string', parse: choiceParser(API_MODES),

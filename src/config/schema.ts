@@ -34,6 +34,8 @@ export const BootWorkspaceSchema = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     listen: ListenAddressSchema,
+    /** Bridges whose traffic to the daemon's port is dropped (iptables INPUT) while the daemon runs. */
+    blockApiFromBridges: Type.Array(Type.String({ minLength: 1, maxLength: 16 })),
     /** `probes-only`: no /v1 at all, and no token file (loadConfig refuses one). */
     api: Type.Enum(API_MODES),
     /** Absent: main decides what /v1 does without a token (it must not be served open). */

@@ -114,6 +114,18 @@ export function parseEngineName(raw: string): string {
 
 const ENGINE_URL_HINT = 'is not an engine URL (unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or https://HOST:PORT)';
 
+/** Network interface names as iptables takes them (at most 15 characters; a trailing `+` matches a prefix). */
+export function parseInterfaceList(raw: string): string[] {
+  const names = splitList(raw);
+  if (names.length === 0) throw new BadValue('is not a comma-separated list of interface names');
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}\+?$/.test(name) || name.length > 15) {
+      throw new BadValue(`has ${shown(name)}, which is not an interface name (1-15 of letters, digits, "_", "." and "-", not first, and a trailing "+" for a prefix)`);
+    }
+  }
+  return names;
+}
+
 /** The Docker engine endpoint, kept as written. */
 export function parseEngineUrl(raw: string): string {
   let url: URL;

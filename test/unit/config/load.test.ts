@@ -25,6 +25,7 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'dockerCertPath', raw: '/etc/docker/certs/', json: '/etc/docker/certs/', expected: '/etc/docker/certs' },
   { key: 'insecurePlaintextEngine', raw: 'true', json: true, expected: true },
   { key: 'api', raw: 'probes-only', json: 'probes-only', expected: 'probes-only' },
+  { key: 'blockApiFromBridges', raw: 'docker0, br-+', json: ['docker0', 'br-+'], expected: ['docker0', 'br-+'] },
   { key: 'runtime', raw: 'sysbox-runc2', json: 'sysbox-runc2', expected: 'sysbox-runc2' },
   { key: 'network', raw: 'cvm_net.1', json: 'cvm_net.1', expected: 'cvm_net.1' },
   { key: 'stateDir', raw: '/srv/./state/', json: '/srv/./state/', expected: '/srv/state' },
