@@ -2,7 +2,8 @@
  * Secrets never reach the daemon's log. The real `cvm-supervisor serve` (dist/) runs at --log-level trace with
  * secret values planted everywhere they can come in: env values copied by CODER_INNER_ENVS (a secret-looking name
  * and a plain one: values are never logged, whatever the name), CODER_AGENT_TOKEN, CODER_IMAGE_PULL_SECRET,
- * CODER_BOOTSTRAP_SCRIPT, the bearer token, and through /v1 a spec's env, pullAuth and bootstrap script. The run
+ * --pull-secret-file, CODER_BOOTSTRAP_SCRIPT, the bearer token, and through /v1 a spec's env, pullAuth and
+ * bootstrap script. The run
  * goes through start, the boot workspace, PUTs that succeed and fail (a bad env value, a pull that cannot reach its
  * registry, a bootstrap that exits 3), refused tokens, and a SIGTERM shutdown; then every line it wrote, stdout and
  * stderr, is searched for every planted value.
@@ -20,7 +21,9 @@ import { BUSYBOX_IMAGE } from '../support/images.js';
 const RUN = randomBytes(3).toString('hex');
 const WORKSPACE_LABEL = 'dev.cvm-supervisor.workspace';
 const BOOT_ID = `secrets-${RUN}-boot`;
-const IDS = { ok: `secrets-${RUN}-ok`, pull: `secrets-${RUN}-pull`, script: `secrets-${RUN}-script`, bad: `secrets-${RUN}-bad` };
+const IDS = {
+  ok: `secrets-${RUN}-ok`, pull: `secrets-${RUN}-pull`, pullFile: `secrets-${RUN}-pull-file`, script: `secrets-${RUN}-script`, bad: `secrets-${RUN}-bad`,
+};
 
 /** A value that occurs nowhere else, so that finding it anywhere means it leaked. */
 const planted = (what: string): string => `${what}-${randomBytes(12).toString('hex')}`;
@@ -29,6 +32,7 @@ const SECRETS = {
   plainEnvValue: planted('plainvalue'),
   agentToken: planted('agenttoken'),
   nodePullPassword: planted('nodepull'),
+  pullSecretFilePassword: planted('pullfile'),
   bootScript: planted('bootscript'),
   apiToken: planted('apitoken-0123456789'),
   specEnvSecret: planted('specenvsecret'),
@@ -51,7 +55,9 @@ describe('secrets never reach the log (a real daemon run at trace level)', () =>
     await requireTestEngine({ images: [BUSYBOX_IMAGE] });
     dir = await mkdtemp(path.join(tmpdir(), `cvm-secrets-${RUN}-`));
     await writeFile(path.join(dir, 'token'), `${SECRETS.apiToken}\n`);
-    daemon = new DaemonProcess(['--state-dir', path.join(dir, 'state'), '--token-file', path.join(dir, 'token'), '--log-level', 'trace', '--shutdown-policy', 'stop'], {
+    await writeFile(path.join(dir, 'pull-secret.json'), dockerConfig('registry.invalid:5002', SECRETS.pullSecretFilePassword));
+    const flags = ['--state-dir', path.join(dir, 'state'), '--token-file', path.join(dir, 'token'), '--pull-secret-file', path.join(dir, 'pull-secret.json')];
+    daemon = new DaemonProcess([...flags, '--log-level', 'trace', '--shutdown-policy', 'stop'], {
       CVM_BOOT_WORKSPACE_ID: BOOT_ID,
       CODER_INNER_IMAGE: BUSYBOX_IMAGE,
       CODER_INNER_USERNAME: 'coder',
@@ -100,6 +106,9 @@ describe('secrets never reach the log (a real daemon run at trace level)', () =>
     // The node's pull secret matches this registry; the pull cannot reach it and fails.
     const pull = await api('PUT', `/v1/workspaces/${IDS.pull}`, { image: 'registry.invalid:5000/team/dev:1', cvm: false, pullPolicy: 'always' });
     expect(pull.status).toBe(201);
+    // And this one the --pull-secret-file's.
+    const pullFile = await api('PUT', `/v1/workspaces/${IDS.pullFile}`, { image: 'registry.invalid:5002/team/dev:1', cvm: false, pullPolicy: 'always' });
+    expect(pullFile.status).toBe(201);
     const bad = await api('PUT', `/v1/workspaces/${IDS.bad}`, { image: BUSYBOX_IMAGE, cvm: false, env: { FOO: `${SECRETS.badEnvValue}\nX=1` } });
     expect(bad.status).toBe(400);
     for (const authorization of [`Bearer ${SECRETS.wrongToken}`, SECRETS.wrongToken, `Basic ${base64(`u:${SECRETS.wrongToken}`)}`]) {
@@ -109,6 +118,7 @@ describe('secrets never reach the log (a real daemon run at trace level)', () =>
 
     await daemon.waitForPhase(IDS.ok, 'running');
     await daemon.waitForPhase(IDS.pull, 'failed');
+    await daemon.waitForPhase(IDS.pullFile, 'failed');
     await untilBuildLog(IDS.ok, /bootstrap exited with code 0/);
     await untilBuildLog(IDS.script, /bootstrap exited with code 3/);
     daemon.kill('SIGTERM');
