@@ -1,6 +1,7 @@
 /**
  * Readiness: the engine answers (a ping with a short timeout, cached so probes never pile up on the engine), the
- * CVM runtime is registered while CVMs are enabled, the workspaces are loaded, and the daemon is not shutting down.
+ * CVM runtime is registered while CVMs are enabled, the workspaces are loaded, /v1 has a usable token (when it
+ * needs one), and the daemon is not shutting down.
  */
 import type { EngineSystem } from '../engine/types.js';
 
@@ -15,6 +16,8 @@ export interface ReadinessOptions {
   cvmBlockers?: () => string[];
   /** Why a supervised engine is down (embedded mode: a child awaits its restart); none by default. */
   engineDown?: () => string[];
+  /** Why /v1 denies every caller (the token file was emptied, deleted or holds a refused token); none by default. */
+  apiLocked?: () => string[];
   cacheMs?: number;
   pingTimeoutMs?: number;
 }
@@ -42,6 +45,7 @@ export class Readiness {
     // Standard workspaces could still run, but a CVM node that cannot run CVMs must not look ready.
     if (this.options.cvmEnabled) reasons.push(...(this.options.cvmBlockers?.() ?? []));
     reasons.push(...(this.options.engineDown?.() ?? []));
+    reasons.push(...(this.options.apiLocked?.() ?? []));
     return [...reasons, ...(await this.engineReasons())];
   }
 

@@ -2,6 +2,7 @@
  * `cvm-supervisor serve`, the process's life: it listens at once (so /healthz answers), waits for the engine with
  * backoff, adopts the workspaces and declares the boot workspace; and the shutdown steps that undo it, in order.
  */
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { App } from '../api/app.js';
@@ -11,6 +12,7 @@ import type { Engine, EngineInfo, EngineSystem } from '../engine/types.js';
 import type { WorkspaceManager } from '../lifecycle/manager.js';
 import { cvmBlockers, type PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
+import { ApiFirewall } from './api-firewall.js';
 import { declareBootWorkspace } from './boot-workspace.js';
 import { chooseEngineMode } from './engine-mode.js';
 import type { ShutdownStep } from './shutdown.js';
@@ -70,6 +72,12 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   const status: DaemonStatus = { started: false, startupProblem: null, cvmBlockers: ['the preflight checks have not finished'] };
   const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app } = await wireDaemon(config, logger, mode, status);
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const firewall = config.blockApiFromBridges.length > 0 ? new ApiFirewall(config.blockApiFromBridges, config.listen.host, logger) : null;
+  await firewall?.install((app.server.address() as AddressInfo).port).catch(async (err: unknown) => {
+    await firewall.remove();
+    await app.close();
+    throw err;
+  });
   await embedded?.prepare();
   void checkNode(preflight, config, logger).then((found) => {
     status.cvmBlockers = found;
@@ -115,6 +123,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       }, HTTP_DRAIN_MS);
       await app.close();
       clearTimeout(forced);
+      await firewall?.remove();
     },
     // The policy applies to every workspace loaded, also when the boot workspace could not be declared.
     async (deadline) => {

@@ -10,6 +10,7 @@ import { type App, buildApp } from '../api/app.js';
 import { TokenFile, TokenUnreadableError } from '../api/auth.js';
 import { Readiness } from '../api/readiness.js';
 import { type Config, ConfigError, engineHostRootFor } from '../config/schema.js';
+import { isLoopbackHost } from '../config/values.js';
 import { precheckSpec } from '../container/container-spec.js';
 import { daemonPathOfEnginePath } from '../container/host-paths.js';
 import { DockerEngine } from '../engine/docker.js';
@@ -31,6 +32,7 @@ import { runPreflight } from '../preflight/gather.js';
 import type { PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
 import { nodeFiles, preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
+import { hostEngineOptions, warnOfPlaintextEngine } from './engine-link.js';
 import { nodePullCredentials } from './pull-secrets.js';
 import { checkAllowedMountRoots, checkCvmRuntime } from './start-checks.js';
 
@@ -114,7 +116,8 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
   const phases = (): Iterable<Phase> => manager.phases();
   const gpus = () => readGpuNode(config);
   const metrics = new Metrics(VERSION, phases, gpus);
-  const dockerEngine = new DockerEngine({ dockerHost: mode === 'embedded' ? `unix://${path.join(config.runDir, 'docker.sock')}` : config.dockerHost });
+  if (mode === 'host') warnOfPlaintextEngine(config, logger);
+  const dockerEngine = new DockerEngine(mode === 'embedded' ? { dockerHost: `unix://${path.join(config.runDir, 'docker.sock')}` } : hostEngineOptions(config));
   const engine = countingEngineErrors(dockerEngine, (op) => {
     metrics.engineError(op);
   });
@@ -149,13 +152,17 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
   });
   const manager = createManager(config, engine, logger, metrics, imageGc, mode);
   const preflight = () => runPreflight(preflightSources(config, engine), config);
-  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, startupProblem: () => status.startupProblem, cvmBlockers: () => status.cvmBlockers, engineDown: () => embedded?.reasons() ?? [] });
+  const readiness = new Readiness(engine, {
+    cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, startupProblem: () => status.startupProblem, cvmBlockers: () => status.cvmBlockers,
+    engineDown: () => embedded?.reasons() ?? [], apiLocked: () => tokenRevocation(tokens),
+  });
   const app = await buildApp({
     logger,
     engine,
     manager,
     metrics,
     readiness,
+    api: config.api,
     tokens,
     started: () => status.started,
     cvmRuntime: config.runtime,
@@ -167,14 +174,16 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
   return { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app };
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+function tokenRevocation(tokens: TokenFile | null): string[] {
+  const why = tokens?.revokedBecause() ?? null;
+  return why === null ? [] : [`no usable API token (${why}): /v1 denies every request`];
 }
 
-/** Without a token file /v1 is open, so it may only be reachable from the node itself. */
+/** Without a token file /v1 is open, so it may only be reachable from the node itself; probes-only has no /v1. */
 function openTokens(config: Config, logger: Logger): TokenFile | null {
+  if (config.api === 'probes-only') return null;
   if (config.tokenFile === undefined) {
-    if (!isLoopback(config.listen.host)) {
+    if (!isLoopbackHost(config.listen.host)) {
       throw new ConfigError('--listen', `${config.listen.host} is not a loopback address; without --token-file the API may only listen on loopback`);
     }
     logger.warn({ listen: config.listen.host }, 'no --token-file: /v1 needs no token, so the API listens on loopback only');

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import { readContainerFile, putContainerFiles, statContainerPath } from './archive.js';
+import { dockerodeOptions, type EngineTls } from './docker-endpoint.js';
 import { EngineUnavailableError, PullError, statusOf, toEngineError } from './engine-errors.js';
 import { parseEventLine, sinceParam } from './event-stream.js';
 import { execInContainer } from './exec.js';
@@ -30,6 +31,8 @@ import type {
 export interface DockerEngineOptions {
   /** `unix:///path`, `tcp://host:port`, or a bare socket path. Default: the node's socket. */
   dockerHost?: string;
+  /** With it, tcp:// and http:// go over TLS (the server's certificate checked against `ca`); https:// needs it. */
+  tls?: EngineTls;
   /** Budget for ordinary requests (not pulls, exec or the event stream). */
   requestTimeoutMs?: number;
   /** Budget for a container start; see DEFAULT_START_TIMEOUT_MS. */
@@ -44,22 +47,6 @@ const DEFAULT_HOST = 'unix:///var/run/docker.sock';
  * node). Aborting the request does not stop the start, so a short budget failed workspaces whose container then ran.
  */
 const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
-
-export function dockerodeOptions(dockerHost: string): Dockerode.DockerOptions {
-  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
-  const url = new URL(dockerHost);
-  switch (url.protocol) {
-    case 'unix:':
-      return { socketPath: url.pathname };
-    case 'tcp:':
-    case 'http:':
-      return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
-    case 'https:':
-      return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376) };
-    default:
-      throw new Error(`unsupported docker host ${dockerHost}: use unix:///path or tcp://host:port`);
-  }
-}
 
 /**
  * dockerode accepts `abortSignal` on every call, but @types/dockerode declares it on only some of them; this
@@ -76,7 +63,7 @@ export class DockerEngine implements Engine {
   private infoInFlight: Promise<EngineInfo> | null = null;
 
   constructor(options: DockerEngineOptions = {}) {
-    this.docker = new Dockerode(dockerodeOptions(options.dockerHost ?? DEFAULT_HOST));
+    this.docker = new Dockerode(dockerodeOptions(options.dockerHost ?? DEFAULT_HOST, options.tls));
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   }

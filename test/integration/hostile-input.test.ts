@@ -43,13 +43,14 @@ function codeOf(status: number, body: string): string {
 function send(port: number, c: HostileCase, id: string): Promise<Outcome> {
   if (c.kind === 'raw') {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port });
+      const socket = connect({ host: '127.0.0.1', port, ...(c.from !== undefined && { localAddress: c.from }) });
       const chunks: Buffer[] = [];
       socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
       socket.on('data', (chunk: Buffer) => chunks.push(chunk));
       socket.on('error', reject);
       socket.on('close', () => {
-        const text = Buffer.concat(chunks).toString('latin1');
+        // Several requests on one connection get several answers: the last one decides.
+        const text = Buffer.concat(chunks).toString('latin1').split(/(?=HTTP\/1\.[01] \d{3} )/).at(-1) ?? '';
         const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
         resolve({ status, code: codeOf(status, text.slice(text.indexOf('\r\n\r\n') + 4)) });
       });
@@ -59,7 +60,8 @@ function send(port: number, c: HostileCase, id: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const body = c.body === undefined ? undefined : Buffer.from(c.body, 'utf8');
     const headers = { ...c.headers, ...(body ? { 'content-length': String(body.length) } : {}) };
-    const req = request({ host: '127.0.0.1', port, method: c.method, path: c.path.replaceAll('{id}', id), headers, timeout: 30_000 }, (res) => {
+    const target = { host: '127.0.0.1', port, method: c.method, path: c.path.replaceAll('{id}', id), headers, timeout: 30_000 };
+    const req = request({ ...target, ...(c.from !== undefined && { localAddress: c.from }) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
