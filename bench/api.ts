@@ -7,7 +7,7 @@
  * - /metrics with 500 workspaces registered (PUT through the API; each names an image that is not on the node with
  *   pullPolicy never, so it settles as failed without a container): p99 latency with one connection, as a
  *   Prometheus scrape, and with 10 concurrent scrapers.
- * Servers run in child processes; autocannon runs here. Goals (issue 3): healthz ≥ 0.9 × bare, metrics p99 ≤ 5 ms.
+ * Servers run in child processes; autocannon runs here. Goals: healthz ≥ 0.9 × bare, metrics p99 ≤ 5 ms.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the issue-8 benchmarks, each next to its baseline in the same run, then a summary table.
+ * `npm run bench`: the lifecycle benchmarks (bench/README.md), each next to its baseline in the same run, then a summary table.
  * Needs the test engine (bash scripts/engine.sh start; bash scripts/build-test-images.sh) and dist/ (the script
  * builds it). HTTP throughput (P3/P4) is `npm run bench:api`.
  *

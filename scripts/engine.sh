@@ -7,6 +7,8 @@
 # With real sysbox it starts sysbox-mgr and sysbox-fs before dockerd (unless they already run) and stops them
 # after it.
 #   scripts/engine.sh start|stop|status
+#   scripts/engine.sh packages   installs what the engine and the tests need (Debian packages), and nothing else
+#   scripts/engine.sh sysbox     prints the sysbox-runc that start would register (building sysbox if it must)
 # Then: DOCKER_HOST=unix:///run/cvm-supervisor-test/docker.sock
 set -euo pipefail
 
@@ -255,8 +257,10 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
+  packages) ensure_packages ;;
+  sysbox) resolve_cvm_runtime ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|packages|sysbox" >&2
     exit 2
     ;;
 esac

@@ -7,6 +7,7 @@ import { helpText } from './config/help.js';
 import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { ConfigError } from './config/schema.js';
+import { hostEngineOptions } from './daemon/engine-link.js';
 import { chooseEngineMode } from './daemon/engine-mode.js';
 import { preflightSources } from './daemon/host-readers.js';
 import { startDaemon } from './daemon/run.js';
@@ -42,8 +43,9 @@ async function preflight(argv: string[]): Promise<void> {
   const { mode } = await chooseEngineMode(config);
   const dockerHost = mode === 'embedded' ? `unix://${embeddedPaths(config.runDir).socket}` : config.dockerHost;
   const checked = { ...config, engine: mode, dockerHost };
+  const engine = new DockerEngine(mode === 'embedded' ? { dockerHost } : hostEngineOptions(config));
   const place = await placeOf(process.env, new NodeHostFs('/'));
-  const report = await runPreflight(preflightSources(checked, new DockerEngine({ dockerHost }), { place, ownEngine: 'not-started' }), checked);
+  const report = await runPreflight(preflightSources(checked, engine, { place, ownEngine: 'not-started' }), checked);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReportTable(report, place)}\n`);
   process.exitCode = report.ok ? 0 : 1;
 }

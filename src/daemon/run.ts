@@ -5,15 +5,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { App } from '../api/app.js';
+import { type Backoff, backoffMs } from '../backoff.js';
 import type { Config } from '../config/schema.js';
-import type { Engine, EngineInfo } from '../engine/types.js';
+import type { Engine, EngineInfo, EngineSystem } from '../engine/types.js';
 import type { WorkspaceManager } from '../lifecycle/manager.js';
 import { type Place, placeName } from '../preflight/place.js';
 import { cvmBlockers, type PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
+import { ApiFirewall } from './api-firewall.js';
 import { declareBootWorkspace } from './boot-workspace.js';
 import { chooseEngineMode, startOwnEngine } from './engine-mode.js';
 import type { ShutdownStep } from './shutdown.js';
+import { retryUntilDone } from './startup.js';
 import { type DaemonStatus, wireDaemon } from './wiring.js';
 
 /** How long in-flight HTTP requests get to finish at shutdown before their connections are closed. */
@@ -26,15 +29,21 @@ export interface Daemon {
   engine: Engine;
   manager: WorkspaceManager;
   app: App;
-  /** Resolves true once the engine answered and the workspaces were adopted; false if that failed. */
+  /**
+   * Resolves true once the engine answered, the workspaces were adopted and the boot workspace declared (each
+   * retried until it succeeds); false when the daemon shut down first.
+   */
   started: Promise<boolean>;
   /** Resolves, with the reason, only when the daemon cannot run here at all (embedded mode's setup): it must exit 1. */
   fatal: Promise<string>;
   shutdownSteps: ShutdownStep[];
 }
 
+/** How long the daemon waits for the engine between tries: 1 s doubling to 30 s. */
+const ENGINE_WAIT: Backoff = { baseMs: 1000, maxMs: 30_000 };
+
 /** Waits for the engine with capped backoff: the daemon serves /healthz before the engine is up. */
-async function connectEngine(engine: Engine, logger: Logger, signal: AbortSignal): Promise<EngineInfo> {
+async function connectEngine(engine: EngineSystem, logger: Logger, signal: AbortSignal): Promise<EngineInfo> {
   for (let attempt = 1; ; attempt++) {
     try {
       await engine.ping();
@@ -42,7 +51,7 @@ async function connectEngine(engine: Engine, logger: Logger, signal: AbortSignal
     } catch (err) {
       if (signal.aborted) throw err;
       if (attempt === 1) logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'the engine does not answer yet; retrying');
-      await sleep(Math.min(500 * 2 ** attempt, 30_000), undefined, { signal });
+      await sleep(backoffMs(attempt, ENGINE_WAIT), undefined, { signal });
     }
   }
 }
@@ -69,9 +78,15 @@ function listeningPort(app: App): number {
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const { mode, why } = await chooseEngineMode(config);
   if (config.engine === 'auto') logger.info({ engine: mode, why }, `--engine auto chose ${mode}: ${why}`);
-  const status: DaemonStatus = { started: false, cvmBlockers: ['the preflight checks have not finished'] };
+  const status: DaemonStatus = { started: false, startupProblem: null, cvmBlockers: ['the preflight checks have not finished'] };
   const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app, place } = await wireDaemon(config, logger, mode, status);
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const firewall = config.blockApiFromBridges.length > 0 ? new ApiFirewall(config.blockApiFromBridges, config.listen.host, logger) : null;
+  await firewall?.install(listeningPort(app)).catch(async (err: unknown) => {
+    await firewall.remove();
+    await app.close();
+    throw err;
+  });
   let onFatal: (reason: string) => void = () => undefined;
   const fatal = new Promise<string>((resolve) => {
     onFatal = resolve;
@@ -92,10 +107,17 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
       logger.warn({ runtime: config.runtime }, `the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing); install sysbox, which registers ${config.runtime}`);
     }
-    await manager.init();
+    const retry = {
+      logger,
+      signal: stopConnecting.signal,
+      report: (problem: string | null) => {
+        status.startupProblem = problem;
+      },
+    };
+    await retryUntilDone('loading the workspaces', () => manager.init(), retry);
     status.started = true;
     if (config.imageGcHighPercent < 100) imageGc.start(IMAGE_GC_INTERVAL_MS);
-    await declareBootWorkspace(manager, config, logger);
+    await retryUntilDone('declaring the boot workspace', () => declareBootWorkspace(manager, config, logger), retry);
     return true;
   })().catch((err: unknown) => {
     if (!stopConnecting.signal.aborted) logger.error({ err }, 'the daemon could not start its workspaces');
@@ -116,12 +138,19 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       }, HTTP_DRAIN_MS);
       await app.close();
       clearTimeout(forced);
+      await firewall?.remove();
     },
+    // The policy applies to every workspace loaded, also when the boot workspace could not be declared.
     async (deadline) => {
       stopConnecting.abort();
       imageGc.stop();
-      if (await startup) await manager.shutdown(config.shutdownPolicy, deadline);
-      tokens?.close();
+      await startup;
+      try {
+        if (status.started) await manager.shutdown(config.shutdownPolicy, deadline);
+        else logger.warn({ policy: config.shutdownPolicy }, 'the workspaces were never loaded: the shutdown policy had nothing to act on');
+      } finally {
+        tokens?.close();
+      }
     },
     // The engine goes after its workspaces; sysbox after the engine.
     async (deadline) => {

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { backoffMs } from '../backoff.js';
 
 export interface DockerdPlanInput {
   dataRoot: string;
@@ -145,7 +146,7 @@ export function shimContainerIds(commandLines: readonly (readonly string[])[], n
 
 /** Delay before the n-th restart in a row (1-based): 1 s doubling to 30 s. */
 export function restartDelayMs(attempt: number): number {
-  return Math.min(1000 * 2 ** Math.max(0, attempt - 1), 30_000);
+  return backoffMs(attempt, { baseMs: 1000, maxMs: 30_000 });
 }
 
 /** A child that stayed up this long counts as healthy again: its next crash restarts after the shortest delay. */

@@ -2,10 +2,15 @@
 
 export type TimedStep = 'pull' | 'detect' | 'create' | 'start';
 
+/** The daemon's own files in the state dir, and what can go wrong with one. */
+export type StateFile = 'workspace-record' | 'image-usage';
+export type StateFileError = 'read' | 'corrupt' | 'write';
+
 export interface LifecycleMetrics {
   stepTook(step: TimedStep, seconds: number): void;
   pulled(bytes: number): void;
   restarted(reason: string): void;
+  stateFileError(file: StateFile, error: StateFileError): void;
 }
 
 /** Runs `work` and reports how long it took when it succeeds (a failed pull's time says nothing useful). */

@@ -3,8 +3,8 @@
  * the pure checks. Used by `cvm-supervisor preflight`, by `serve` at start and by GET /v1/preflight.
  */
 import path from 'node:path';
-import type { Config } from '../config/schema.js';
-import type { Engine, EngineInfo } from '../engine/types.js';
+import { type Config, isSysboxRuntime } from '../config/schema.js';
+import type { EngineInfo, EngineSystem } from '../engine/types.js';
 import type { GpuNode } from '../gpu/plan.js';
 import type { HostFs } from '../host/host-fs.js';
 import {
@@ -30,7 +30,7 @@ export interface PreflightSources {
   host: HostFs;
   /** The daemon's own files, where the host's mounts, the engine socket and the embedded data root must be. */
   daemonFiles: HostFs;
-  engine: Engine;
+  engine: EngineSystem;
   /** GPU discovery, which reads the same host with its own, library-aware view (--usr-lib-dir). */
   gpus: () => Promise<GpuNode>;
   /** In a pod or on a machine of its own: which advice fits. */
@@ -42,13 +42,14 @@ export interface PreflightSources {
 }
 
 /** `engine` is the mode in use (`auto` resolved), and `dockerHost` the endpoint of the engine in use. */
-export type PreflightConfig = Pick<Config, 'hostRoot' | 'dockerHost' | 'runtime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot' | 'sysboxDataRoot' | 'usrLibDir'> & {
-  engine: 'host' | 'embedded';
-};
+export type PreflightConfig = Pick<
+  Config,
+  'hostRoot' | 'dockerHost' | 'runtime' | 'allowNonSysboxCvmRuntime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot' | 'sysboxDataRoot' | 'usrLibDir'
+> & { engine: 'host' | 'embedded' };
 
 const ENGINE_TIMEOUT_MS = 3000;
 
-async function engineFacts(engine: Engine): Promise<EngineInfo | { error: string }> {
+async function engineFacts(engine: EngineSystem): Promise<EngineInfo | { error: string }> {
   try {
     await engine.ping(ENGINE_TIMEOUT_MS);
     return await engine.info();
@@ -137,7 +138,10 @@ export async function runPreflight(sources: PreflightSources, config: PreflightC
   const engine = notStarted
     ? pass('engine', `no engine runs at ${config.dockerHost} yet: serve --engine embedded starts its own dockerd there`)
     : engineCheck(engineInfo ? { version: engineInfo.serverVersion } : { error: 'error' in info ? info.error : 'no answer' }, config.dockerHost, sources.place);
-  const runtime = notStarted ? plannedRuntimeCheck(embedded.programs, config) : runtimeCheck(engineInfo?.runtimes ?? null, config.runtime, cvm);
+  const runtime =
+    notStarted && isSysboxRuntime(config.runtime)
+      ? plannedRuntimeCheck(embedded.programs, config)
+      : runtimeCheck(engineInfo?.runtimes ?? null, config.runtime, cvm, config.allowNonSysboxCvmRuntime);
   // Embedded mode's storage is in the daemon's own mount namespace; the node's engine keeps its own on the host.
   const storage = embedded === null ? homeStorageCheck(engineInfo?.dockerRootDir ?? '/var/lib/docker', hostMountTable) : homeStorageCheck(config.dataRoot, embedded.mounts);
   const checks = [

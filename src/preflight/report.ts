@@ -3,6 +3,7 @@
  * pure functions of facts gathered by gather.ts; this file holds the shared types, the checks of the engine
  * (reachable, runtime, cgroups) and of the kernel, and the assembly.
  */
+import { isSysboxRuntime } from '../config/schema.js';
 import type { Place } from './place.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
@@ -59,13 +60,18 @@ export function engineCheck(engine: { version: string } | { error: string }, doc
   return { id: 'engine', status: 'fail', evidence: `${dockerHost}: ${engine.error}`, hint };
 }
 
-export function runtimeCheck(runtimes: string[] | null, cvmRuntime: string, cvmEnabled: boolean): Check {
+export function runtimeCheck(runtimes: string[] | null, cvmRuntime: string, cvmEnabled: boolean, allowNonSysbox: boolean): Check {
+  if (cvmEnabled && !isSysboxRuntime(cvmRuntime)) {
+    const evidence = `--runtime ${cvmRuntime} is not sysbox: CVMs would run without a user namespace (root inside is root on the host)`;
+    if (allowNonSysbox) return { id: 'runtime', status: 'warn', evidence: `${evidence}; allowed by --allow-non-sysbox-cvm-runtime`, hint: 'use sysbox-runc' };
+    return { id: 'runtime', status: 'fail', evidence, hint: 'use --runtime sysbox-runc, or --allow-non-sysbox-cvm-runtime true to accept that' };
+  }
   if (runtimes === null) {
     return cvmOnly({ id: 'runtime', status: 'fail', evidence: 'the engine does not answer', hint: 'start the engine, or check --docker-host' }, cvmEnabled);
   }
   if (runtimes.includes(cvmRuntime)) return pass('runtime', `engine runtimes: ${runtimes.join(', ')}`);
   return cvmOnly(
-    { id: 'runtime', status: 'fail', evidence: `engine runtimes: ${runtimes.join(', ')}`, hint: `install sysbox on the node so that the engine lists ${cvmRuntime}` },
+    { id: 'runtime', status: 'fail', evidence: `engine runtimes: ${runtimes.join(', ')}`, hint: `install sysbox so that the engine lists ${cvmRuntime}` },
     cvmEnabled,
   );
 }

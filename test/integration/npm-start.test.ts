@@ -29,7 +29,7 @@ const figure = (what: string, ms: number): void => { console.info(`figure: npm s
 const randomPort = (): number => 20_000 + Math.floor(Math.random() * 20_000);
 const daemonPid = (lines: readonly DaemonLogLine[]): number | undefined => lines.find((l) => typeof l['pid'] === 'number')?.['pid'] as number | undefined;
 
-async function alive(pid: number | undefined): Promise<boolean> {
+function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
     process.kill(pid, 0);
@@ -112,13 +112,13 @@ describe('npm start', () => {
     expect(workspace.runtime).toBe('sysbox-runc');
 
     const daemon = daemonPid(npm.lines);
-    expect(await alive(daemon)).toBe(true);
+    expect(alive(daemon)).toBe(true);
     const signalledAt = Date.now();
     npm.kill('SIGTERM');
     expect(await npm.exited).toBe(0);
     figure('SIGTERM to npm → npm exits (one CVM, embedded engine)', Date.now() - signalledAt);
     expect(npm.lines.some((l) => l.msg === 'shutdown complete')).toBe(true);
-    expect(await alive(daemon)).toBe(false);
+    expect(alive(daemon)).toBe(false);
     expect(await aliveIn(mountNs)).toEqual([]);
   }, START_TIMEOUT_MS + 120_000);
 
@@ -129,12 +129,12 @@ describe('npm start', () => {
     running.push(npm);
     await until('/readyz 200', () => readyOrGone(npm, port), START_TIMEOUT_MS, () => `; npm output: ${JSON.stringify(npm.lines.slice(-8))}; stderr: ${npm.stderr.slice(-8).join(' | ')}`);
     const daemon = daemonPid(npm.lines);
-    expect(await alive(daemon)).toBe(true);
+    expect(alive(daemon)).toBe(true);
     npm.kill('SIGINT');
     expect(await npm.exited).toBe(0);
     const shutdown = npm.lines.find((l) => l.msg === 'shutting down');
     expect(shutdown?.['reason']).toBe('SIGINT');
     expect(npm.lines.some((l) => l.msg === 'shutdown complete')).toBe(true);
-    expect(await alive(daemon)).toBe(false);
+    expect(alive(daemon)).toBe(false);
   }, START_TIMEOUT_MS + 60_000);
 });

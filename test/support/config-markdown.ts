@@ -1,4 +1,4 @@
-/** The README's configuration tables, generated from the option and envbox tables so that they cannot drift. */
+/** docs/configuration.md's option and envbox tables, generated from the option and envbox tables so that they cannot drift. */
 import { ENVBOX_VARIABLES } from '../../src/config/envbox.js';
 import { OPTION_KEYS, OPTIONS } from '../../src/config/options.js';
 

@@ -1,23 +1,28 @@
 /**
- * deploy/kubernetes/: parses every manifest (the `yaml` package; no cluster and no schema validator is reachable
- * here) and checks the fields that matter for the daemon: privileged, commented hostPath mounts, probes on the
- * daemon's routes, a grace period above --shutdown-grace, requests, the token Secret as a file, the Downward API
- * limits, scraping, how the control plane reaches each daemon, and a NetworkPolicy that admits only it.
+ * deploy/kubernetes/: every manifest is read as kubectl reads it (YAML 1.1), validated against the Kubernetes API
+ * schemas with no field they do not know (test/support/kubernetes-schemas.ts; no cluster), and checked for the
+ * fields that matter for the daemon: privileged, commented hostPath mounts, probes on the daemon's routes, a grace
+ * period above --shutdown-grace, requests, the token Secret as a file, the Downward API limits, scraping, how the
+ * control plane reaches each daemon, and a NetworkPolicy that admits only it.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isMap, isSeq, parseAllDocuments, type Document } from 'yaml';
+import { KUBERNETES_VERSION, MODELS_RELEASE, modelOf, schemaErrors, unknownFields } from '../../support/kubernetes-schemas.js';
 import { ENVBOX_VARIABLES } from '../../../src/config/envbox.js';
 import { OPTION_KEYS, OPTIONS } from '../../../src/config/options.js';
 import { parseListen } from '../../../src/config/values.js';
 
-const manifestDir = fileURLToPath(new URL('../../../deploy/kubernetes/', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const manifestDir = join(repoRoot, 'deploy/kubernetes/');
 
 interface Manifest {
   file: string;
   doc: Document;
+  /** The same document as a YAML 1.2 reader (kustomize, many editors) sees it. */
+  asYaml12: unknown;
   object: {
     apiVersion: string;
     kind: string;
@@ -45,7 +50,7 @@ interface Container {
 interface Volume {
   name: string;
   hostPath?: { path: string; type?: string };
-  secret?: { secretName: string };
+  secret?: { secretName: string; defaultMode?: number };
 }
 interface PodSpec {
   containers: Container[];
@@ -97,13 +102,57 @@ beforeAll(async () => {
     if ((await stat(join(manifestDir, entry))).isDirectory()) throw new Error(`deploy/kubernetes/${entry}: no subfolders`);
   }
   for (const file of entries.filter((f) => f.endsWith('.yaml')).sort()) {
-    const docs = parseAllDocuments(await readFile(join(manifestDir, file), 'utf8'));
-    if (!Array.isArray(docs)) throw new Error(`${file}: not a YAML stream`);
-    for (const doc of docs) {
+    const text = await readFile(join(manifestDir, file), 'utf8');
+    // kubectl reads YAML 1.1 (sigs.k8s.io/yaml), where 0400 is octal and yes/no are booleans.
+    const docs = parseAllDocuments(text, { version: '1.1' });
+    const docs12 = parseAllDocuments(text, { version: '1.2' });
+    if (!Array.isArray(docs) || !Array.isArray(docs12)) throw new Error(`${file}: not a YAML stream`);
+    docs.forEach((doc, index) => {
       if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
-      manifests.push({ file, doc, object: doc.toJS() as Manifest['object'] });
-    }
+      manifests.push({ file, doc, asYaml12: docs12[index]?.toJS(), object: doc.toJS() as Manifest['object'] });
+    });
   }
+});
+
+describe(`deploy/kubernetes manifests against the Kubernetes ${KUBERNETES_VERSION} API schemas`, () => {
+  it('are every Kubernetes manifest under deploy/', async () => {
+    const yamlFiles = (await readdir(join(repoRoot, 'deploy'), { recursive: true })).filter((f) => /\.ya?ml$/.test(f));
+    expect(yamlFiles.sort()).toEqual([...new Set(manifests.map((m) => join('kubernetes', m.file)))].sort());
+  });
+
+  it('validate against their kind\'s schema, with no field the schema does not know', async () => {
+    for (const { file, object } of manifests) {
+      const model = await modelOf(object.apiVersion, object.kind);
+      expect(schemaErrors(model, object), `${file}: ${object.kind} ${object.metadata.name}`).toEqual([]);
+      expect(unknownFields(model, object), `${file}: fields unknown to ${object.apiVersion} ${object.kind}`).toEqual([]);
+    }
+  });
+
+  it('catch a wrong type, a missing required field, an unknown field and a kind without a schema', async () => {
+    const daemonSet = only('DaemonSet').object;
+    const model = await modelOf(daemonSet.apiVersion, daemonSet.kind);
+    const spec = daemonSet.spec as { template: { spec: { containers: Record<string, unknown>[] } } };
+    const container = spec.template.spec.containers[0];
+    const broken = (change: Record<string, unknown>) => ({ ...daemonSet, spec: { ...spec, template: { ...spec.template, spec: { ...spec.template.spec, containers: [{ ...container, ...change }] } } } });
+    expect(schemaErrors(model, broken({ ports: [{ containerPort: '7070' }] }))).toEqual(['/spec/template/spec/containers/0/ports/0/containerPort must be integer']);
+    expect(schemaErrors(model, { ...daemonSet, spec: { ...spec, selector: undefined } })).toEqual(['/spec must have required property selector']);
+    expect(unknownFields(model, broken({ readOnlyRootFileSystem: true }))).toEqual(['/spec/template/spec/containers/0/readOnlyRootFileSystem']);
+    const monitor = only('ServiceMonitor').object;
+    const monitorModel = await modelOf(monitor.apiVersion, monitor.kind);
+    expect(unknownFields(monitorModel, { ...monitor, spec: { ...monitor.spec, endpoint: [] } })).toEqual(['/spec/endpoint']);
+    await expect(modelOf('apps/v1', 'DaemonSett')).rejects.toThrow('no schema for DaemonSett in apps/v1');
+    await expect(modelOf('example.com/v1', 'Widget')).rejects.toThrow('no schemas for apiVersion example.com/v1');
+  });
+
+  it('are checked against the schemas of the Kubernetes version the README names', async () => {
+    const models = JSON.parse(await readFile(join(repoRoot, 'node_modules/kubernetes-models/package.json'), 'utf8')) as { version: string };
+    expect(models.version.startsWith(MODELS_RELEASE), `kubernetes-models ${models.version}: update KUBERNETES_VERSION and the README`).toBe(true);
+    expect(await readFile(join(repoRoot, 'README.md'), 'utf8')).toContain(`Kubernetes ${KUBERNETES_VERSION}`);
+  });
+
+  it('read the same in YAML 1.1 (kubectl) and YAML 1.2: no octal modes or yes/no booleans that differ', () => {
+    for (const { file, object, asYaml12 } of manifests) expect(asYaml12, file).toEqual(object);
+  });
 });
 
 describe('deploy/kubernetes manifests', () => {
@@ -142,20 +191,6 @@ describe('deploy/kubernetes manifests', () => {
         expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(grace);
         expect(container.resources?.requests?.['cpu']).toBeDefined();
         expect(container.resources?.requests?.['memory']).toBeDefined();
-      });
-
-      it('mounts the token Secret as a file where --token-file points, read-only and not by subPath', () => {
-        const { spec } = podOf(only(kind));
-        const container = daemonContainer(spec);
-        const tokenFile = envOf(container).get(OPTIONS.tokenFile.env)?.value ?? '';
-        const mount = container.volumeMounts?.find((m) => m.mountPath === dirname(tokenFile));
-        expect(mount, `a mount at ${dirname(tokenFile)}`).toBeDefined();
-        expect(mount?.readOnly).toBe(true);
-        expect(mount?.subPath).toBeUndefined();
-        const volume = spec.volumes.find((v) => v.name === mount?.name);
-        const secret = only('Secret');
-        expect(volume?.secret?.secretName).toBe(secret.object.metadata.name);
-        expect(Object.keys(secret.object['stringData'] as Record<string, string>)).toContain(tokenFile.split('/').pop());
       });
 
       it('mounts the engine socket, /usr/src, /lib/modules, the GPU host pieces and the home storage, each with a comment', () => {
@@ -205,6 +240,32 @@ describe('deploy/kubernetes manifests', () => {
       });
     });
   }
+
+  describe('the token', () => {
+    it('the DaemonSet mounts the token Secret as a file where --token-file points, read-only and not by subPath', () => {
+      const { spec } = podOf(only('DaemonSet'));
+      const container = daemonContainer(spec);
+      const tokenFile = envOf(container).get(OPTIONS.tokenFile.env)?.value ?? '';
+      const mount = container.volumeMounts?.find((m) => m.mountPath === dirname(tokenFile));
+      expect(mount, `a mount at ${dirname(tokenFile)}`).toBeDefined();
+      expect(mount?.readOnly).toBe(true);
+      expect(mount?.subPath).toBeUndefined();
+      const volume = spec.volumes.find((v) => v.name === mount?.name);
+      const secret = only('Secret');
+      expect(volume?.secret?.secretName).toBe(secret.object.metadata.name);
+      // Shipped without a value: a token in a manifest is known to every reader (docs/security.md says how to fill it).
+      expect(secret.object['stringData']).toBeUndefined();
+      expect(secret.object['data']).toBeUndefined();
+    });
+
+    it('the workspace Pod serves probes only and gets no token (the node daemons\' token stays out of workspace pods)', () => {
+      const { spec } = podOf(only('Pod'));
+      const env = envOf(daemonContainer(spec));
+      expect(env.get(OPTIONS.api.env)?.value).toBe('probes-only');
+      expect(env.get(OPTIONS.tokenFile.env)).toBeUndefined();
+      expect(spec.volumes.filter((v) => v.secret !== undefined)).toEqual([]);
+    });
+  });
 
   it('hands the pod limits to the envbox-style workspace through the Downward API', () => {
     const env = envOf(daemonContainer(podOf(only('Pod')).spec));
