@@ -25,20 +25,22 @@ export async function chooseEngineMode(config: Pick<Config, 'engine' | 'dockerHo
 }
 
 /**
- * Starts embedded mode's engine; true once it answers. A fault no retry mends (EmbeddedSetupError: a missing
+ * Starts embedded mode's engine, after `guard` put the rule that keeps workspaces off the daemon's port on its
+ * bridge (so before any workspace can exist); true once it answers. A fault no retry mends (EmbeddedSetupError: a missing
  * program or capability) is fatal: `onFatal` gets it and the daemon exits, so that the orchestrator shows it and
  * restarts with its own backoff. Any other failure (sysbox or dockerd not up in time) leaves the daemon up and
  * unready, with the reason in /readyz and the log.
  */
 export async function startOwnEngine(
   embedded: EmbeddedEngine,
-  listen: { host: string; port: number },
+  guard: () => Promise<void>,
   signal: AbortSignal,
   logger: Logger,
   onFatal: (reason: string) => void,
 ): Promise<boolean> {
   try {
-    await embedded.start(listen, signal);
+    await guard();
+    await embedded.start(signal);
     return true;
   } catch (err) {
     if (embedded.stopped) return false;

@@ -7,12 +7,13 @@ import type { Logger } from 'pino';
 import type { App } from '../api/app.js';
 import { type Backoff, backoffMs } from '../backoff.js';
 import type { Config } from '../config/schema.js';
+import { EmbeddedSetupError } from '../engine/embedded.js';
 import type { Engine, EngineInfo, EngineSystem } from '../engine/types.js';
 import type { WorkspaceManager } from '../lifecycle/manager.js';
 import { type Place, placeName } from '../preflight/place.js';
 import { cvmBlockers, type PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
-import { ApiFirewall } from './api-firewall.js';
+import { ApiFirewall, type FirewallFault } from './api-firewall.js';
 import { declareBootWorkspace } from './boot-workspace.js';
 import { chooseEngineMode, startOwnEngine } from './engine-mode.js';
 import type { ShutdownStep } from './shutdown.js';
@@ -75,25 +76,31 @@ function listeningPort(app: App): number {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
+function ownBridgeFault(bridge: string): FirewallFault {
+  return (failed) => new EmbeddedSetupError(`cannot keep workspaces on ${bridge} off the daemon's port (embedded mode needs iptables and CAP_NET_ADMIN): ${failed}`);
+}
+
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const { mode, why } = await chooseEngineMode(config);
   if (config.engine === 'auto') logger.info({ engine: mode, why }, `--engine auto chose ${mode}: ${why}`);
   const status: DaemonStatus = { started: false, startupProblem: null, cvmBlockers: ['the preflight checks have not finished'] };
   const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app, place } = await wireDaemon(config, logger, mode, status);
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const port = listeningPort(app);
   const firewall = config.blockApiFromBridges.length > 0 ? new ApiFirewall(config.blockApiFromBridges, config.listen.host, logger) : null;
-  await firewall?.install(listeningPort(app)).catch(async (err: unknown) => {
+  await firewall?.install(port).catch(async (err: unknown) => {
     await firewall.remove();
     await app.close();
     throw err;
   });
+  // Embedded mode's own bridge always gets the rule: the daemon owns that bridge and the network it is in.
+  const ownBridgeFirewall = embedded ? new ApiFirewall([embedded.bridge], config.listen.host, logger, undefined, ownBridgeFault(embedded.bridge)) : null;
   let onFatal: (reason: string) => void = () => undefined;
   const fatal = new Promise<string>((resolve) => {
     onFatal = resolve;
   });
   const stopConnecting = new AbortController();
-  const listen = { host: config.listen.host, port: listeningPort(app) };
-  const ownEngine = embedded ? startOwnEngine(embedded, listen, stopConnecting.signal, logger, onFatal) : Promise.resolve(true);
+  const ownEngine = embedded && ownBridgeFirewall ? startOwnEngine(embedded, () => ownBridgeFirewall.install(port), stopConnecting.signal, logger, onFatal) : Promise.resolve(true);
   // Embedded mode checks the engine it runs, so its preflight waits until that engine answers (or failed to).
   void ownEngine.then(async () => {
     if (embedded?.stopped !== true) status.cvmBlockers = await checkNode(preflight, config, logger, place);
@@ -152,9 +159,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
         tokens?.close();
       }
     },
-    // The engine goes after its workspaces; sysbox after the engine.
+    // The engine goes after its workspaces; sysbox after the engine; the bridge's rule after the bridge.
     async (deadline) => {
       await embedded?.stop(deadline);
+      await ownBridgeFirewall?.remove();
     },
   ];
   return { engine, manager, app, started: startup, fatal, shutdownSteps };

@@ -1,14 +1,12 @@
 /**
  * The embedded engine's I/O on the machine: programs on PATH, other processes in /proc (another dockerd or sysbox,
- * our own orphans, the containers' shims), the workspaces' bridge and the firewall rule on it. The decisions are in
- * embedded-plan.ts.
+ * our own orphans, the containers' shims) and the workspaces' bridge. The decisions are in embedded-plan.ts.
  */
 import { execFile } from 'node:child_process';
-import { access, constants, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { access, constants, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PROCESS_CONTROL, wait } from './embedded-child.js';
-import { guardRulesIn, portGuardRule } from './embedded-plan.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -117,31 +115,4 @@ export async function ensureBridge(bridge: string, cidr: string, env: Record<str
     const detail = err instanceof Error ? err.message : String(err);
     throw new EmbeddedSetupError(`cannot set up the workspaces' bridge ${bridge} (embedded mode needs CAP_NET_ADMIN): ${detail}`, { cause: err });
   }
-}
-
-/**
- * Keeps workspaces off the daemon's port: the REJECT rule on the bridge (a crashed run's rules go first), and no
- * IPv6 on the bridge (dockerd gives workspaces none; a link-local address would bypass the IPv4 rule). Without the
- * rule every workspace could reach the API, so a failure is fatal; IPv6 matters only when the daemon listens on it.
- */
-export async function guardDaemonPort(bridge: string, listen: { host: string; port: number }, env: Record<string, string>): Promise<void> {
-  try {
-    await removePortGuard(bridge, env);
-    await runTool('iptables', ['-I', 'INPUT', ...portGuardRule(bridge, listen.port)], env);
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new EmbeddedSetupError(`cannot install the firewall rule that keeps workspaces off port ${String(listen.port)} (embedded mode needs iptables and CAP_NET_ADMIN): ${detail}`, { cause: err });
-  }
-  const ipv6Switch = `/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`;
-  await writeFile(ipv6Switch, '1').catch((err: unknown) => {
-    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    if (!missing && listen.host.includes(':')) {
-      throw new EmbeddedSetupError(`cannot turn IPv6 off on ${bridge} while the daemon listens on ${listen.host}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  });
-}
-
-export async function removePortGuard(bridge: string, env: Record<string, string>): Promise<void> {
-  const listing = await runTool('iptables', ['-S', 'INPUT'], env);
-  for (const rule of guardRulesIn(listing, bridge)) await runTool('iptables', ['-D', ...rule], env);
 }

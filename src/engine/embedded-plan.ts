@@ -1,8 +1,7 @@
 /**
  * Pure decisions of embedded engine mode (no I/O): where its files go, dockerd's and sysbox-mgr's command lines, the
- * bridge it gets, the firewall rule that keeps workspaces off the daemon's port, what the children may see of the
- * daemon's environment, and the restart backoff. src/engine/embedded*.ts do the I/O; embedded-logs.ts re-levels
- * the children's output.
+ * bridge it gets, what the children may see of the daemon's environment, and the restart backoff.
+ * src/engine/embedded*.ts do the I/O; embedded-logs.ts re-levels the children's output.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -104,33 +103,6 @@ export function childEnvironment(env: NodeJS.ProcessEnv): Record<string, string>
     if (value !== undefined && value !== '') passed[name] = value;
   }
   return passed;
-}
-
-const GUARD_COMMENT = 'cvm-supervisor: workspaces may not reach the daemon';
-
-/**
- * The INPUT rule that answers a workspace's connection to the daemon's port with a reset: the workspaces' bridge
- * lives in the daemon's own network namespace, so without it every workspace could reach the API.
- */
-export function portGuardRule(bridge: string, port: number): string[] {
-  return ['-i', bridge, '-p', 'tcp', '--dport', String(port), '-m', 'comment', '--comment', GUARD_COMMENT, '-j', 'REJECT', '--reject-with', 'tcp-reset'];
-}
-
-/** An `iptables -S` line as arguments: double-quoted words (the comment) are one argument. */
-function words(line: string): string[] {
-  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? '')));
-}
-
-/**
- * The guard rules for this bridge in `iptables -S INPUT` output (this run's, or a crashed run's with another
- * port), each as the arguments of `iptables -D`.
- */
-export function guardRulesIn(listing: string, bridge: string): string[][] {
-  return listing
-    .split('\n')
-    .map(words)
-    .filter((w) => w[0] === '-A' && w[1] === 'INPUT' && w[w.indexOf('-i') + 1] === bridge && w.includes(GUARD_COMMENT))
-    .map((w) => w.slice(1));
 }
 
 /**

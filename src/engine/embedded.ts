@@ -1,9 +1,9 @@
 /**
  * Embedded engine mode: the daemon runs its own dockerd (and sysbox-mgr + sysbox-fs while CVMs are enabled) as
  * supervised children, with their state under the daemon's own directories. Start: our orphans of a crashed run go,
- * sysbox comes up (both sockets), the bridge and the firewall rule that keeps workspaces off the daemon's port, then
- * dockerd, all within --engine-start-timeout. Stop, after the workspaces: dockerd, sysbox-fs, sysbox-mgr, the rule,
- * the bridge.
+ * sysbox comes up (both sockets), the bridge, then dockerd, all within --engine-start-timeout. Stop, after the
+ * workspaces: dockerd, sysbox-fs, sysbox-mgr, the bridge. The rule that keeps workspaces off the daemon's port
+ * (src/daemon/api-firewall.ts) is on the bridge before this starts and goes after it stopped.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -14,10 +14,8 @@ import {
   EmbeddedSetupError,
   ensureBridge,
   findOnPath,
-  guardDaemonPort,
   listProcesses,
   ownNamespaces,
-  removePortGuard,
   runTool,
   terminate,
   waitForFile,
@@ -78,7 +76,6 @@ export class EmbeddedEngine {
   private readonly sysbox: SupervisedChild[] = [];
   private readonly stopping = new AbortController();
   private readonly sysboxView: SysboxStopView = { stopping: false, runningContainers: [] };
-  private guarded = false;
 
   constructor(private readonly options: EmbeddedEngineOptions) {
     this.paths = embeddedPaths(options.runDir);
@@ -114,7 +111,7 @@ export class EmbeddedEngine {
    * or not spawnable, no CAP_NET_ADMIN, another sysbox in this mount namespace); with another error when sysbox or
    * dockerd did not come up in time. Either way reasons() says why from then on.
    */
-  async start(listen: { host: string; port: number }, signal?: AbortSignal): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => { this.stopping.abort(); }, { once: true });
     const deadlineMs = this.options.startDeadlineMs ?? 300_000;
     const deadline = Date.now() + deadlineMs;
@@ -128,8 +125,6 @@ export class EmbeddedEngine {
       if (!iptables) this.options.logger.warn('another dockerd runs in this network namespace: the embedded engine leaves iptables alone (no NAT for workspaces)');
       await this.cleanStaleDockerd();
       await ensureBridge(this.bridge, bridgeCidrFor(this.options.dataRoot), this.env);
-      await guardDaemonPort(this.bridge, listen, this.env);
-      this.guarded = true;
       const args = dockerdArgs({ dataRoot: this.options.dataRoot, runDir: this.options.runDir, bridge: this.bridge, mtu: await defaultRouteMtu(this.env), sysboxRunc, iptables });
       this.dockerd = new SupervisedChild(
         { name: 'dockerd', command: dockerd, args, env: this.env, relevel: relevelDockerd, serving: (signal) => this.answering(signal), beforeRestart: () => this.cleanStaleDockerd() },
@@ -154,12 +149,11 @@ export class EmbeddedEngine {
     }
   }
 
-  /** dockerd first (the workspaces were stopped before), then sysbox-fs and sysbox-mgr; the rule and the bridge last. */
+  /** dockerd first (the workspaces were stopped before), then sysbox-fs and sysbox-mgr; the bridge last. */
   async stop(deadline: number): Promise<void> {
     this.stopping.abort();
     await this.dockerd?.stop(deadline);
     await this.stopSysbox(deadline);
-    if (this.guarded) await removePortGuard(this.bridge, this.env).catch((err: unknown) => { this.options.logger.error({ err }, 'could not remove the firewall rule on the workspaces\' bridge'); });
     await runTool('ip', ['link', 'del', this.bridge], this.env).catch(() => undefined);
   }
 

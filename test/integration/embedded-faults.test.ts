@@ -93,7 +93,8 @@ describe('embedded mode where it cannot work', () => {
     expect(await daemon.exited).toBe(1);
     const fatal = daemon.lines.filter(fatalLine);
     expect(fatal).toHaveLength(1);
-    expect(String(fatal[0]?.msg)).toMatch(/^the embedded engine cannot run here: cannot set up the workspaces' bridge cvm[0-9a-f]{8} \(embedded mode needs CAP_NET_ADMIN\): ip link add .*Operation not permitted/);
+    // The first thing it needs the capability for: the rule that keeps workspaces off its port, before the bridge.
+    expect(String(fatal[0]?.msg)).toMatch(/^the embedded engine cannot run here: cannot keep workspaces on cvm[0-9a-f]{8} off the daemon's port \(embedded mode needs iptables and CAP_NET_ADMIN\): iptables -I INPUT -i cvm[0-9a-f]{8} .* failed: /);
 
     const preflight = await run('setpriv', ['--bounding-set', '-net_admin', '--', process.execPath, MAIN, 'preflight', '--json', '--engine', 'embedded', '--cvm-enabled', 'false'], { env: { PATH: process.env['PATH'] ?? '' } }).then(
       ({ stdout }) => stdout,

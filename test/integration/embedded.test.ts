@@ -11,6 +11,7 @@ import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIREWALL_COMMENT } from '../../src/daemon/api-firewall.js';
 import { bridgeNameFor } from '../../src/engine/embedded-plan.js';
 import { type DaemonLogLine, DaemonProcess, MAIN } from '../support/daemon-process.js';
 import {
@@ -159,11 +160,14 @@ describe('serve --engine embedded with real sysbox, in a mount namespace of its 
     const control: { server: Server; port: number } = await controlListener();
     try {
       expect(await connectFromContainer(embeddedHost(), containerId, gateway, control.port)).toBe('connected');
-      expect(await connectFromContainer(embeddedHost(), containerId, gateway, current.port)).toBe('refused');
+      // The daemon's rule (src/daemon/api-firewall.ts, the one --block-api-from-bridge installs) drops it.
+      expect(await connectFromContainer(embeddedHost(), containerId, gateway, current.port)).toBe('no answer');
     } finally {
       control.server.close();
     }
-    expect(await inputRulesOn(bridgeNameFor(dirs.data))).toHaveLength(1);
+    const rules = await inputRulesOn(bridgeNameFor(dirs.data));
+    expect(rules).toHaveLength(1);
+    expect(rules[0]).toContain(`--dport ${String(current.port)} -m comment --comment "${FIREWALL_COMMENT}" -j DROP`);
   }, 420_000);
 
   it('SIGTERM stops the workspace, then dockerd, sysbox-fs and sysbox-mgr, leaves sysbox nothing running, and exits 0', async (context) => {

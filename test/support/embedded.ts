@@ -88,7 +88,7 @@ export async function dockerAt(dockerHost: string, args: readonly string[], time
 
 /**
  * Whether a TCP connection from inside a container (with bash) to host:port is accepted: `connected`, `refused`
- * (a reset, as the daemon's firewall rule answers) or `no answer` within 3 s.
+ * (a reset) or `no answer` within 3 s (dropped, as the daemon's firewall rule does).
  */
 export async function connectFromContainer(dockerHost: string, container: string, host: string, port: number): Promise<'connected' | 'refused' | 'no answer'> {
   const script = `timeout 3 bash -c 'exec 3<>/dev/tcp/${host}/${String(port)}' 2>/dev/null; echo $?`;

@@ -6,8 +6,6 @@ import {
   containerdNamespaceFor,
   DEFAULT_PATH,
   dockerdArgs,
-  guardRulesIn,
-  portGuardRule,
   restartDelayMs,
   shimContainerIds,
   sysboxMgrArgs,
@@ -79,22 +77,6 @@ describe('embedded engine plan', () => {
     };
     expect(childEnvironment(env)).toEqual({ PATH: '/opt/sysbox/bin:/usr/bin', HTTPS_PROXY: 'http://user:pass@proxy:3128', no_proxy: 'localhost' });
     expect(childEnvironment({ PATH: '' })).toEqual({ PATH: DEFAULT_PATH });
-  });
-
-  it('rejects workspaces on the bridge at the daemon\'s port, and finds its rules (any port) in iptables -S', () => {
-    const rule = portGuardRule('cvm01234567', 7070);
-    expect(rule).toEqual(expect.arrayContaining(['-i', 'cvm01234567', '-p', 'tcp', '--dport', '7070', '-j', 'REJECT']));
-    const listing = [
-      '-P INPUT ACCEPT',
-      '-A INPUT -i cvm01234567 -p tcp -m tcp --dport 7070 -m comment --comment "cvm-supervisor: workspaces may not reach the daemon" -j REJECT --reject-with tcp-reset',
-      '-A INPUT -i cvm01234567 -p tcp -m tcp --dport 9000 -m comment --comment "cvm-supervisor: workspaces may not reach the daemon" -j REJECT --reject-with tcp-reset',
-      '-A INPUT -i cvm89abcdef -p tcp -m tcp --dport 7070 -m comment --comment "cvm-supervisor: workspaces may not reach the daemon" -j REJECT --reject-with tcp-reset',
-      '-A INPUT -i cvm01234567 -p tcp -m tcp --dport 22 -j ACCEPT',
-      '',
-    ].join('\n');
-    const found = guardRulesIn(listing, 'cvm01234567');
-    expect(found.map((r) => r[r.indexOf('--dport') + 1])).toEqual(['7070', '9000']);
-    expect(found[0]).toEqual(['INPUT', '-i', 'cvm01234567', '-p', 'tcp', '-m', 'tcp', '--dport', '7070', '-m', 'comment', '--comment', 'cvm-supervisor: workspaces may not reach the daemon', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
   });
 
   it('reads the running containers of one containerd namespace from the shims\' command lines', () => {
