@@ -5,11 +5,13 @@
  * so the daemon runs in one of its own (test/support/embedded.ts). The embedded engine starts empty: the test loads
  * cvm-test/bookworm-systemd:1 into it. Figures are printed as `figure:` lines.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIREWALL_COMMENT } from '../../src/daemon/api-firewall.js';
 import { bridgeNameFor } from '../../src/engine/embedded-plan.js';
@@ -99,6 +101,26 @@ describe('serve --engine embedded with real sysbox, in a mount namespace of its 
     // The daemon's mounts lived in its own mount namespace, gone with it; the files stay on disk.
     await rm(base, { recursive: true, force: true });
   }, 120_000);
+
+  it('preflight --engine embedded, before serve: checks what its own engine needs, from the programs it would run', async (context) => {
+    if (!('dir' in sysbox)) {
+      context.skip(`no real sysbox here: ${sysbox.missing}`);
+      return;
+    }
+    const argv = [MAIN, 'preflight', '--json', '--engine', 'embedded', '--state-dir', dirs.state, '--run-dir', dirs.run];
+    const env = { PATH: `${sysbox.dir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+    // Exit 0 or 1 (a check of this machine may fail), never 2: the mode is supported.
+    const { stdout, code } = await promisify(execFile)(process.execPath, argv, { env }).then(
+      (r) => ({ stdout: r.stdout, code: 0 }),
+      (err: unknown) => ({ stdout: String((err as { stdout?: unknown }).stdout), code: Number((err as { code?: unknown }).code) }),
+    );
+    expect([0, 1]).toContain(code);
+    const checks = Object.fromEntries((JSON.parse(stdout) as { checks: { id: string; status: string; evidence: string }[] }).checks.map((c) => [c.id, c]));
+    expect(checks['embedded-engine']?.status).toBe('pass');
+    expect(checks['sysbox']).toMatchObject({ status: 'pass', evidence: expect.stringContaining(path.join(sysbox.dir, 'sysbox-mgr')) as unknown });
+    expect(checks['runtime']).toMatchObject({ status: 'pass', evidence: `serve --engine embedded registers sysbox-runc=${path.join(sysbox.dir, 'sysbox-runc')}` });
+    expect(checks['engine']).toMatchObject({ status: 'pass', evidence: expect.stringContaining('serve --engine embedded starts its own dockerd there') as unknown });
+  }, 60_000);
 
   it('starts sysbox and its dockerd, registers sysbox-runc, checks the engine it runs, and becomes ready', async (context) => {
     if (!('dir' in sysbox)) {

@@ -24,10 +24,28 @@ const START_TIMEOUT_MS = 240_000;
 let base = '';
 let checkout = '';
 const running: DaemonProcess[] = [];
+/** The daemons' pids: a daemon that npm orphaned is stopped after the tests, and the test fails. */
+const daemons: number[] = [];
 
 const figure = (what: string, ms: number): void => { console.info(`figure: npm start ${what}: ${(ms / 1000).toFixed(1)} s`); };
 const randomPort = (): number => 20_000 + Math.floor(Math.random() * 20_000);
 const daemonPid = (lines: readonly DaemonLogLine[]): number | undefined => lines.find((l) => typeof l['pid'] === 'number')?.['pid'] as number | undefined;
+
+/** npm's exit code, or 'still running' when it does not exit in time (the signal did not reach the daemon). */
+async function exitWithin(npm: DaemonProcess, ms: number): Promise<number | null | 'still running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'still running'>((resolve) => { timer = setTimeout(() => { resolve('still running'); }, ms); });
+  const code = await Promise.race([npm.exited, late]);
+  clearTimeout(timer);
+  return code;
+}
+
+/** The daemon's pid, from its log (pino writes it on every line). */
+function daemonOf(npm: DaemonProcess): number | undefined {
+  const pid = daemonPid(npm.lines);
+  if (pid !== undefined && !daemons.includes(pid)) daemons.push(pid);
+  return pid;
+}
 
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
@@ -62,6 +80,10 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const npm of running) if (npm.running) npm.kill('SIGKILL');
   await Promise.all(running.map((npm) => npm.exited));
+  // An orphaned daemon (the signal never reached it) gets its SIGTERM here, so that it stops what it started.
+  for (const pid of daemons.filter(alive)) process.kill(pid, 'SIGTERM');
+  await until('orphaned daemons gone', () => Promise.resolve(daemons.some(alive) ? undefined : true), 40_000).catch(() => undefined);
+  for (const pid of daemons.filter(alive)) process.kill(pid, 'SIGKILL');
   await rm(base, { recursive: true, force: true });
 }, 60_000);
 
@@ -106,19 +128,23 @@ describe('npm start', () => {
     const put = await fetch(`http://127.0.0.1:${String(port)}/v1/workspaces/first`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: BUSYBOX_INIT_IMAGE, pullPolicy: 'never' }) });
     expect(put.status).toBe(201);
     const workspace = await until('the CVM running', async () => {
-      const status = (await (await fetch(`http://127.0.0.1:${String(port)}/v1/workspaces/first`)).json()) as { phase: string; runtime: string | null };
+      const status = (await (await fetch(`http://127.0.0.1:${String(port)}/v1/workspaces/first`)).json()) as { phase: string; runtime: string | null; containerId: string };
       return status.phase === 'running' ? status : undefined;
     }, 60_000);
     expect(workspace.runtime).toBe('sysbox-runc');
+    // The CVM's init lives in mount namespaces of its own: followed by its pid.
+    const cvmInit = Number(await dockerAt(ownHost, ['inspect', '-f', '{{.State.Pid}}', workspace.containerId]));
+    expect(alive(cvmInit)).toBe(true);
 
-    const daemon = daemonPid(npm.lines);
+    const daemon = daemonOf(npm);
     expect(alive(daemon)).toBe(true);
     const signalledAt = Date.now();
     npm.kill('SIGTERM');
-    expect(await npm.exited).toBe(0);
+    expect(await exitWithin(npm, 60_000)).toBe(0);
     figure('SIGTERM to npm → npm exits (one CVM, embedded engine)', Date.now() - signalledAt);
     expect(npm.lines.some((l) => l.msg === 'shutdown complete')).toBe(true);
     expect(alive(daemon)).toBe(false);
+    expect(alive(cvmInit)).toBe(false);
     expect(await aliveIn(mountNs)).toEqual([]);
   }, START_TIMEOUT_MS + 120_000);
 
@@ -128,10 +154,10 @@ describe('npm start', () => {
     const npm = new DaemonProcess([], env, { command: 'npm', args: ['start'], cwd: checkout });
     running.push(npm);
     await until('/readyz 200', () => readyOrGone(npm, port), START_TIMEOUT_MS, () => `; npm output: ${JSON.stringify(npm.lines.slice(-8))}; stderr: ${npm.stderr.slice(-8).join(' | ')}`);
-    const daemon = daemonPid(npm.lines);
+    const daemon = daemonOf(npm);
     expect(alive(daemon)).toBe(true);
     npm.kill('SIGINT');
-    expect(await npm.exited).toBe(0);
+    expect(await exitWithin(npm, 60_000)).toBe(0);
     const shutdown = npm.lines.find((l) => l.msg === 'shutting down');
     expect(shutdown?.['reason']).toBe('SIGINT');
     expect(npm.lines.some((l) => l.msg === 'shutdown complete')).toBe(true);
