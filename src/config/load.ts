@@ -129,7 +129,7 @@ function fileValue<K extends OptionKey>(key: K, value: unknown, label: string): 
  */
 function checkBootMounts(mounts: readonly { source: string }[], roots: readonly string[]): void {
   for (const { source } of mounts) {
-    if (roots.length === 0) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not allowed: this node allows no user mounts (--allowed-mount-root)`);
+    if (roots.length === 0) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not allowed: this daemon allows no user mounts (--allowed-mount-root)`);
     const under = (root: string): boolean => root === '/' || source === root || source.startsWith(`${root}/`);
     if (!roots.some(under)) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not under an allowed mount root (${roots.join(', ')})`);
   }

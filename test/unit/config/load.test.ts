@@ -256,7 +256,7 @@ describe('loadConfig: CODER_MOUNTS against the allowed mount roots', () => {
   });
 
   it.each([
-    [[], 'CODER_MOUNTS: "/srv/coder/home" is not allowed: this node allows no user mounts (--allowed-mount-root)'],
+    [[], 'CODER_MOUNTS: "/srv/coder/home" is not allowed: this daemon allows no user mounts (--allowed-mount-root)'],
     [['--allowed-mount-root', '/srv/coder'], 'CODER_MOUNTS: "/data/shared" is not under an allowed mount root (/srv/coder)'],
     [['--allowed-mount-root', '/srv/cod', '--allowed-mount-root', '/data'], 'CODER_MOUNTS: "/srv/coder/home" is not under an allowed mount root (/srv/cod, /data)'],
   ])('%j refuses at load, naming the variable: %s', (flags, message) => {
