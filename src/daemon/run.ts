@@ -82,9 +82,10 @@ function ownBridgeFault(bridge: string): FirewallFault {
 
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const { mode, why } = await chooseEngineMode(config);
-  if (config.engine === 'auto') logger.info({ engine: mode, why }, `--engine auto chose ${mode}: ${why}`);
   const status: DaemonStatus = { started: false, startupProblem: null, cvmBlockers: ['the preflight checks have not finished'] };
   const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app, place } = await wireDaemon(config, logger, mode, status);
+  // After wiring, whose config errors exit 2 with nothing logged before them.
+  if (config.engine === 'auto') logger.info({ engine: mode, why }, `--engine auto chose ${mode}: ${why}`);
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const port = listeningPort(app);
   const firewall = config.blockApiFromBridges.length > 0 ? new ApiFirewall(config.blockApiFromBridges, config.listen.host, logger) : null;
