@@ -55,6 +55,8 @@ export const ConfigSchema = Type.Object(
     allowNonSysboxCvmRuntime: Type.Boolean(),
     network: Type.String({ minLength: 1 }),
     stateDir: AbsolutePath,
+    /** --instance: this daemon's identity among those sharing one engine; absent for the node's one daemon. */
+    instance: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     hostRoot: AbsolutePath,
     /** Where the daemon reads the host's /usr/lib when it is mounted elsewhere than under hostRoot (GPU libraries). */
     usrLibDir: Type.Optional(AbsolutePath),

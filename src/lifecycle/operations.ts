@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
-import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
+import { GENERATION_LABEL, madeBy, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
 import { recheckBinds, type ResolvedMountSources } from '../container/mounts.js';
 import { hostPathOf } from '../container/host-paths.js';
 import type { NodeFacts } from '../container/node-facts.js';
@@ -48,6 +48,8 @@ export interface OperationDeps {
   /** The node's pull secret, if any, read afresh for each pull. */
   nodeCredentials: () => Promise<RegistryCredentials | undefined>;
   metrics?: LifecycleMetrics;
+  /** This daemon's --instance: what it makes carries it, and it touches nothing that does not (container/labels.ts). */
+  instance?: string | undefined;
 }
 
 /** How often a systemd workspace being stopped is sent SIGRTMIN+3 again (see Operations.stopContainer). */
@@ -197,7 +199,7 @@ export class Operations {
 
   private async adoptContainer(ws: Workspace, containerId: string): Promise<{ running: boolean } | null> {
     const details = await this.deps.engine.inspectContainer(containerId);
-    if (!details || details.labels[GENERATION_LABEL] !== String(ws.record.generation)) return null;
+    if (!details || !madeBy(details.labels, this.deps.instance) || details.labels[GENERATION_LABEL] !== String(ws.record.generation)) return null;
     ws.containerId = details.id;
     ws.containerSpecHash = details.labels[SPEC_HASH_LABEL] ?? null;
     ws.runtime = details.hostConfig.runtime;
@@ -249,9 +251,10 @@ export class Operations {
       imageId,
       specHash: hash,
       generation,
+      instance: this.deps.instance,
       mountSources: await this.deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
     });
-    await ensureWorkspaceVolumes(engine, ws.id, spec);
+    await ensureWorkspaceVolumes(engine, ws.id, spec, this.deps.instance);
     const existing = await engine.inspectContainer(createSpec.name);
     let containerId: string;
     if (existing?.labels[GENERATION_LABEL] === String(generation)) {
@@ -351,7 +354,7 @@ export class Operations {
   private async delete(ws: Workspace): Promise<void> {
     const { engine, store } = this.deps;
     ws.setPhase('deleting');
-    const name = containerName(ws.id);
+    const name = containerName(ws.id, this.deps.instance);
     try {
       const existing = await engine.inspectContainer(name);
       if (existing) {
@@ -366,7 +369,8 @@ export class Operations {
     if (purge) {
       const leftBehind: string[] = [];
       let firstError: unknown = null;
-      for (const volume of await engine.listVolumes([`${WORKSPACE_LABEL}=${ws.id}`])) {
+      const volumes = await engine.listVolumes([`${WORKSPACE_LABEL}=${ws.id}`]);
+      for (const volume of volumes.filter((v) => madeBy(v.labels, this.deps.instance))) {
         try {
           await engine.removeVolume(volume.name);
         } catch (err) {
