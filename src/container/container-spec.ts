@@ -11,7 +11,7 @@ import { isValidWorkspaceId, type WorkspaceSpec } from '../spec/workspace-spec.j
 import { deviceMappings, gpuMappings } from './device-mappings.js';
 import { assertSafe } from './hardening.js';
 import { normalisePath } from './host-paths.js';
-import { GENERATION_LABEL, instanceLabels, instanceSuffix, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
+import { GENERATION_LABEL, GPU_DRIVER_LABEL, instanceLabels, instanceSuffix, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import { assertDistinctTargets, checkTarget, planUserMounts, type ResolvedMountSources } from './mounts.js';
 import type { NodeFacts } from './node-facts.js';
 import { volumeLabels, volumesOf } from './volumes.js';
@@ -86,7 +86,13 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
     WorkingDir: spec.workdir ?? user.home,
     // Explicit, so an image's USER cannot demote PID 1 (systemd needs root; sysbox maps it to an unprivileged uid).
     User: '0:0',
-    Labels: { [WORKSPACE_LABEL]: id, [SPEC_HASH_LABEL]: input.specHash, [GENERATION_LABEL]: String(input.generation), ...instanceLabels(instance) },
+    Labels: {
+      [WORKSPACE_LABEL]: id,
+      [SPEC_HASH_LABEL]: input.specHash,
+      [GENERATION_LABEL]: String(input.generation),
+      ...instanceLabels(instance),
+      ...(gpu.driverVersion !== null && { [GPU_DRIVER_LABEL]: gpu.driverVersion }),
+    },
     StopSignal: pid1.stopSignal,
     StopTimeout: pid1.stopTimeout,
     HostConfig: {

@@ -8,6 +8,11 @@ export const SPEC_HASH_LABEL = 'dev.cvm-supervisor.spec-hash';
 /** Which generation of a workspace's container this is; lets adoption tell a stale leftover from the current one. */
 export const GENERATION_LABEL = 'dev.cvm-supervisor.generation';
 /**
+ * The NVIDIA driver version whose versioned libraries a GPU workspace's container binds: once the node has another,
+ * those files are gone and the container is made again before it starts (device-mappings.ts gpuDriverChange).
+ */
+export const GPU_DRIVER_LABEL = 'dev.cvm-supervisor.gpu-driver';
+/**
  * Which daemon made it (--instance), when daemons share one engine (one per workspace pod): each adopts, replaces
  * and removes only what carries its own. The node's one unnamed daemon puts none, as every daemon did before the
  * label existed, so it still adopts what those made.

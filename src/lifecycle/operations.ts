@@ -5,7 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
-import { GENERATION_LABEL, madeBy, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
+import { gpuDriverChange } from '../container/device-mappings.js';
+import { GENERATION_LABEL, GPU_DRIVER_LABEL, madeBy, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
 import { recheckBinds, type ResolvedMountSources } from '../container/mounts.js';
 import { hostPathOf } from '../container/host-paths.js';
 import type { NodeFacts } from '../container/node-facts.js';
@@ -129,9 +130,19 @@ export class Operations {
       await this.delete(ws);
       return;
     }
-    if (pending || ws.containerId === null || !(await this.deps.engine.inspectContainer(ws.containerId))) {
-      const completing = pending ?? { op: 'create' as const };
-      if (!pending) {
+    const existing = pending || ws.containerId === null ? undefined : await this.deps.engine.inspectContainer(ws.containerId);
+    let completing: PendingOperation | null = pending ?? (existing ? null : { op: 'create' });
+    const bindsDriver = existing?.labels[GPU_DRIVER_LABEL] !== undefined && !existing.state.running && ws.record.desired === 'running';
+    const driverChange = bindsDriver ? gpuDriverChange(existing.labels, await this.deps.nodeFacts()) : null;
+    if (driverChange !== null) {
+      // As a rebuild without a pull: a new generation, so the create replaces the container; volumes stay.
+      ws.log.append('info', `${driverChange}: making the container again`);
+      ws.record.generation += 1;
+      target.generation = ws.record.generation;
+      completing = { op: 'rebuild', pull: false };
+    }
+    if (completing) {
+      if (completing !== pending) {
         ws.record.pending = completing;
         await this.deps.store.save(ws.record);
       }
