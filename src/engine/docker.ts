@@ -168,7 +168,8 @@ export class DockerEngine implements Engine {
   }
 
   async createContainer(spec: ContainerCreateSpec): Promise<string> {
-    const container = await this.call('container create', () => this.docker.createContainer(spec as Dockerode.ContainerCreateOptions));
+    // A copy: dockerode deletes abortSignal from the options it is given.
+    const container = await this.call('container create', (abortSignal) => this.docker.createContainer({ ...spec, abortSignal } as Dockerode.ContainerCreateOptions));
     return container.id;
   }
 
