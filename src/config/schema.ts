@@ -16,7 +16,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 const AbsolutePath = Type.String({ pattern: '^/' });
 
-export const ListenAddressSchema = Type.Object(
+const ListenAddressSchema = Type.Object(
   {
     /** An IPv4 address, a host name, or an IPv6 address without brackets. */
     host: Type.String({ minLength: 1 }),
@@ -26,7 +26,7 @@ export const ListenAddressSchema = Type.Object(
 );
 
 /** The workspace that envbox's variables declare at boot (only when CODER_INNER_IMAGE is set). */
-export const BootWorkspaceSchema = Type.Object(
+const BootWorkspaceSchema = Type.Object(
   { id: Type.String({ minLength: 1, maxLength: 63 }), spec: WorkspaceSpecSchema },
   { additionalProperties: false },
 );

@@ -31,7 +31,7 @@ export interface BuildContainerSpecInput {
   instance?: string | undefined;
 }
 
-export const DOCKER_DATA_TARGET = '/var/lib/docker';
+const DOCKER_DATA_TARGET = '/var/lib/docker';
 const ROOT_HOME = '/root';
 /** The default user: PID 1 and the home owner are root unless the spec names a user. */
 const DEFAULT_USERNAME = 'root';

@@ -11,7 +11,7 @@ import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { INSTANCE_LABEL, instanceLabels, instanceSuffix, madeBy, WORKSPACE_LABEL } from './labels.js';
 
 /** Daemon `instance`'s home volume for workspace `id` when the spec names none (see labels.ts, instanceSuffix). */
-export function defaultHomeVolume(id: string, instance: string | undefined): string {
+function defaultHomeVolume(id: string, instance: string | undefined): string {
   return `cvm-${id}-home${instanceSuffix(instance)}`;
 }
 
