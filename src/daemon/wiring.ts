@@ -72,6 +72,7 @@ export function createManager(
     puller: new ImagePuller(engine),
     ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
     nodeCredentials: nodePullCredentials(config),
+    bootTimeoutMs: config.bootTimeout * 1000,
     precheck: async (spec) => {
       checkPullFields(spec);
       const mountSources = await resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source));

@@ -1,11 +1,15 @@
 /** What the lifecycle reports for metrics; src/metrics.ts implements it with prom-client. */
 
+import type { InitMode } from '../image/facts.js';
+
 export type TimedStep = 'pull' | 'detect' | 'create' | 'start';
 
 export interface LifecycleMetrics {
   stepTook(step: TimedStep, seconds: number): void;
   pulled(bytes: number): void;
   restarted(reason: string): void;
+  /** A boot followed from the container's start was ready after `seconds`. */
+  booted(mode: InitMode, seconds: number): void;
 }
 
 /** Runs `work` and reports how long it took when it succeeds (a failed pull's time says nothing useful). */
