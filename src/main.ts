@@ -7,6 +7,7 @@ import { helpText } from './config/help.js';
 import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { ConfigError } from './config/schema.js';
+import { hostEngineOptions } from './daemon/engine-link.js';
 import { preflightSources } from './daemon/host-readers.js';
 import { startDaemon } from './daemon/run.js';
 import { installShutdown } from './daemon/shutdown.js';
@@ -33,7 +34,7 @@ async function preflight(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const config = loadConfig(argv.filter((arg) => arg !== '--json'), process.env);
   if (config.engine === 'embedded') throw new ConfigError('--engine', 'embedded is not supported by this build yet; use host');
-  const report = await runPreflight(preflightSources(config, new DockerEngine({ dockerHost: config.dockerHost })), config);
+  const report = await runPreflight(preflightSources(config, new DockerEngine(hostEngineOptions(config))), config);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReportTable(report)}\n`);
   process.exitCode = report.ok ? 0 : 1;
 }

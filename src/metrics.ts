@@ -5,7 +5,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { GpuNode } from './gpu/plan.js';
 import type { InitMode } from './image/facts.js';
-import type { LifecycleMetrics, TimedStep } from './lifecycle/lifecycle-metrics.js';
+import type { LifecycleMetrics, StateFile, StateFileError, TimedStep } from './lifecycle/lifecycle-metrics.js';
 import { PHASES, type Phase } from './lifecycle/phase.js';
 
 const STEP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -20,6 +20,7 @@ export class Metrics implements LifecycleMetrics {
   private readonly bootDuration: Histogram<'init'>;
   private readonly gcReclaimedBytes: Counter;
   private readonly gcRemovedImages: Counter;
+  private readonly stateFileErrors: Counter<'file' | 'error'>;
   private readonly engineErrors: Counter<'operation'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly httpChildren = new Map<string, ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>>();
@@ -81,6 +82,12 @@ export class Metrics implements LifecycleMetrics {
       registers,
     });
     this.gcRemovedImages = new Counter({ name: 'cvm_supervisor_image_gc_removed_images_total', help: 'Unused workspace images removed by image GC.', registers });
+    this.stateFileErrors = new Counter({
+      name: 'cvm_supervisor_state_file_errors_total',
+      help: "Failures of the daemon's own files in the state dir, by file (workspace-record, image-usage) and error (read, corrupt: set aside, write).",
+      labelNames: ['file', 'error'],
+      registers,
+    });
     this.restarts = new Counter({
       name: 'cvm_supervisor_workspace_restarts_total',
       help: 'Workspaces restarted by the daemon after their PID 1 died, by reason.',
@@ -125,6 +132,10 @@ export class Metrics implements LifecycleMetrics {
   imageGcReclaimed(bytes: number, images: number): void {
     this.gcReclaimedBytes.inc(bytes);
     this.gcRemovedImages.inc(images);
+  }
+
+  stateFileError(file: StateFile, error: StateFileError): void {
+    this.stateFileErrors.inc({ file, error });
   }
 
   restarted(reason: string): void {

@@ -1,18 +1,23 @@
 /**
  * Readiness: the engine answers (a ping with a short timeout, cached so probes never pile up on the engine), the
- * CVM runtime is registered while CVMs are enabled, the workspaces are loaded, and the daemon is not shutting down.
+ * CVM runtime is registered while CVMs are enabled, the workspaces are loaded, /v1 has a usable token (when it
+ * needs one), and the daemon is not shutting down.
  */
-import type { Engine } from '../engine/types.js';
+import type { EngineSystem } from '../engine/types.js';
 
 export interface ReadinessOptions {
   cvmEnabled: boolean;
   cvmRuntime: string;
   /** Whether the manager has loaded and adopted the workspaces. */
   started: () => boolean;
+  /** The startup step being retried and why it failed (loading the workspaces, the boot workspace); none by default. */
+  startupProblem?: () => string | null;
   /** Why CVMs are impossible on this node (failed preflight checks, see preflight/report.ts); none by default. */
   cvmBlockers?: () => string[];
   /** Why a supervised engine is down (embedded mode: a child awaits its restart); none by default. */
   engineDown?: () => string[];
+  /** Why /v1 denies every caller (the token file was emptied, deleted or holds a refused token); none by default. */
+  apiLocked?: () => string[];
   cacheMs?: number;
   pingTimeoutMs?: number;
 }
@@ -22,7 +27,7 @@ export class Readiness {
   private cached: { at: number; reasons: Promise<string[]> } | null = null;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: EngineSystem,
     private readonly options: ReadinessOptions,
   ) {}
 
@@ -35,9 +40,12 @@ export class Readiness {
   async reasons(): Promise<string[]> {
     const reasons = this.shuttingDown ? ['shutting down'] : [];
     if (!this.options.started()) reasons.push('workspaces not loaded yet');
+    const problem = this.options.startupProblem?.();
+    if (problem) reasons.push(problem);
     // Standard workspaces could still run, but a CVM node that cannot run CVMs must not look ready.
     if (this.options.cvmEnabled) reasons.push(...(this.options.cvmBlockers?.() ?? []));
     reasons.push(...(this.options.engineDown?.() ?? []));
+    reasons.push(...(this.options.apiLocked?.() ?? []));
     return [...reasons, ...(await this.engineReasons())];
   }
 

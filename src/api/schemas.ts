@@ -59,7 +59,10 @@ export const WorkspaceSchema = Type.Object(
 export const WorkspaceListSchema = Type.Object({ workspaces: Type.Array(WorkspaceSchema) });
 
 export const HealthSchema = Type.Object({ status: Type.Literal('ok') });
-export const UnreadySchema = Type.Object({ status: Type.Literal('unready'), reasons: Type.Array(Type.String()) });
+export const UnreadySchema = Type.Object({
+  status: Type.Literal('unready'),
+  reasons: Type.Optional(Type.Array(Type.String(), { description: 'Only for a caller that sends the bearer token: they carry engine errors and host evidence' })),
+});
 export const ReadySchema = Type.Object({ status: Type.Literal('ready') });
 
 export const CheckSchema = Type.Object({

@@ -10,11 +10,13 @@
  *   booleans, --shutdown-grace as a number, allowedMountRoots as an array of strings. Unknown keys are errors.
  */
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { Value } from 'typebox/value';
 import { readEnvbox } from './envbox.js';
 import { FILE_KEYS, OPTION_KEYS, OPTIONS, type OptionKey, type OptionValues } from './options.js';
 import { ConfigError, ConfigSchema, engineHostRootFor, type Config } from './schema.js';
-import { BadValue, shown } from './values.js';
+import { BadValue, isLoopbackHost, shown } from './values.js';
 
 /** Values from one source, each with the field's name as the user wrote it (for error messages). */
 interface Layer {
@@ -59,8 +61,8 @@ function flagLayer(argv: readonly string[]): Layer {
     raw ??= '';
     const previous = layer.values[key];
     if (previous !== undefined && option.json !== 'list') throw new ConfigError(name, `given more than once (${shown(raw)} after an earlier value)`);
-    if (key === 'allowedMountRoots') {
-      set(layer, key, [...(layer.values.allowedMountRoots ?? []), ...parseAs(key, raw, name)], name);
+    if (key === 'allowedMountRoots' || key === 'blockApiFromBridges') {
+      set(layer, key, [...(layer.values[key] ?? []), ...parseAs(key, raw, name)], name);
     } else {
       set(layer, key, parseAs(key, raw, name), name);
     }
@@ -121,6 +123,19 @@ function fileValue<K extends OptionKey>(key: K, value: unknown, label: string): 
 }
 
 /**
+ * CODER_MOUNTS is checked against the allowed roots here, so that a daemon never starts ready without the boot
+ * workspace it was given. Sources are normalised absolute paths (the spec's own check); declaring the workspace
+ * resolves symlinks and refuses the forbidden paths.
+ */
+function checkBootMounts(mounts: readonly { source: string }[], roots: readonly string[]): void {
+  for (const { source } of mounts) {
+    if (roots.length === 0) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not allowed: this node allows no user mounts (--allowed-mount-root)`);
+    const under = (root: string): boolean => root === '/' || source === root || source.startsWith(`${root}/`);
+    if (!roots.some(under)) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not under an allowed mount root (${roots.join(', ')})`);
+  }
+}
+
+/**
  * @param argv the flags after the subcommand (`serve`), without --help or --version.
  * @param readFile reads the --config file; tests pass their own.
  * @throws ConfigError with a one-line message naming the field, the value and what is allowed.
@@ -160,11 +175,26 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     }
     engine = 'host';
   }
+  const dockerHost = value('dockerHost');
+  const dockerTlsVerify = value('dockerTlsVerify');
+  const insecurePlaintextEngine = value('insecurePlaintextEngine');
+  if (engine === 'host' && plaintextToAnotherMachine(dockerHost, dockerTlsVerify) && !insecurePlaintextEngine) {
+    throw new ConfigError(
+      dockerHostGiven?.label ?? '--docker-host',
+      `${shown(dockerHost)} is plain HTTP to another machine, which would carry registry credentials, bootstrap scripts and agent tokens in the clear: ` +
+        'use TLS (--docker-tls-verify true or DOCKER_TLS_VERIFY=1, with ca.pem, cert.pem and key.pem in --docker-cert-path), or, knowingly, --insecure-plaintext-engine true',
+    );
+  }
   const hostRoot = value('hostRoot');
   const explicitEngineHostRoot = given('engineHostRoot')?.value;
   const engineHostRoot =
     engine === 'auto' ? explicitEngineHostRoot : engineHostRootFor({ hostRoot, ...(explicitEngineHostRoot !== undefined && { engineHostRoot: explicitEngineHostRoot }) }, engine);
-  const tokenFile = given('tokenFile')?.value;
+  const api = value('api');
+  const tokenFileGiven = given('tokenFile');
+  if (api === 'probes-only' && tokenFileGiven !== undefined) {
+    throw new ConfigError(tokenFileGiven.label, `is not used with ${given('api')?.label ?? '--api'} probes-only, which serves no /v1: give this pod no token`);
+  }
+  const tokenFile = tokenFileGiven?.value;
   const pullSecretFile = given('pullSecretFile')?.value;
   const imageGcHighPercent = value('imageGcHighPercent');
   const imageGcLowPercent = value('imageGcLowPercent');
@@ -174,20 +204,28 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
   }
   const bootWorkspaceId = value('bootWorkspaceId');
   const envbox = readEnvbox(env);
+  const allowedMountRoots = given('allowedMountRoots')?.value ?? [];
+  checkBootMounts(envbox.spec?.mounts ?? [], allowedMountRoots);
   const usrLibDir = given('usrLibDir')?.value ?? envbox.usrLibDir;
 
   const config: Config = {
     listen: value('listen'),
+    api,
     ...(tokenFile !== undefined && { tokenFile }),
     engine,
-    dockerHost: value('dockerHost'),
+    dockerHost,
+    dockerTlsVerify,
+    dockerCertPath: given('dockerCertPath')?.value ?? path.join(env['HOME'] || homedir(), '.docker'),
+    insecurePlaintextEngine,
     runtime: value('runtime'),
+    allowNonSysboxCvmRuntime: value('allowNonSysboxCvmRuntime'),
     network: value('network'),
     stateDir: value('stateDir'),
     hostRoot,
     ...(usrLibDir !== undefined && { usrLibDir }),
     ...(engineHostRoot !== undefined && { engineHostRoot }),
-    allowedMountRoots: given('allowedMountRoots')?.value ?? [],
+    allowedMountRoots,
+    blockApiFromBridges: given('blockApiFromBridges')?.value ?? [],
     cvmEnabled: value('cvmEnabled'),
     gpusEnabled: value('gpusEnabled'),
     shutdownPolicy: value('shutdownPolicy'),
@@ -209,4 +247,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
   // Every field was checked on the way in; this guards the assembly itself against drifting from the schema.
   if (!Value.Check(ConfigSchema, config)) throw new Error('loadConfig built a Config that does not match ConfigSchema');
   return config;
+}
+
+/** A tcp:// or http:// engine URL without TLS whose host is not this machine. */
+function plaintextToAnotherMachine(dockerHost: string, tlsVerify: boolean): boolean {
+  if (dockerHost.startsWith('/')) return false;
+  const url = new URL(dockerHost);
+  return (url.protocol === 'tcp:' || url.protocol === 'http:') && !tlsVerify && !isLoopbackHost(url.hostname);
 }

@@ -2,17 +2,19 @@
  * The one table of the daemon's flags: flag name, environment variable, --config file key (the table's key),
  * default and help. The loader, the --help text and the tests all read it, so they cannot drift apart.
  */
-import { ENGINE_MODES, IMAGE_FACTS_SOURCES, LOG_LEVELS, SHUTDOWN_POLICIES } from './schema.js';
+import { API_MODES, ENGINE_MODES, IMAGE_FACTS_SOURCES, LOG_LEVELS, SHUTDOWN_POLICIES } from './schema.js';
 import {
   choiceParser,
   parseAbsolutePath,
   parseBoolean,
   parseEngineName,
   parseEngineUrl,
+  parseInterfaceList,
   parseListen,
   parsePercent,
   parsePathList,
   parseSeconds,
+  parseTlsVerify,
   parseWorkspaceId,
 } from './values.js';
 
@@ -46,7 +48,7 @@ export const OPTIONS = {
   }),
   tokenFile: option({
     flag: '--token-file', env: 'CVM_TOKEN_FILE', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
-    help: 'file holding the bearer token for /v1; re-read when it changes',
+    help: 'file holding the bearer token for /v1 (at least 32 bytes, not a placeholder: openssl rand -hex 32); re-read when it changes, and emptying or deleting it denies every request',
   }),
   engine: option({
     flag: '--engine', env: 'CVM_ENGINE', metavar: ENGINE_MODES.join('|'), json: 'string', parse: choiceParser(ENGINE_MODES),
@@ -54,11 +56,36 @@ export const OPTIONS = {
   }),
   dockerHost: option({
     flag: '--docker-host', env: 'DOCKER_HOST', metavar: 'URL', json: 'string', parse: parseEngineUrl,
-    default: 'unix:///var/run/docker.sock', help: 'the engine endpoint in host mode',
+    default: 'unix:///var/run/docker.sock', help: 'the engine endpoint in host mode; tcp:// and http:// to another machine need TLS (--docker-tls-verify)',
+  }),
+  dockerTlsVerify: option({
+    flag: '--docker-tls-verify', env: 'DOCKER_TLS_VERIFY', metavar: 'true|false', json: 'boolean', parse: parseTlsVerify,
+    default: 'false', help: "reach a tcp:// engine over TLS, checking its certificate against --docker-cert-path's ca.pem and presenting cert.pem and key.pem, as the Docker CLI does (1 means true); https:// always does",
+  }),
+  dockerCertPath: option({
+    flag: '--docker-cert-path', env: 'DOCKER_CERT_PATH', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    defaultNote: '~/.docker', help: 'the directory holding ca.pem, cert.pem and key.pem for TLS to the engine',
+  }),
+  insecurePlaintextEngine: option({
+    flag: '--insecure-plaintext-engine', env: 'CVM_INSECURE_PLAINTEXT_ENGINE', metavar: 'true|false', json: 'boolean', parse: parseBoolean,
+    default: 'false', help: 'INSECURE: allow a tcp:// or http:// engine on another machine without TLS; registry credentials, bootstrap scripts and agent tokens then cross the network in the clear',
+  }),
+  blockApiFromBridges: option({
+    flag: '--block-api-from-bridge', env: 'CVM_BLOCK_API_FROM_BRIDGES', metavar: 'NAME', json: 'list', parse: parseInterfaceList,
+    defaultNote: 'none', help: "when the daemon shares the node's network: drop traffic from this bridge (docker0; br-+ for every other Docker bridge) to the daemon's port with an iptables INPUT rule, removed at stop; repeatable (the variable is comma-separated)",
+  }),
+  api: option({
+    flag: '--api', env: 'CVM_API', metavar: API_MODES.join('|'), json: 'string', parse: choiceParser(API_MODES),
+    default: 'full', help: 'probes-only: serve /healthz, /readyz and /metrics and no /v1 at all (a pod that declares its one workspace with CODER_* variables); takes no --token-file',
   }),
   runtime: option({
     flag: '--runtime', env: 'CVM_RUNTIME', metavar: 'NAME', json: 'string', parse: parseEngineName,
     default: 'sysbox-runc', help: 'the engine runtime for CVMs',
+  }),
+  allowNonSysboxCvmRuntime: option({
+    flag: '--allow-non-sysbox-cvm-runtime', env: 'CVM_ALLOW_NON_SYSBOX_CVM_RUNTIME', metavar: 'true|false', json: 'boolean', parse: parseBoolean,
+    default: 'false',
+    help: 'UNSAFE: let CVMs run on a --runtime that is not sysbox (no user namespace: root in a workspace is root on the host); serve refuses such a runtime without it, and warns at every start with it',
   }),
   network: option({
     flag: '--network', env: 'CVM_NETWORK', metavar: 'NAME', json: 'string', parse: parseEngineName,

@@ -1,5 +1,8 @@
-/** A copy of the Config that is safe to log: secrets replaced, everything else as loaded. */
-import { isSecretEnvName } from '../spec/workspace-spec.js';
+/**
+ * A copy of the Config that is safe to log: secrets replaced, everything else as loaded. Env values are all
+ * replaced, whatever their names: CODER_INNER_ENVS copies values such as DATABASE_URL or HTTPS_PROXY, whose
+ * credentials no name check would recognise. The names stay, so that the log still says what was passed.
+ */
 import type { Config } from './schema.js';
 
 export const REDACTED = '[redacted]';
@@ -11,10 +14,7 @@ export function redactConfig(config: Config): Config {
   if (spec !== undefined) {
     if (spec.bootstrap !== undefined) spec.bootstrap.script = REDACTED;
     if (spec.pullAuth !== undefined) spec.pullAuth.dockerConfigJson = REDACTED;
-    const env = spec.env ?? {};
-    for (const name of Object.keys(env)) {
-      if (isSecretEnvName(name)) env[name] = REDACTED;
-    }
+    if (spec.env !== undefined) spec.env = Object.fromEntries(Object.keys(spec.env).map((name) => [name, REDACTED]));
   }
   return copy;
 }

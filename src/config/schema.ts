@@ -6,6 +6,8 @@ import Type from 'typebox';
 import { WorkspaceSpecSchema } from '../spec/workspace-spec.js';
 
 export const ENGINE_MODES = ['host', 'embedded', 'auto'] as const;
+/** What the daemon serves: everything, or only /healthz, /readyz and /metrics (a pod that declares its one workspace). */
+export const API_MODES = ['full', 'probes-only'] as const;
 export const SHUTDOWN_POLICIES = ['stop', 'keep'] as const;
 /** Where image facts come from: the image's layer directories when readable (else an inspection container), or always the latter. */
 export const IMAGE_FACTS_SOURCES = ['auto', 'inspection'] as const;
@@ -32,13 +34,25 @@ export const BootWorkspaceSchema = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     listen: ListenAddressSchema,
+    /** Bridges whose traffic to the daemon's port is dropped (iptables INPUT) while the daemon runs. */
+    blockApiFromBridges: Type.Array(Type.String({ minLength: 1, maxLength: 16 })),
+    /** `probes-only`: no /v1 at all, and no token file (loadConfig refuses one). */
+    api: Type.Enum(API_MODES),
     /** Absent: main decides what /v1 does without a token (it must not be served open). */
     tokenFile: Type.Optional(AbsolutePath),
     /** `auto` survives loading only when no docker host was given; main picks the mode at run time. */
     engine: Type.Enum(ENGINE_MODES),
     /** The engine endpoint in host mode: unix:///path, tcp://host:port, http(s)://host:port. */
     dockerHost: Type.String({ minLength: 1 }),
+    /** TLS to a tcp:// engine (https:// always uses it), with the files under dockerCertPath. */
+    dockerTlsVerify: Type.Boolean(),
+    /** Where ca.pem, cert.pem and key.pem are: the flag, DOCKER_CERT_PATH, or ~/.docker. */
+    dockerCertPath: AbsolutePath,
+    /** Allows plain tcp:// or http:// to an engine on another machine (loadConfig refuses it otherwise). */
+    insecurePlaintextEngine: Type.Boolean(),
     runtime: Type.String({ minLength: 1 }),
+    /** The escape hatch for a CVM runtime that is not sysbox (see isSysboxRuntime). */
+    allowNonSysboxCvmRuntime: Type.Boolean(),
     network: Type.String({ minLength: 1 }),
     stateDir: AbsolutePath,
     hostRoot: AbsolutePath,
@@ -80,6 +94,7 @@ export type Config = Type.Static<typeof ConfigSchema>;
 export type ListenAddress = Type.Static<typeof ListenAddressSchema>;
 export type BootWorkspace = Type.Static<typeof BootWorkspaceSchema>;
 export type EngineMode = (typeof ENGINE_MODES)[number];
+export type ApiMode = (typeof API_MODES)[number];
 export type ShutdownPolicy = (typeof SHUTDOWN_POLICIES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -100,4 +115,13 @@ export class ConfigError extends Error {
 /** The engine's view of the host root once the engine mode is known (host: `/`, embedded: the daemon's own). */
 export function engineHostRootFor(config: Pick<Config, 'engineHostRoot' | 'hostRoot'>, mode: 'host' | 'embedded'): string {
   return config.engineHostRoot ?? (mode === 'embedded' ? config.hostRoot : '/');
+}
+
+/**
+ * Whether a CVM runtime name is sysbox's: sysbox registers itself as `sysbox-runc`, and an admin's other name for it
+ * must start with `sysbox-` too. Any other runtime (runc, crun, ...) gives no user namespace, so it needs
+ * allowNonSysboxCvmRuntime.
+ */
+export function isSysboxRuntime(name: string): boolean {
+  return name.startsWith('sysbox-');
 }

@@ -32,6 +32,18 @@ export function parseBoolean(raw: string): boolean {
   throw new BadValue('is not true or false');
 }
 
+/** DOCKER_TLS_VERIFY as the Docker tools set it (`1`), or a boolean. */
+export function parseTlsVerify(raw: string): boolean {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new BadValue('is not true or false (1 and 0, as the Docker tools write them, also work)');
+}
+
+/** localhost, 127.0.0.0/8 or ::1: traffic to it never leaves the machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function choiceParser<T extends string>(choices: readonly T[]): (raw: string) => T {
   return (raw) => {
     const found = choices.find((c) => c === raw);
@@ -101,6 +113,18 @@ export function parseEngineName(raw: string): string {
 }
 
 const ENGINE_URL_HINT = 'is not an engine URL (unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or https://HOST:PORT)';
+
+/** Network interface names as iptables takes them (at most 15 characters; a trailing `+` matches a prefix). */
+export function parseInterfaceList(raw: string): string[] {
+  const names = splitList(raw);
+  if (names.length === 0) throw new BadValue('is not a comma-separated list of interface names');
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}\+?$/.test(name) || name.length > 15) {
+      throw new BadValue(`has ${shown(name)}, which is not an interface name (1-15 of letters, digits, "_", "." and "-", not first, and a trailing "+" for a prefix)`);
+    }
+  }
+  return names;
+}
 
 /** The Docker engine endpoint, kept as written. */
 export function parseEngineUrl(raw: string): string {

@@ -14,6 +14,7 @@ import { normalisePath } from './host-paths.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import { assertDistinctTargets, checkTarget, planUserMounts, type ResolvedMountSources } from './mounts.js';
 import type { NodeFacts } from './node-facts.js';
+import { volumeLabels, volumesOf } from './volumes.js';
 
 export interface BuildContainerSpecInput {
   id: string;
@@ -43,10 +44,6 @@ export function containerName(id: string): string {
   return `cvm-${id}`;
 }
 
-export function defaultHomeVolume(id: string): string {
-  return `cvm-${id}-home`;
-}
-
 export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCreateSpec {
   const { id, spec, facts, node } = input;
   if (!isValidWorkspaceId(id)) throw new InvalidSpecError('id', `${id} is not a DNS label`);
@@ -54,15 +51,15 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
   const runtime = runtimeFor(cvm, node);
   const pid1 = pid1For(facts);
   const user = workspaceUser(spec, facts);
-  const volume = (name: string, target: string): EngineMount => ({
-    Type: 'volume',
-    Source: name,
-    Target: target,
-    VolumeOptions: { Labels: { [WORKSPACE_LABEL]: id } },
-  });
-
-  const volumes = [volume(spec.home?.volume ?? defaultHomeVolume(id), user.home)];
-  if (spec.dockerData) volumes.push(volume(spec.dockerData.volume, DOCKER_DATA_TARGET));
+  // The engine makes a volume that is missing at create with these labels; the lifecycle made and checked them before.
+  const volumes = volumesOf(id, spec).map(
+    (use): EngineMount => ({
+      Type: 'volume',
+      Source: use.name,
+      Target: use.where === 'home.volume' ? user.home : DOCKER_DATA_TARGET,
+      VolumeOptions: { Labels: volumeLabels(id) },
+    }),
+  );
   const userMounts = planUserMounts(spec.mounts ?? [], input.mountSources, node);
   const gpu = gpuMappings(spec, node, cvm, facts.osRelease);
   assertDistinctTargets([

@@ -6,6 +6,7 @@ import type { OsRelease } from '../image/facts.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { enginePathOf, hostPathOf } from './host-paths.js';
 import type { NodeFacts } from './node-facts.js';
+import type { BindPolicy } from './protected-paths.js';
 
 /** FUSE and TUN; GPUs come from the GPU plan. Each device sits at the same path inside (sysbox). */
 export const DEVICE_PATHS = { fuse: '/dev/fuse', tun: '/dev/net/tun' } as const;
@@ -43,6 +44,15 @@ export function deviceMappings(spec: WorkspaceSpec, node: NodeFacts, cvm: boolea
     }
     return { PathOnHost: enginePath, PathInContainer: expected, CgroupPermissions: 'rwm' };
   });
+}
+
+export type BindNodeFacts = Pick<NodeFacts, 'engineHostRoot' | 'protectedHostPaths' | 'allowedMountRoots' | 'gpus'>;
+
+/** The node's bind policy; the GPU driver's files its discovery found (host terms) are the binds of the daemon's own. */
+export function bindPolicyOf(node: BindNodeFacts): BindPolicy {
+  const facts = node.gpus?.facts;
+  const driverFiles = new Set([...(facts?.libraries ?? []), ...(facts?.binaries ?? [])].map((file) => file.hostPath));
+  return { protectedHostPaths: node.protectedHostPaths, driverFiles, allowedMountRoots: node.allowedMountRoots };
 }
 
 /**

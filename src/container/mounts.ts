@@ -2,41 +2,21 @@
  * User bind mounts and mount targets: pure checks. The I/O side resolves each requested source with realpath()
  * under the host root (following host symlinks and `..`) and hands the results in; nothing here touches disk.
  */
-import path from 'node:path';
 import type { MountSpec as EngineMount } from '../engine/types.js';
-import { InvalidSpecError } from '../errors.js';
+import { InvalidSpecError, WorkspaceFailure } from '../errors.js';
 import type { MountSpec as UserMount } from '../spec/workspace-spec.js';
+import { type BindNodeFacts, bindPolicyOf } from './device-mappings.js';
 import { enginePathOf, hostPathOf, isSameOrUnder, normalisePath } from './host-paths.js';
 import type { NodeFacts } from './node-facts.js';
+import { bindSourceViolation, forbiddenReason } from './protected-paths.js';
 
 /** realpath() of each spec.mounts[].source, keyed by the source as the spec writes it; values in the daemon's view. */
 export type ResolvedMountSources = ReadonlyMap<string, string>;
-
-/**
- * Host paths (host terms) that no workspace may see, nor any directory that contains one, whatever the allowed
- * roots say. /var/lib/docker is the engine's default data root (other containers' files, volumes, the engine's
- * keys); a non-default data root, the daemon's state dir, token file and config file come in as protectedHostPaths.
- */
-export const FORBIDDEN_HOST_PATHS: readonly string[] = ['/proc', '/sys', '/dev', '/etc', '/run', '/var/run', '/var/lib/docker'];
-
-/** Engine sockets are refused by name wherever they live. */
-const ENGINE_SOCKET_NAMES: ReadonlySet<string> = new Set(['docker.sock', 'containerd.sock']);
 
 /** Mount targets that would hide what the runtime sets up inside (sysbox virtualises parts of /proc and /sys). */
 export const SHADOW_FORBIDDEN_TARGETS: readonly string[] = ['/proc', '/sys', '/dev'];
 
 export type MountNodeFacts = Pick<NodeFacts, 'hostRoot' | 'engineHostRoot' | 'allowedMountRoots' | 'protectedHostPaths'>;
-
-/** Why a host path (host terms, normalised) must not be mounted, or null when nothing forbids it. */
-export function forbiddenReason(hostPath: string, protectedHostPaths: readonly string[]): string | null {
-  if (hostPath === '/') return 'it is the host root';
-  if (ENGINE_SOCKET_NAMES.has(path.posix.basename(hostPath))) return 'it is an engine socket';
-  for (const forbidden of [...FORBIDDEN_HOST_PATHS, ...protectedHostPaths.map(normalisePath)]) {
-    if (isSameOrUnder(hostPath, forbidden)) return `it lies in ${forbidden}`;
-    if (isSameOrUnder(forbidden, hostPath)) return `it contains ${forbidden}`;
-  }
-  return null;
-}
 
 /**
  * Turns the spec's bind mounts into engine mounts. Each source must resolve inside the host root, lie under an
@@ -88,4 +68,40 @@ export function assertDistinctTargets(targets: readonly { target: string; where:
     if (earlier !== undefined) throw new InvalidSpecError(where, `${target} is already the target of ${earlier}`);
     seen.set(target, where);
   }
+}
+
+/** A bind of a container as the engine recorded it (source in the engine's view) and will mount it at each start. */
+export interface RecordedBind {
+  source: string;
+  destination: string;
+  rw: boolean;
+}
+
+/**
+ * Before every start: the engine mounts each bind source again, following any symlink in it, so each must still
+ * resolve to itself (no symlink swapped into it or a parent since the container was made) and still pass the
+ * node's bind policy. The GPU driver's files the node found are exempt, as from the policy. `resolved`:
+ * realpath() of each source in host terms, in the daemon's view (missing: gone).
+ * Throws WorkspaceFailure (InvalidSpec) naming the mount; nothing is started.
+ */
+export function recheckBinds(binds: readonly RecordedBind[], resolved: ResolvedMountSources, node: BindNodeFacts & Pick<NodeFacts, 'hostRoot'>): void {
+  const policy = bindPolicyOf(node);
+  for (const bind of binds) {
+    const hostPath = hostPathOf(bind.source, node.engineHostRoot);
+    if (hostPath === null) throw refusedBind(bind, `${bind.source} lies outside the engine's host root`);
+    // The GPU driver's files lie in system directories that no workspace can write (they are protected).
+    if (!bind.rw && policy.driverFiles.has(hostPath)) continue;
+    const realPath = resolved.get(hostPath);
+    if (realPath === undefined) throw refusedBind(bind, `${hostPath} no longer exists on the host`);
+    const realHostPath = hostPathOf(realPath, node.hostRoot);
+    if (realHostPath !== hostPath) {
+      throw refusedBind(bind, `${hostPath} now resolves to ${realHostPath ?? `${realPath}, outside the host root`} (a symlink in its path)`);
+    }
+    const violation = bindSourceViolation({ hostPath, readOnly: !bind.rw }, policy);
+    if (violation !== null) throw refusedBind(bind, `${hostPath} is no longer allowed: ${violation}`);
+  }
+}
+
+function refusedBind(bind: RecordedBind, why: string): WorkspaceFailure {
+  return new WorkspaceFailure('InvalidSpec', `mount ${bind.destination}: ${why}; not started (restore the source, or rebuild to check it anew)`);
 }

@@ -4,12 +4,14 @@
  */
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
+import { hostPathOf, hostPathsOfDaemonPath, normalisePath } from '../container/host-paths.js';
 import type { ResolvedMountSources } from '../container/mounts.js';
 import type { DeviceNode, NodeFacts } from '../container/node-facts.js';
-import type { Engine } from '../engine/types.js';
+import type { EngineSystem } from '../engine/types.js';
 import { discoverGpus } from '../gpu/discover.js';
 import type { GpuNode } from '../gpu/plan.js';
 import { type HostFs, NodeHostFs } from '../host/host-fs.js';
+import { parseMountInfo } from '../host/mountinfo.js';
 import type { PreflightConfig, PreflightSources } from '../preflight/gather.js';
 
 async function deviceAt(host: HostFs, hostPath: string): Promise<DeviceNode | null> {
@@ -17,8 +19,8 @@ async function deviceAt(host: HostFs, hostPath: string): Promise<DeviceNode | nu
   return entry?.type === 'char' ? { path: path.join(host.root, hostPath), mode: entry.mode } : null;
 }
 
-/** Paths that belong to the daemon and the engine, in host terms; no workspace may mount them. */
-function protectedPaths(config: Config): string[] {
+/** The daemon's own files and embedded mode's engine, in the daemon's view. */
+function daemonFiles(config: Config): string[] {
   const paths = [config.stateDir, config.dataRoot, config.runDir];
   if (config.tokenFile) paths.push(config.tokenFile);
   if (config.configFile) paths.push(config.configFile);
@@ -26,15 +28,54 @@ function protectedPaths(config: Config): string[] {
   return paths;
 }
 
+/** The node's files: the host under --host-root, and the daemon's own (under `/`). */
+export interface NodeFiles {
+  host: HostFs;
+  daemonFiles: HostFs;
+}
+
+/**
+ * Paths in the daemon's view, in host terms: each as the daemon names it (a hostPath at the same path, the usual
+ * layout) and wherever the mount tables place it on the host (see hostPathsOfDaemonPath).
+ */
+async function inHostTerms(daemonPaths: readonly string[], hostRoot: string, files: NodeFiles): Promise<string[]> {
+  const [own, host] = await Promise.all([files.daemonFiles.readText('/proc/self/mountinfo'), files.host.readText('/proc/1/mountinfo')]);
+  const tables = { own: parseMountInfo(own ?? ''), host: parseMountInfo(host ?? '') };
+  const paths = await Promise.all(
+    daemonPaths.map(async (p) => {
+      const real = (await files.daemonFiles.realpath(p)) ?? p;
+      return [p, real, ...hostPathsOfDaemonPath(real, hostRoot, tables)];
+    }),
+  );
+  return [...new Set(paths.flat())];
+}
+
+/** The daemon's own files in host terms: no workspace may mount them, and no allowed mount root may contain them. */
+export function readDaemonFilesInHostTerms(config: Config, files: NodeFiles): Promise<string[]> {
+  return inHostTerms(daemonFiles(config), config.hostRoot, files);
+}
+
+/**
+ * The daemon's own files and the engine's data root as the engine reports it (`DockerRootDir`), in host terms. In
+ * embedded mode (both host roots equal) the engine shares the daemon's mount namespace, so its root is in the
+ * daemon's view too.
+ */
+async function protectedHostPaths(config: Config, dockerRootDir: string | undefined, engineHostRoot: string, files: NodeFiles): Promise<string[]> {
+  const sharedView = normalisePath(engineHostRoot) === normalisePath(config.hostRoot);
+  const daemonView = [...daemonFiles(config), ...(dockerRootDir !== undefined && sharedView ? [dockerRootDir] : [])];
+  const engineRoot = dockerRootDir === undefined ? [] : [hostPathOf(dockerRootDir, engineHostRoot) ?? dockerRootDir];
+  return [...new Set([...engineRoot, ...(await inHostTerms(daemonView, config.hostRoot, files))])];
+}
+
 /** The admin switch and the node's GPUs, read under --host-root with the host's /usr/lib at --usr-lib-dir. */
 export async function readGpuNode(config: Pick<Config, 'gpusEnabled' | 'hostRoot' | 'usrLibDir'>): Promise<GpuNode> {
   return { enabled: config.gpusEnabled, facts: await discoverGpus(new NodeHostFs(config.hostRoot, config.usrLibDir)) };
 }
 
-/** `host` is the host under --host-root (its /dev); the engine tells its runtimes. */
-export async function readNodeFacts(host: HostFs, engine: Pick<Engine, 'info'>, config: Config, engineHostRoot: string): Promise<NodeFacts> {
+/** The host's /dev under --host-root, the daemon's files and the engine's runtimes and data root. */
+export async function readNodeFacts(files: NodeFiles, engine: Pick<EngineSystem, 'info'>, config: Config, engineHostRoot: string): Promise<NodeFacts> {
   const info = await engine.info();
-  const [fuse, tun] = await Promise.all([deviceAt(host, '/dev/fuse'), deviceAt(host, '/dev/net/tun')]);
+  const [fuse, tun] = await Promise.all([deviceAt(files.host, '/dev/fuse'), deviceAt(files.host, '/dev/net/tun')]);
   return {
     cvmRuntime: config.runtime,
     runtimes: info.runtimes,
@@ -44,7 +85,7 @@ export async function readNodeFacts(host: HostFs, engine: Pick<Engine, 'info'>, 
     engineHostRoot,
     devices: { fuse, tun },
     allowedMountRoots: config.allowedMountRoots,
-    protectedHostPaths: protectedPaths(config),
+    protectedHostPaths: await protectedHostPaths(config, info.dockerRootDir, engineHostRoot, files),
     gpus: await readGpuNode(config),
   };
 }
@@ -66,7 +107,11 @@ export async function resolveMountSources(host: HostFs, sources: readonly string
   return resolved;
 }
 
+export function nodeFiles(config: Pick<Config, 'hostRoot'>): NodeFiles {
+  return { host: new NodeHostFs(config.hostRoot), daemonFiles: new NodeHostFs('/') };
+}
+
 /** What `preflight` and GET /v1/preflight read: the host under --host-root, the daemon's own files, the engine, GPUs. */
-export function preflightSources(config: PreflightConfig, engine: Engine): PreflightSources {
-  return { host: new NodeHostFs(config.hostRoot), daemonFiles: new NodeHostFs('/'), engine, gpus: () => readGpuNode(config) };
+export function preflightSources(config: PreflightConfig, engine: EngineSystem): PreflightSources {
+  return { ...nodeFiles(config), engine, gpus: () => readGpuNode(config) };
 }

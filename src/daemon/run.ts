@@ -2,17 +2,21 @@
  * `cvm-supervisor serve`, the process's life: it listens at once (so /healthz answers), waits for the engine with
  * backoff, adopts the workspaces and declares the boot workspace; and the shutdown steps that undo it, in order.
  */
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { App } from '../api/app.js';
+import { type Backoff, backoffMs } from '../backoff.js';
 import type { Config } from '../config/schema.js';
-import type { Engine, EngineInfo } from '../engine/types.js';
+import type { Engine, EngineInfo, EngineSystem } from '../engine/types.js';
 import type { WorkspaceManager } from '../lifecycle/manager.js';
 import { cvmBlockers, type PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
+import { ApiFirewall } from './api-firewall.js';
 import { declareBootWorkspace } from './boot-workspace.js';
 import { chooseEngineMode } from './engine-mode.js';
 import type { ShutdownStep } from './shutdown.js';
+import { retryUntilDone } from './startup.js';
 import { type DaemonStatus, wireDaemon } from './wiring.js';
 
 /** How long in-flight HTTP requests get to finish at shutdown before their connections are closed. */
@@ -25,13 +29,19 @@ export interface Daemon {
   engine: Engine;
   manager: WorkspaceManager;
   app: App;
-  /** Resolves true once the engine answered and the workspaces were adopted; false if that failed. */
+  /**
+   * Resolves true once the engine answered, the workspaces were adopted and the boot workspace declared (each
+   * retried until it succeeds); false when the daemon shut down first.
+   */
   started: Promise<boolean>;
   shutdownSteps: ShutdownStep[];
 }
 
+/** How long the daemon waits for the engine between tries: 1 s doubling to 30 s. */
+const ENGINE_WAIT: Backoff = { baseMs: 1000, maxMs: 30_000 };
+
 /** Waits for the engine with capped backoff: the daemon serves /healthz before the engine is up. */
-async function connectEngine(engine: Engine, logger: Logger, signal: AbortSignal): Promise<EngineInfo> {
+async function connectEngine(engine: EngineSystem, logger: Logger, signal: AbortSignal): Promise<EngineInfo> {
   for (let attempt = 1; ; attempt++) {
     try {
       await engine.ping();
@@ -39,7 +49,7 @@ async function connectEngine(engine: Engine, logger: Logger, signal: AbortSignal
     } catch (err) {
       if (signal.aborted) throw err;
       if (attempt === 1) logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'the engine does not answer yet; retrying');
-      await sleep(Math.min(500 * 2 ** attempt, 30_000), undefined, { signal });
+      await sleep(backoffMs(attempt, ENGINE_WAIT), undefined, { signal });
     }
   }
 }
@@ -59,9 +69,15 @@ async function checkNode(preflight: () => Promise<PreflightReport>, config: Conf
 
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const mode = await chooseEngineMode(config, logger);
-  const status: DaemonStatus = { started: false, cvmBlockers: ['the preflight checks have not finished'] };
+  const status: DaemonStatus = { started: false, startupProblem: null, cvmBlockers: ['the preflight checks have not finished'] };
   const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app } = await wireDaemon(config, logger, mode, status);
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const firewall = config.blockApiFromBridges.length > 0 ? new ApiFirewall(config.blockApiFromBridges, config.listen.host, logger) : null;
+  await firewall?.install((app.server.address() as AddressInfo).port).catch(async (err: unknown) => {
+    await firewall.remove();
+    await app.close();
+    throw err;
+  });
   await embedded?.prepare();
   void checkNode(preflight, config, logger).then((found) => {
     status.cvmBlockers = found;
@@ -76,10 +92,17 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
       logger.warn({ runtime: config.runtime }, 'the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing)');
     }
-    await manager.init();
+    const retry = {
+      logger,
+      signal: stopConnecting.signal,
+      report: (problem: string | null) => {
+        status.startupProblem = problem;
+      },
+    };
+    await retryUntilDone('loading the workspaces', () => manager.init(), retry);
     status.started = true;
     if (config.imageGcHighPercent < 100) imageGc.start(IMAGE_GC_INTERVAL_MS);
-    await declareBootWorkspace(manager, config, logger);
+    await retryUntilDone('declaring the boot workspace', () => declareBootWorkspace(manager, config, logger), retry);
     return true;
   })().catch((err: unknown) => {
     if (!stopConnecting.signal.aborted) logger.error({ err }, 'the daemon could not start its workspaces');
@@ -100,12 +123,19 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
       }, HTTP_DRAIN_MS);
       await app.close();
       clearTimeout(forced);
+      await firewall?.remove();
     },
+    // The policy applies to every workspace loaded, also when the boot workspace could not be declared.
     async (deadline) => {
       stopConnecting.abort();
       imageGc.stop();
-      if (await startup) await manager.shutdown(config.shutdownPolicy, deadline);
-      tokens?.close();
+      await startup;
+      try {
+        if (status.started) await manager.shutdown(config.shutdownPolicy, deadline);
+        else logger.warn({ policy: config.shutdownPolicy }, 'the workspaces were never loaded: the shutdown policy had nothing to act on');
+      } finally {
+        tokens?.close();
+      }
     },
     // The engine goes after its workspaces; sysbox after the engine.
     async (deadline) => {

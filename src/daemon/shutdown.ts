@@ -1,6 +1,8 @@
 /**
- * Graceful shutdown on SIGTERM/SIGINT: run the steps once, in order, within a budget, then exit. A second signal or
- * an exhausted budget exits at once with status 1, so Kubernetes never has to SIGKILL a hung daemon.
+ * Graceful shutdown on SIGTERM/SIGINT: run the steps once, in order, within a budget, then exit. A step that fails
+ * is logged and the later ones still run (the engine must stop after its workspaces whatever happened to them);
+ * the exit status is then 1. A second signal or an exhausted budget exits at once with status 1, so Kubernetes
+ * never has to SIGKILL a hung daemon.
  */
 import type { Logger } from 'pino';
 
@@ -36,25 +38,27 @@ export function installShutdown(steps: readonly ShutdownStep[], options: Shutdow
         resolve('timeout');
       }, options.graceMs);
     });
-    const work = (async (): Promise<'done'> => {
+    const work = (async (): Promise<'done' | 'failed'> => {
+      let failed = false;
       for (const [index, step] of steps.entries()) {
         const started = Date.now();
-        await step(deadline);
-        options.log.debug({ step: index + 1, of: steps.length, ms: Date.now() - started }, 'shutdown step done');
+        try {
+          await step(deadline);
+          options.log.debug({ step: index + 1, of: steps.length, ms: Date.now() - started }, 'shutdown step done');
+        } catch (err) {
+          failed = true;
+          options.log.error({ err, step: index + 1, of: steps.length }, 'shutdown step failed; going on with the next');
+        }
       }
-      return 'done';
+      return failed ? 'failed' : 'done';
     })();
     running = Promise.race([work, budget]).then(
       (outcome) => {
         clearTimeout(timer);
         if (outcome === 'timeout') options.log.error('shutdown budget exhausted');
+        else if (outcome === 'failed') options.log.error('shutdown complete, but not every step succeeded');
         else options.log.info('shutdown complete');
         exit(outcome === 'done' ? 0 : 1);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        options.log.error({ err }, 'shutdown failed');
-        exit(1);
       },
     );
     return running;

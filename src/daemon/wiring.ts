@@ -10,13 +10,13 @@ import { type App, buildApp } from '../api/app.js';
 import { TokenFile, TokenUnreadableError } from '../api/auth.js';
 import { Readiness } from '../api/readiness.js';
 import { type Config, ConfigError, engineHostRootFor } from '../config/schema.js';
+import { isLoopbackHost } from '../config/values.js';
 import { precheckSpec } from '../container/container-spec.js';
 import { daemonPathOfEnginePath } from '../container/host-paths.js';
 import { DockerEngine } from '../engine/docker.js';
 import { EmbeddedEngine } from '../engine/embedded.js';
 import { countingEngineErrors } from '../engine/error-counting.js';
 import type { Engine } from '../engine/types.js';
-import { NodeHostFs } from '../host/host-fs.js';
 import { checkPullFields } from '../image/ensure-image.js';
 import { createFactsDetector, ImageFactsCache } from '../image/facts-detector.js';
 import { ImageGc } from '../image/image-gc.js';
@@ -24,14 +24,17 @@ import { ImagePuller } from '../image/image-puller.js';
 import { readOpaqueWithGetfattr } from '../image/layers.js';
 import type { LifecycleMetrics } from '../lifecycle/lifecycle-metrics.js';
 import { WorkspaceManager } from '../lifecycle/manager.js';
+import { checkWorkspaceVolumes } from '../lifecycle/volumes.js';
 import type { Phase } from '../lifecycle/phase.js';
 import { StateStore } from '../lifecycle/store.js';
 import { Metrics } from '../metrics.js';
 import { runPreflight } from '../preflight/gather.js';
 import type { PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
-import { preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
+import { nodeFiles, preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
+import { hostEngineOptions, warnOfPlaintextEngine } from './engine-link.js';
 import { nodePullCredentials } from './pull-secrets.js';
+import { checkAllowedMountRoots, checkCvmRuntime } from './start-checks.js';
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
 export function createManager(
@@ -58,8 +61,9 @@ export function createManager(
       },
     }),
   );
-  const host = new NodeHostFs(config.hostRoot);
-  const nodeFacts = () => readNodeFacts(host, engine, config, engineHostRoot);
+  const files = nodeFiles(config);
+  const host = files.host;
+  const nodeFacts = () => readNodeFacts(files, engine, config, engineHostRoot);
   return new WorkspaceManager({
     engine,
     store: new StateStore(config.stateDir),
@@ -73,8 +77,9 @@ export function createManager(
     ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
     nodeCredentials: nodePullCredentials(config),
     bootTimeoutMs: config.bootTimeout * 1000,
-    precheck: async (spec) => {
+    precheck: async (spec, id) => {
       checkPullFields(spec);
+      await checkWorkspaceVolumes(engine, id, spec);
       const mountSources = await resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source));
       precheckSpec(spec, await nodeFacts(), mountSources);
     },
@@ -85,6 +90,8 @@ export function createManager(
 export interface DaemonStatus {
   /** The engine answered and the workspaces were adopted. */
   started: boolean;
+  /** The startup step being retried and why it failed; null when none is. */
+  startupProblem: string | null;
   /** Why CVMs are impossible on this node (failed preflight checks). */
   cvmBlockers: string[];
 }
@@ -103,12 +110,15 @@ export interface DaemonParts {
 }
 
 export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
+  checkCvmRuntime(config, logger);
+  await checkAllowedMountRoots(config, nodeFiles(config));
   const tokens = openTokens(config, logger);
   // The manager is made below; the gauge reads it only at scrape time.
   const phases = (): Iterable<Phase> => manager.phases();
   const gpus = () => readGpuNode(config);
   const metrics = new Metrics(VERSION, phases, gpus);
-  const dockerEngine = new DockerEngine({ dockerHost: mode === 'embedded' ? `unix://${path.join(config.runDir, 'docker.sock')}` : config.dockerHost });
+  if (mode === 'host') warnOfPlaintextEngine(config, logger);
+  const dockerEngine = new DockerEngine(mode === 'embedded' ? { dockerHost: `unix://${path.join(config.runDir, 'docker.sock')}` } : hostEngineOptions(config));
   const engine = countingEngineErrors(dockerEngine, (op) => {
     metrics.engineError(op);
   });
@@ -137,16 +147,23 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
     onReclaimed: (bytes, images) => {
       metrics.imageGcReclaimed(bytes, images);
     },
+    onBookkeepingError: (error) => {
+      metrics.stateFileError('image-usage', error);
+    },
   });
   const manager = createManager(config, engine, logger, metrics, imageGc, mode);
   const preflight = () => runPreflight(preflightSources(config, engine), config);
-  const readiness = new Readiness(engine, { cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, cvmBlockers: () => status.cvmBlockers, engineDown: () => embedded?.reasons() ?? [] });
+  const readiness = new Readiness(engine, {
+    cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, startupProblem: () => status.startupProblem, cvmBlockers: () => status.cvmBlockers,
+    engineDown: () => embedded?.reasons() ?? [], apiLocked: () => tokenRevocation(tokens),
+  });
   const app = await buildApp({
     logger,
     engine,
     manager,
     metrics,
     readiness,
+    api: config.api,
     tokens,
     started: () => status.started,
     cvmRuntime: config.runtime,
@@ -158,14 +175,16 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
   return { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app };
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+function tokenRevocation(tokens: TokenFile | null): string[] {
+  const why = tokens?.revokedBecause() ?? null;
+  return why === null ? [] : [`no usable API token (${why}): /v1 denies every request`];
 }
 
-/** Without a token file /v1 is open, so it may only be reachable from the node itself. */
+/** Without a token file /v1 is open, so it may only be reachable from the node itself; probes-only has no /v1. */
 function openTokens(config: Config, logger: Logger): TokenFile | null {
+  if (config.api === 'probes-only') return null;
   if (config.tokenFile === undefined) {
-    if (!isLoopback(config.listen.host)) {
+    if (!isLoopbackHost(config.listen.host)) {
       throw new ConfigError('--listen', `${config.listen.host} is not a loopback address; without --token-file the API may only listen on loopback`);
     }
     logger.warn({ listen: config.listen.host }, 'no --token-file: /v1 needs no token, so the API listens on loopback only');

@@ -6,10 +6,11 @@
 import type { Readable } from 'node:stream';
 import Dockerode from 'dockerode';
 import { readContainerFile, putContainerFiles, statContainerPath } from './archive.js';
+import { dockerodeOptions, type EngineTls } from './docker-endpoint.js';
 import { EngineUnavailableError, PullError, statusOf, toEngineError } from './engine-errors.js';
 import { parseEventLine, sinceParam } from './event-stream.js';
 import { execInContainer } from './exec.js';
-import { containerDetailsOf, imageDetailsOf } from './inspect-replies.js';
+import { containerDetailsOf, imageDetailsOf, volumeDetailsOf } from './inspect-replies.js';
 import { followPull } from './pull.js';
 import type {
   ContainerCreateSpec,
@@ -30,6 +31,8 @@ import type {
 export interface DockerEngineOptions {
   /** `unix:///path`, `tcp://host:port`, or a bare socket path. Default: the node's socket. */
   dockerHost?: string;
+  /** With it, tcp:// and http:// go over TLS (the server's certificate checked against `ca`); https:// needs it. */
+  tls?: EngineTls;
   /** Budget for ordinary requests (not pulls, exec or the event stream). */
   requestTimeoutMs?: number;
   /** Budget for a container start; see DEFAULT_START_TIMEOUT_MS. */
@@ -44,22 +47,6 @@ const DEFAULT_HOST = 'unix:///var/run/docker.sock';
  * node). Aborting the request does not stop the start, so a short budget failed workspaces whose container then ran.
  */
 const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
-
-export function dockerodeOptions(dockerHost: string): Dockerode.DockerOptions {
-  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
-  const url = new URL(dockerHost);
-  switch (url.protocol) {
-    case 'unix:':
-      return { socketPath: url.pathname };
-    case 'tcp:':
-    case 'http:':
-      return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
-    case 'https:':
-      return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376) };
-    default:
-      throw new Error(`unsupported docker host ${dockerHost}: use unix:///path or tcp://host:port`);
-  }
-}
 
 /**
  * dockerode accepts `abortSignal` on every call, but @types/dockerode declares it on only some of them; this
@@ -76,7 +63,7 @@ export class DockerEngine implements Engine {
   private infoInFlight: Promise<EngineInfo> | null = null;
 
   constructor(options: DockerEngineOptions = {}) {
-    this.docker = new Dockerode(dockerodeOptions(options.dockerHost ?? DEFAULT_HOST));
+    this.docker = new Dockerode(dockerodeOptions(options.dockerHost ?? DEFAULT_HOST, options.tls));
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   }
@@ -266,7 +253,7 @@ export class DockerEngine implements Engine {
 
   async inspectVolume(name: string): Promise<VolumeDetails | undefined> {
     const v = await this.callOrMissing('volume inspect', (abortSignal) => this.docker.getVolume(name).inspect({ abortSignal }));
-    return v ? { name: v.Name, labels: v.Labels, mountpoint: v.Mountpoint } : undefined;
+    return v ? volumeDetailsOf(v) : undefined;
   }
 
   async removeVolume(name: string): Promise<void> {
@@ -276,7 +263,7 @@ export class DockerEngine implements Engine {
   async listVolumes(labels: string[]): Promise<VolumeDetails[]> {
     const res = await this.call('volume list', (abortSignal) => this.docker.listVolumes({ filters: { label: labels }, abortSignal }));
     // The engine answers `"Volumes": null` when there are none, whatever the typings say.
-    return ((res.Volumes as typeof res.Volumes | null) ?? []).map((v) => ({ name: v.Name, labels: v.Labels, mountpoint: v.Mountpoint }));
+    return ((res.Volumes as typeof res.Volumes | null) ?? []).map(volumeDetailsOf);
   }
 
   async *events(options: EventsOptions): AsyncIterable<EngineEvent> {

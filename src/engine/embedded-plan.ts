@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { backoffMs } from '../backoff.js';
 
 export interface DockerdPlanInput {
   dataRoot: string;
@@ -89,7 +90,7 @@ export function relevel(line: string): { level: ChildLevel; msg: string } {
 
 /** Delay before the n-th restart in a row (1-based): 1 s doubling to 30 s. */
 export function restartDelayMs(attempt: number): number {
-  return Math.min(1000 * 2 ** Math.max(0, attempt - 1), 30_000);
+  return backoffMs(attempt, { baseMs: 1000, maxMs: 30_000 });
 }
 
 /** A child that stayed up this long counts as healthy again: its next crash restarts after the shortest delay. */

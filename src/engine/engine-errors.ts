@@ -31,7 +31,16 @@ export class PullError extends EngineError {
   }
 }
 
-const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES']);
+const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES', 'EPROTO']);
+
+/**
+ * A TLS link that cannot be made (Node's ERR_SSL_ and ERR_TLS_ codes, OpenSSL's certificate verdicts such as
+ * SELF_SIGNED_CERT_IN_CHAIN or UNABLE_TO_VERIFY_LEAF_SIGNATURE): the engine is out of reach until the
+ * certificates are fixed, like a refused connection.
+ */
+function isTlsFailure(code: string): boolean {
+  return /^ERR_(SSL|TLS)_/.test(code) || /CERT|UNABLE_TO_(GET|VERIFY)/.test(code);
+}
 
 /** The shape of what dockerode and docker-modem throw. */
 interface DockerodeFailure {
@@ -50,7 +59,7 @@ export function statusOf(err: unknown): number | undefined {
 export function toEngineError(operation: string, err: unknown): EngineError {
   if (err instanceof EngineError) return err;
   const failure = (err ?? {}) as DockerodeFailure;
-  if (failure.code !== undefined && CONNECTION_ERRORS.has(failure.code)) {
+  if (failure.code !== undefined && (CONNECTION_ERRORS.has(failure.code) || isTlsFailure(failure.code))) {
     return new EngineUnavailableError(operation, `${failure.code}: ${failure.message ?? ''}`);
   }
   if (failure.name === 'AbortError' || failure.name === 'TimeoutError') {

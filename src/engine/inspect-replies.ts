@@ -1,6 +1,6 @@
 /** The engine's inspect replies mapped onto ./types.ts. Pure: docker.ts makes the calls. */
 import type Dockerode from 'dockerode';
-import type { ContainerDetails, DeviceMapping, ImageDetails } from './types.js';
+import type { ContainerDetails, DeviceMapping, ImageDetails, VolumeDetails } from './types.js';
 
 function toArray(v: string | string[] | null | undefined): string[] | null {
   if (v === null || v === undefined) return null;
@@ -79,4 +79,10 @@ export function containerDetailsOf(c: Dockerode.ContainerInspectInfo): Container
       rw: m.RW,
     })),
   };
+}
+
+/** The engine answers `"Options": null` (and sometimes `"Labels": null`) when there are none. */
+export function volumeDetailsOf(v: Dockerode.VolumeInspectInfo): VolumeDetails {
+  const labels = v.Labels as VolumeDetails['labels'] | null;
+  return { name: v.Name, labels: labels ?? {}, mountpoint: v.Mountpoint, driver: v.Driver, options: v.Options ?? {} };
 }

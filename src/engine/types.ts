@@ -1,7 +1,8 @@
 /**
- * The engine facade. Everything outside src/engine talks to the container engine through this interface;
- * only src/engine/docker.ts knows about dockerode. Field names of ContainerCreateSpec follow the Docker
- * Engine API so the adapter can pass the body through unchanged.
+ * The engine facade. Everything outside src/engine talks to the container engine through these interfaces, one
+ * slice per concern (system, images, containers, archive, exec, volumes, events); only src/engine/docker.ts knows
+ * about dockerode. Field names of ContainerCreateSpec follow the Docker Engine API so the adapter can pass the body
+ * through unchanged.
  */
 
 export interface EngineInfo {
@@ -176,12 +177,20 @@ export interface VolumeDetails {
   name: string;
   labels: Record<string, string>;
   mountpoint: string;
+  /** `local` for the engine's own volumes. */
+  driver: string;
+  /** The driver's options (`type`, `o`, `device` for a local volume that is a mount in disguise); empty for none. */
+  options: Record<string, string>;
 }
 
-export interface Engine {
+/** The engine itself: does it answer, and what is it. */
+export interface EngineSystem {
   /** Rejects with EngineUnavailableError when the engine does not answer within timeoutMs (default 2 s). */
   ping(timeoutMs?: number): Promise<void>;
   info(): Promise<EngineInfo>;
+}
+
+export interface EngineImages {
   /** undefined when the image is not present locally. */
   inspectImage(ref: string): Promise<ImageDetails | undefined>;
   listImages(): Promise<ImageSummary[]>;
@@ -191,6 +200,9 @@ export interface Engine {
   imagesInUse(): Promise<Set<string>>;
   /** Resolves when the pull completed; rejects with PullError when the stream carried an error line. */
   pullImage(ref: string, options?: PullOptions): Promise<void>;
+}
+
+export interface EngineContainers {
   createContainer(spec: ContainerCreateSpec): Promise<string>;
   startContainer(id: string): Promise<void>;
   /** Sends the container's stop signal, then SIGKILL after timeoutSeconds. Already-stopped is not an error. */
@@ -202,17 +214,33 @@ export interface Engine {
   inspectContainer(id: string): Promise<ContainerDetails | undefined>;
   /** All containers (running or not) carrying every given label (`key` or `key=value`), in one engine call. */
   listContainers(labels: string[]): Promise<ContainerSummary[]>;
+}
+
+/** Files in a container, through the archive API (works on containers that never started). */
+export interface EngineArchive {
   /** undefined when the path does not exist. Throws EngineError (status 500) e.g. on a symlink loop. */
   statPath(containerId: string, path: string): Promise<PathStat | undefined>;
   /** Contents of one regular file, read from the archive API; undefined when missing or larger than maxBytes. */
   readFile(containerId: string, path: string, maxBytes: number): Promise<Buffer | undefined>;
   /** Puts files into a (normally not yet started) container. Paths are relative to `dir`. */
   putFiles(containerId: string, dir: string, files: { path: string; content: Buffer | string; mode: number; uid?: number; gid?: number }[]): Promise<void>;
+}
+
+export interface EngineExec {
   exec(containerId: string, options: ExecOptions): Promise<{ exitCode: number }>;
+}
+
+export interface EngineVolumes {
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   inspectVolume(name: string): Promise<VolumeDetails | undefined>;
   /** Missing is not an error. */
   removeVolume(name: string): Promise<void>;
   listVolumes(labels: string[]): Promise<VolumeDetails[]>;
+}
+
+export interface EngineEvents {
   events(options: EventsOptions): AsyncIterable<EngineEvent>;
 }
+
+/** The whole engine, as src/engine/docker.ts implements it; each consumer asks only for the slices it uses. */
+export interface Engine extends EngineSystem, EngineImages, EngineContainers, EngineArchive, EngineExec, EngineVolumes, EngineEvents {}

@@ -2,7 +2,7 @@
  * Makes the workspace's image present per its pull policy and reports progress to the build log.
  * Credentials come from the spec's pullAuth, then the node's pull secret, matched by registry host.
  */
-import type { Engine } from '../engine/types.js';
+import type { EngineImages } from '../engine/types.js';
 import { InvalidSpecError, WorkspaceFailure } from '../errors.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import type { ImagePuller } from './image-puller.js';
@@ -27,7 +27,7 @@ export interface PullLog {
 }
 
 export interface ImageSource {
-  engine: Engine;
+  engine: EngineImages;
   puller: ImagePuller;
   /** The node's pull secret (CODER_IMAGE_PULL_SECRET or --pull-secret-file), read afresh for each pull. */
   nodeCredentials: () => Promise<RegistryCredentials | undefined>;

@@ -5,10 +5,11 @@
  * Only images the daemon itself used for a workspace are candidates (other images on the engine are not its
  * business), and never one that a workspace's container or spec needs.
  */
-import { mkdir, open, readFile, rename, statfs } from 'node:fs/promises';
+import { mkdir, readFile, rename, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Engine, ImageSummary } from '../engine/types.js';
+import { writeFileAtomic } from '../atomic-write.js';
+import type { EngineImages, ImageSummary } from '../engine/types.js';
 import { parseImageReference } from './reference.js';
 
 export interface DiskUsage {
@@ -47,7 +48,7 @@ export interface NeededImage {
 }
 
 export interface ImageGcOptions extends GcThresholds {
-  engine: Engine;
+  engine: EngineImages;
   /** Where last-use times persist, so a restarted daemon still knows its images. */
   stateDir: string;
   /** The directory holding the engine's images, as this daemon sees it. */
@@ -55,6 +56,8 @@ export interface ImageGcOptions extends GcThresholds {
   needed: () => Iterable<NeededImage>;
   logger: Logger;
   onReclaimed?: (bytes: number, images: number) => void;
+  /** The record of image use could not be read, was corrupt (and set aside), or could not be written. */
+  onBookkeepingError?: (what: 'read' | 'corrupt' | 'write') => void;
   now?: () => number;
 }
 
@@ -64,6 +67,22 @@ export interface GcResult {
 }
 
 const USAGE_FILE = 'image-usage.json';
+
+/** `{"sha256:...": lastUsedMs}`, or null when the text is not that. */
+function parseUsage(text: string): Map<string, number> | null {
+  try {
+    const doc = JSON.parse(text) as unknown;
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return null;
+    const entries = Object.entries(doc as Record<string, unknown>);
+    return entries.every(([, at]) => typeof at === 'number') ? new Map(entries as [string, number][]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** Does the image carry the reference (by tag, or by digest for a pinned reference)? */
 function carries(image: ImageSummary, ref: string): boolean {
@@ -85,7 +104,11 @@ export class ImageGc {
     this.now = options.now ?? Date.now;
   }
 
-  /** A workspace was made from (or adopted with) this image. */
+  /**
+   * A workspace was made from (or adopted with) this image. Never rejects: GC's bookkeeping must not fail a
+   * workspace (a full disk is exactly when it fails), so a failed write is logged and counted, and the record
+   * in memory is written by the next save that succeeds.
+   */
   async recordUse(imageId: string): Promise<void> {
     const usage = await this.usage();
     usage.set(imageId, this.now());
@@ -149,27 +172,43 @@ export class ImageGc {
   }
 
   private usage(): Promise<Map<string, number>> {
-    this.lastUsed ??= readFile(join(this.options.stateDir, USAGE_FILE), 'utf8').then(
-      (text) => new Map(Object.entries(JSON.parse(text) as Record<string, number>)),
-      () => new Map<string, number>(),
-    );
+    this.lastUsed ??= this.load();
     return this.lastUsed;
   }
 
-  /** Atomic (temp file, fsync, rename); writes are serialised. */
+  /** The record of image use as the last run left it; empty when there is none or it cannot be read. */
+  private async load(): Promise<Map<string, number>> {
+    const { logger, onBookkeepingError } = this.options;
+    const file = join(this.options.stateDir, USAGE_FILE);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      logger.error({ err: describe(err) }, 'image GC could not read its record of image use; it starts afresh, so older images are not collected');
+      onBookkeepingError?.('read');
+      return new Map();
+    }
+    const parsed = parseUsage(text);
+    if (parsed) return parsed;
+    // Set aside, not deleted: it may help to find out what wrote it.
+    const aside = `${file}.corrupt-${this.now()}`;
+    await rename(file, aside).catch(() => undefined);
+    logger.error({ file, setAside: aside }, 'image GC found its record of image use corrupt and set it aside; it starts afresh');
+    onBookkeepingError?.('corrupt');
+    return new Map();
+  }
+
+  /** Atomic; writes are serialised, and one that fails neither rejects nor blocks the next. */
   private save(usage: Map<string, number>): Promise<void> {
     this.saving = this.saving.then(async () => {
-      await mkdir(this.options.stateDir, { recursive: true });
-      const target = join(this.options.stateDir, USAGE_FILE);
-      const temp = `${target}.tmp`;
-      const file = await open(temp, 'w', 0o600);
       try {
-        await file.writeFile(JSON.stringify(Object.fromEntries(usage)));
-        await file.sync();
-      } finally {
-        await file.close();
+        await mkdir(this.options.stateDir, { recursive: true });
+        await writeFileAtomic(join(this.options.stateDir, USAGE_FILE), JSON.stringify(Object.fromEntries(usage)));
+      } catch (err) {
+        this.options.logger.error({ err: describe(err) }, 'image GC could not save its record of image use; workspaces are not affected');
+        this.options.onBookkeepingError?.('write');
       }
-      await rename(temp, target);
     });
     return this.saving;
   }

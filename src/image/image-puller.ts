@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Backoff, backoffMs } from '../backoff.js';
 import { PullError } from '../engine/engine-errors.js';
-import type { Engine, PullProgressEvent } from '../engine/types.js';
+import type { EngineImages, PullProgressEvent } from '../engine/types.js';
 import type { FailureReason } from '../errors.js';
 import type { RegistryAuth } from './registry-auth.js';
 
@@ -22,23 +23,16 @@ export function classifyPullError(err: PullError): FailureReason {
   return 'RegistryUnreachable';
 }
 
-export interface RetryPolicy {
+export interface RetryPolicy extends Backoff {
   /** Attempts in all, the first included. */
   attempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
 }
-
-export const DEFAULT_PULL_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1_000, maxDelayMs: 10_000 };
 
 /**
- * The wait after failed attempt `failed` (1-based): the capped exponential delay, half of it fixed and half
- * random ("equal jitter"), so that nodes retrying together spread out yet each waits a predictable minimum.
+ * Half of each wait fixed and half random ("equal jitter"), so that nodes retrying together spread out yet each
+ * waits a predictable minimum.
  */
-export function backoffDelayMs(failed: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const capped = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failed - 1));
-  return Math.round(capped / 2 + (random() * capped) / 2);
-}
+export const DEFAULT_PULL_RETRY: RetryPolicy = { attempts: 4, baseMs: 1_000, maxMs: 10_000, spread: [0.5, 1] };
 
 export type PullEvent =
   | { kind: 'attempt'; attempt: number; of: number }
@@ -73,7 +67,7 @@ export class ImagePuller {
   private readonly flights = new Map<string, Flight>();
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Pick<EngineImages, 'pullImage'>,
     private readonly retry: RetryPolicy = DEFAULT_PULL_RETRY,
     private readonly random: () => number = Math.random,
   ) {}
@@ -158,7 +152,7 @@ export class ImagePuller {
         if (attempt >= attempts) {
           throw new PullError(ref, err.statusCode, `${err.message.replace(/^pull: /, '')} (gave up after ${attempt} attempts)`);
         }
-        const delayMs = backoffDelayMs(attempt, this.retry, this.random);
+        const delayMs = backoffMs(attempt, this.retry, this.random);
         emit({ kind: 'retry', attempt, delayMs, error: err.message.replace(/^pull: /, '') });
         try {
           await sleep(delayMs, undefined, { signal });

@@ -4,13 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EngineError } from '../engine/engine-errors.js';
-import type { Engine, PathStat } from '../engine/types.js';
+import type { EngineArchive, EngineContainers, PathStat } from '../engine/types.js';
 import type { ImageFacts } from './facts.js';
 import { factsFromView } from './image-view.js';
 import { LinkLoopError, type Lstat } from './resolve.js';
 
 /** The part of the Engine detection needs; having no startContainer here is what keeps the container unstarted. */
-export type InspectionEngine = Pick<Engine, 'createContainer' | 'statPath' | 'readFile' | 'removeContainer' | 'listContainers'>;
+export type InspectionEngine = Pick<EngineContainers, 'createContainer' | 'removeContainer' | 'listContainers'> & Pick<EngineArchive, 'statPath' | 'readFile'>;
 
 /** On the short-lived, never-started inspection container (API.md's labels). */
 export const INSPECTION_LABEL = 'dev.cvm-supervisor.inspection';

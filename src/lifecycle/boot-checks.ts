@@ -1,9 +1,9 @@
 /**
  * The checks a boot waits for (see boot.ts): systemd settling, asked once by `systemctl is-system-running --wait`
  * (it blocks inside until startup has finished, so the daemon does not poll), and the bootstrap script's exit.
- * They run commands through a narrow exec of their own, so they fit any engine that can exec.
+ * They run commands through the engine's exec slice.
  */
-import type { ExecOptions } from '../engine/types.js';
+import type { EngineExec } from '../engine/types.js';
 
 /** A part of a boot has ended: ok, or not, with what to tell the user. */
 export interface PartOutcome {
@@ -22,15 +22,10 @@ export interface BootExec {
   run(containerId: string, cmd: readonly string[], signal: AbortSignal): Promise<ExecResult>;
 }
 
-/** What a BootExec needs of an engine: its exec, in either shape of the engine interface. */
-export interface ExecCapable {
-  exec(containerId: string, options: ExecOptions): Promise<{ exitCode: number }>;
-}
-
 /** Enough of a command's output for a one-word answer or a list of units. */
 const MAX_OUTPUT = 64 * 1024;
 
-export function bootExec(engine: ExecCapable): BootExec {
+export function bootExec(engine: EngineExec): BootExec {
   return {
     async run(containerId, cmd, signal) {
       const out = { stdout: '', stderr: '' };

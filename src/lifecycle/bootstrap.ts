@@ -1,16 +1,25 @@
 /**
- * The bootstrap script (normally the Coder agent). It is copied in before the container starts (copying into a
- * running sysbox container is unreliable, see DESIGN.md) and run by exec as the workspace user once it runs.
- * Its output goes to the build log line by line.
+ * The bootstrap script (normally the Coder agent). It is copied in before each start (copying into a running
+ * sysbox container fails), so that a script changed or added since the last start is the one that runs, and run by
+ * exec as the workspace user once the container runs. Its output goes to the build log line by line.
  */
-import type { Engine } from '../engine/types.js';
+import type { EngineArchive, EngineExec } from '../engine/types.js';
+import { InvalidSpecError } from '../errors.js';
+import type { PasswdEntry } from '../image/facts.js';
 import type { EventLog } from './event-log.js';
 
 export const BOOTSTRAP_PATH = '/var/lib/cvm-supervisor/bootstrap';
 const MAX_LINE = 4096;
 
-export async function installBootstrap(engine: Engine, containerId: string, script: string): Promise<void> {
-  await engine.putFiles(containerId, '/', [{ path: BOOTSTRAP_PATH.slice(1), content: script, mode: 0o755 }]);
+/**
+ * Written whatever the image holds at that path (an image must not pre-empt the control plane's script), readable
+ * only by the workspace user: it carries the agent's token.
+ */
+export async function installBootstrap(engine: EngineArchive, containerId: string, script: string, username: string, users: readonly PasswdEntry[]): Promise<void> {
+  const owner = users.find((u) => u.name === username) ?? (username === 'root' ? { uid: 0, gid: 0 } : undefined);
+  if (owner === undefined) throw new InvalidSpecError('username', `${username} does not exist in the image's /etc/passwd, so the bootstrap script has no owner`);
+  const mode = owner.uid === 0 ? 0o700 : 0o500;
+  await engine.putFiles(containerId, '/', [{ path: BOOTSTRAP_PATH.slice(1), content: script, mode, uid: owner.uid, gid: owner.gid }]);
 }
 
 /** A script without a shebang is run by /bin/sh, as envbox does. */
@@ -41,7 +50,7 @@ export class LineSplitter {
 }
 
 export async function runBootstrap(
-  engine: Engine,
+  engine: EngineExec,
   containerId: string,
   options: { script: string; user: string; workdir: string; log: EventLog; signal: AbortSignal },
 ): Promise<number> {

@@ -2,6 +2,7 @@
  * Crash restarts: a workspace's PID 1 died on its own (not by one of the daemon's operations). Per its restart
  * policy it is restarted after a capped, jittered backoff, or stays down; the decision and the backoff are pure.
  */
+import { type Backoff, backoffMs } from '../backoff.js';
 import type { RestartPolicy } from '../spec/workspace-spec.js';
 import type { LifecycleMetrics } from './lifecycle-metrics.js';
 import type { Operations } from './operations.js';
@@ -18,12 +19,8 @@ export function restartDecision(policy: RestartPolicy, exitCode: number, oomKill
   return 'stay-down';
 }
 
-/** Capped exponential backoff with ±20 % jitter. `random` is injectable for tests. */
-export function restartBackoffMs(consecutiveFailures: number, random: () => number = Math.random): number {
-  const base = 1000 * 2 ** Math.min(Math.max(consecutiveFailures - 1, 0), 6);
-  const capped = Math.min(base, 60_000);
-  return Math.round(capped * (0.8 + 0.4 * random()));
-}
+/** After the n-th crash in a row: 1 s doubling to a minute, ±20 %. */
+export const CRASH_BACKOFF: Backoff = { baseMs: 1000, maxMs: 60_000, spread: [0.8, 1.2] };
 
 export interface CrashRestartDeps {
   ops: Operations;
@@ -50,7 +47,7 @@ export async function afterContainerDeath(ws: Workspace, containerId: string, de
     return;
   }
   ws.setPhase('failed', exit);
-  const delayMs = restartBackoffMs(ws.consecutiveCrashes);
+  const delayMs = backoffMs(ws.consecutiveCrashes, CRASH_BACKOFF);
   ws.log.append('info', `restarting in ${delayMs} ms (restart policy ${ws.record.spec.restartPolicy ?? 'on-failure'})`);
   ws.restartTimer = setTimeout(() => {
     ws.restartTimer = null;

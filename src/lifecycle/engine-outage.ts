@@ -3,10 +3,9 @@
  * converges again once the engine answers: nothing else would redo it. A broken event stream may have lost deaths
  * for good, so once the engine answers every workspace meant to run is checked (resyncAfterEngineRestart).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { WORKSPACE_LABEL } from '../container/labels.js';
-import type { Engine } from '../engine/types.js';
+import type { EngineContainers, EngineSystem } from '../engine/types.js';
 import type { Operations } from './operations.js';
 import type { Workspace } from './workspace.js';
 
@@ -17,7 +16,7 @@ const RESYNC_AGAIN_MS = 3_000;
 
 /** What the recovery uses of the manager. */
 export interface EngineOutageDeps {
-  engine: Engine;
+  engine: EngineSystem & Pick<EngineContainers, 'listContainers'>;
   logger: Logger;
   ops: Operations;
   /** The manager's workspaces as they are now. */
@@ -109,7 +108,7 @@ export class EngineOutageRecovery {
 
   private async untilEngineAnswers(): Promise<void> {
     while (!this.deps.shuttingDown()) {
-      await sleep(ENGINE_RETRY_MS, undefined, { ref: false });
+      await new Promise((resolve) => setTimeout(resolve, ENGINE_RETRY_MS).unref());
       if (await this.deps.engine.ping(1000).then(() => true, () => false)) return;
     }
   }

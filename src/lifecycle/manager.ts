@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { containerName } from '../container/container-spec.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
+import type { EngineEvents, EngineSystem } from '../engine/types.js';
 import { InvalidSpecError, WorkspaceConflictError, WorkspaceNotFoundError } from '../errors.js';
 import { removeStaleInspections } from '../image/inspection-container.js';
 import { specHash } from '../spec/spec-hash.js';
@@ -14,17 +15,21 @@ import { isValidWorkspaceId, type WorkspaceSpec } from '../spec/workspace-spec.j
 import { afterContainerDeath, type CrashRestartDeps } from './crash-restarts.js';
 import { EngineOutageRecovery } from './engine-outage.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { type OperationDeps, Operations } from './operations.js';
+import { type OperationDeps, Operations, type OperationsEngine } from './operations.js';
 import type { Phase } from './phase.js';
 import type { StateStore, WorkspaceRecord } from './store.js';
 import { type ContainerDeath, ContainerWatcher } from './watcher.js';
 import { Workspace, type WorkspaceStatus } from './workspace.js';
 
+/** What the manager uses of the engine: the operations' slices, plus pings and the event stream. */
+export type LifecycleEngine = OperationsEngine & EngineSystem & EngineEvents;
+
 export interface ManagerOptions extends OperationDeps {
+  engine: LifecycleEngine;
   store: StateStore;
   logger: Logger;
-  /** Checks a spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, devices). */
-  precheck: (spec: WorkspaceSpec) => Promise<void>;
+  /** Checks workspace `id`'s spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, volumes, devices). */
+  precheck: (spec: WorkspaceSpec, id: string) => Promise<void>;
   /** This daemon's inspection-container owner (see image/inspection-container.ts). */
   inspectionOwner: string;
 }
@@ -73,7 +78,13 @@ export class WorkspaceManager {
     const { store, engine, logger } = this.options;
     await store.init();
     await removeStaleInspections(engine, this.options.inspectionOwner);
-    const [records, containers] = await Promise.all([store.loadAll(), engine.listContainers([WORKSPACE_LABEL])]);
+    const [records, containers] = await Promise.all([
+      store.loadAll((file, setAsideAs) => {
+        logger.error({ file, setAsideAs }, 'a workspace record is not readable as one; set aside, the other workspaces load');
+        this.options.metrics?.stateFileError('workspace-record', 'corrupt');
+      }),
+      engine.listContainers([WORKSPACE_LABEL]),
+    ]);
     const known = new Set(records.map((r) => r.id));
     for (const stranger of containers.filter((c) => !known.has(c.labels[WORKSPACE_LABEL] ?? ''))) {
       // Left alone: with no record it may belong to another daemon on this engine, and removing is irreversible.
@@ -132,7 +143,7 @@ export class WorkspaceManager {
   async put(id: string, spec: WorkspaceSpec): Promise<{ created: boolean; status: WorkspaceStatus }> {
     // The id becomes a file name in the state dir and part of container and volume names.
     if (!isValidWorkspaceId(id)) throw new InvalidSpecError('id', `${JSON.stringify(id)} is not a DNS label (1-63 of [a-z0-9-])`);
-    await this.options.precheck(spec);
+    await this.options.precheck(spec, id);
     const existing = this.workspaces.get(id);
     if (existing) {
       this.refuseIfDeleting(existing);
@@ -198,13 +209,14 @@ export class WorkspaceManager {
   async delete(id: string, purge: boolean): Promise<WorkspaceStatus> {
     const ws = this.require(id);
     const pending = ws.record.pending;
-    if (pending?.op === 'delete') {
+    if (pending?.op === 'delete' && ws.phase !== 'failed') {
       // Already on its way out; a second request can only widen it to a purge.
       pending.purge ||= purge;
       await this.options.store.save(ws.record);
       return ws.status(specHash(ws.record.spec));
     }
-    ws.record.pending = { op: 'delete', purge };
+    // A delete that failed is tried again, as a purge if either request asked for one.
+    ws.record.pending = { op: 'delete', purge: purge || (pending?.op === 'delete' && pending.purge) };
     return this.changeDesired(id, 'stopped', async (w) => {
       await this.ops.converge(w);
       this.workspaces.delete(id);
@@ -219,7 +231,7 @@ export class WorkspaceManager {
   /**
    * Shutdown: stop watching, cancel pulls, bootstraps and restart timers, then stop (policy `stop`; by `deadline`,
    * epoch ms, when given) or leave (`keep`) the containers. Desired state stays as it was, so a restarted daemon
-   * brings them back.
+   * brings them back. Every stop is waited for, also after one failed; then the failures are logged and reported.
    */
   async shutdown(policy: 'stop' | 'keep', deadline?: number): Promise<void> {
     this.shuttingDown = true;
@@ -230,8 +242,17 @@ export class WorkspaceManager {
     }
     await this.watcher.stop();
     await this.queue.idle();
-    if (policy === 'stop') {
-      await Promise.all([...this.workspaces.values()].map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws, deadline))));
+    if (policy !== 'stop') return;
+    const stopping = [...this.workspaces.values()];
+    const results = await Promise.allSettled(stopping.map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws, deadline))));
+    const failed = stopping.filter((ws, i) => {
+      const result = results[i];
+      if (result?.status !== 'rejected') return false;
+      this.options.logger.error({ workspace: ws.id, err: result.reason instanceof Error ? result.reason.message : String(result.reason) }, 'workspace did not stop at shutdown');
+      return true;
+    });
+    if (failed.length > 0) {
+      throw new Error(`${failed.length} workspace${failed.length === 1 ? '' : 's'} did not stop at shutdown: ${failed.map((ws) => ws.id).join(', ')}`);
     }
   }
 
@@ -253,7 +274,9 @@ export class WorkspaceManager {
   }
 
   private refuseIfDeleting(ws: Workspace): void {
-    if (ws.record.pending?.op === 'delete') throw new WorkspaceConflictError(ws.id, 'is being deleted; try again once it is gone');
+    if (ws.record.pending?.op !== 'delete') return;
+    if (ws.phase === 'failed') throw new WorkspaceConflictError(ws.id, 'could not be deleted; DELETE again to retry');
+    throw new WorkspaceConflictError(ws.id, 'is being deleted; try again once it is gone');
   }
 
   private async changeDesired(id: string, desired: 'running' | 'stopped', op: (ws: Workspace) => Promise<void>): Promise<WorkspaceStatus> {

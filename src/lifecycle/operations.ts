@@ -6,9 +6,11 @@
 import type { Logger } from 'pino';
 import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
-import type { ResolvedMountSources } from '../container/mounts.js';
+import { recheckBinds, type ResolvedMountSources } from '../container/mounts.js';
+import { hostPathOf } from '../container/host-paths.js';
 import type { NodeFacts } from '../container/node-facts.js';
-import type { Engine } from '../engine/types.js';
+import type { EngineArchive, EngineContainers, EngineExec, EngineImages, EngineVolumes } from '../engine/types.js';
+import { EngineUnavailableError } from '../engine/engine-errors.js';
 import { WorkspaceFailure } from '../errors.js';
 import type { FailureReason } from '../errors.js';
 import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
@@ -19,16 +21,21 @@ import type { ImagePuller } from '../image/image-puller.js';
 import { recordedDigest } from '../image/reference.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { specHash } from '../spec/spec-hash.js';
+import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { Boots } from './boot.js';
 import { bootExec } from './boot-checks.js';
-import { BOOTSTRAP_PATH, installBootstrap, runBootstrap } from './bootstrap.js';
+import { installBootstrap, runBootstrap } from './bootstrap.js';
 import { toWorkspaceFailure } from './failure.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
-import type { PendingOperation, StateStore } from './store.js';
+import { ensureWorkspaceVolumes } from './volumes.js';
+import type { PendingOperation, StateStore, WorkspaceRecord } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
+/** The engine slices the operations use. */
+export type OperationsEngine = EngineContainers & EngineImages & EngineVolumes & EngineArchive & EngineExec;
+
 export interface OperationDeps {
-  engine: Engine;
+  engine: OperationsEngine;
   store: StateStore;
   logger: Logger;
   /** Facts of an image the engine has; its layer directories, when known, spare an inspection container. */
@@ -62,6 +69,9 @@ function killBefore(deadline: number, own: number | null): number | undefined {
   const left = Math.floor((deadline - Date.now()) / 1000) - KILL_MARGIN_SECONDS;
   return own !== null && own <= left ? undefined : Math.max(left, 1);
 }
+
+/** What one operation builds: the spec and generation of the record when it began. */
+type Target = Pick<WorkspaceRecord, 'spec' | 'generation'>;
 
 export interface PidOneExit {
   exitCode: number;
@@ -98,7 +108,7 @@ export class Operations {
       if (signal.aborted) return null;
       const failure = toWorkspaceFailure(err);
       this.deps.logger.error({ workspace: ws.id, reason: failure.reason, err: failure.message }, 'workspace operation failed');
-      if (ws.phase !== 'deleting') ws.setPhase('failed', { reason: failure.reason, message: failure.message });
+      ws.setPhase('failed', { reason: failure.reason, message: failure.message });
       return failure.reason;
     }
   }
@@ -122,11 +132,16 @@ export class Operations {
     await this.converge(ws);
   }
 
-  /** Moves the workspace towards its record: finish a pending operation, then match the desired state. */
+  /**
+   * Moves the workspace towards its record: finish a pending operation, then match the desired state. The whole
+   * operation works on the spec and generation as they are now: a PUT meanwhile replaces the record's spec, and the
+   * container then shows as outdated rather than made from a mix of the two; a rebuild meanwhile makes another.
+   */
   async converge(ws: Workspace): Promise<void> {
+    const target: Target = { spec: ws.record.spec, generation: ws.record.generation };
     const pending = ws.record.pending;
     if (pending?.op === 'delete') {
-      await this.delete(ws, pending.purge);
+      await this.delete(ws);
       return;
     }
     if (pending || ws.containerId === null || !(await this.deps.engine.inspectContainer(ws.containerId))) {
@@ -135,9 +150,9 @@ export class Operations {
         ws.record.pending = completing;
         await this.deps.store.save(ws.record);
       }
-      await this.create(ws, completing.op === 'rebuild' && completing.pull, completing);
+      await this.create(ws, target, completing.op === 'rebuild' && completing.pull, completing);
     }
-    if (ws.record.desired === 'running') await this.startContainer(ws);
+    if (ws.record.desired === 'running') await this.startContainer(ws, target.spec);
     else await this.stop(ws);
   }
 
@@ -210,14 +225,15 @@ export class Operations {
     const image = await this.deps.engine.inspectImage(details.image);
     const facts = await this.deps.imageFacts(image ?? { id: details.image });
     ws.init = facts.init;
+    ws.users = facts.users;
     ws.gpus = await this.gpusOf(ws, facts.osRelease);
     ws.imageDigest = image ? recordedDigest(ws.record.spec.image, image.repoDigests) : null;
     return { running: details.state.running };
   }
 
-  private async create(ws: Workspace, forcePull: boolean, completing: PendingOperation): Promise<void> {
+  private async create(ws: Workspace, target: Target, forcePull: boolean, completing: PendingOperation): Promise<void> {
     const { engine, metrics } = this.deps;
-    const { spec } = ws.record;
+    const { spec } = target;
     ws.setPhase('pulling');
     const image = await timed(metrics, 'pull', () =>
       ensureImage({ engine, puller: this.deps.puller, nodeCredentials: this.deps.nodeCredentials }, spec, forcePull, ws.log, ws.abort.signal),
@@ -228,17 +244,18 @@ export class Operations {
     await this.deps.imageUsed?.(image.id);
     const facts = await timed(metrics, 'detect', () => this.deps.imageFacts(image));
     ws.init = facts.init;
+    ws.users = facts.users;
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
 
     ws.setPhase('creating');
-    await timed(metrics, 'create', () => this.createContainer(ws, image.id, facts, completing));
+    await timed(metrics, 'create', () => this.createContainer(ws, target, image.id, facts, completing));
     if (ws.record.desired !== 'running') ws.setPhase('stopped');
   }
 
   /** Volumes, then the container (or the one a crashed run already made), then the bootstrap file. */
-  private async createContainer(ws: Workspace, imageId: string, facts: ImageFacts, completing: PendingOperation): Promise<void> {
+  private async createContainer(ws: Workspace, target: Target, imageId: string, facts: ImageFacts, completing: PendingOperation): Promise<void> {
     const { engine, store } = this.deps;
-    const { spec, generation } = ws.record;
+    const { spec, generation } = target;
     const hash = specHash(spec);
     const node = await this.deps.nodeFacts();
     const createSpec = buildContainerSpec({
@@ -251,11 +268,7 @@ export class Operations {
       generation,
       mountSources: await this.deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
     });
-    for (const mount of createSpec.HostConfig.Mounts ?? []) {
-      if (mount.Type === 'volume' && mount.Source && !(await engine.inspectVolume(mount.Source))) {
-        await engine.createVolume(mount.Source, { [WORKSPACE_LABEL]: ws.id });
-      }
-    }
+    await ensureWorkspaceVolumes(engine, ws.id, spec);
     const existing = await engine.inspectContainer(createSpec.name);
     let containerId: string;
     if (existing?.labels[GENERATION_LABEL] === String(generation)) {
@@ -268,7 +281,6 @@ export class Operations {
       }
       containerId = await engine.createContainer(createSpec);
     }
-    if (spec.bootstrap && !(await engine.statPath(containerId, BOOTSTRAP_PATH))) await installBootstrap(engine, containerId, spec.bootstrap.script);
     const gpuPlan = planGpus(spec, node.gpus, facts.osRelease);
     if (gpuPlan?.ldConfigDir && !(await engine.statPath(containerId, GPU_LD_CONF))) {
       await engine.putFiles(containerId, '/', [{ path: GPU_LD_CONF.slice(1), content: `${gpuPlan.ldConfigDir}\n`, mode: 0o644 }]);
@@ -283,13 +295,16 @@ export class Operations {
     await store.save(ws.record);
   }
 
-  private async startContainer(ws: Workspace): Promise<void> {
+  private async startContainer(ws: Workspace, spec: WorkspaceSpec): Promise<void> {
     const { engine } = this.deps;
     if (ws.containerId === null) throw new WorkspaceFailure('ContainerExited', 'no container to start');
-    // Only a workspace already running may skip the start; for any other the inspection would change nothing.
-    if (ws.phase === 'running' && (await engine.inspectContainer(ws.containerId))?.state.running) return;
-    ws.setPhase('starting');
     const containerId = ws.containerId;
+    const before = await engine.inspectContainer(containerId);
+    if (ws.phase === 'running' && before?.state.running) return;
+    await this.recheckBinds(containerId);
+    ws.setPhase('starting');
+    // Before every start, while the container is down: a script changed or added since the last start runs.
+    if (spec.bootstrap && !before?.state.running) await installBootstrap(engine, containerId, spec.bootstrap.script, spec.username ?? 'root', ws.users);
     const after = await timed(this.deps.metrics, 'start', async () => {
       await engine.startContainer(containerId);
       return engine.inspectContainer(containerId);
@@ -299,8 +314,17 @@ export class Operations {
     }
     ws.startedAt = after.state.startedAt;
     ws.setPhase('running');
-    if (ws.record.spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
-    this.boots.started(ws, this.startBootstrap(ws));
+    if (spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
+    this.boots.started(ws, this.startBootstrap(ws, spec));
+  }
+
+  /** The engine mounts each bind source again at every start: see container/mounts.ts recheckBinds. */
+  private async recheckBinds(containerId: string): Promise<void> {
+    const binds = (await this.deps.engine.inspectContainer(containerId))?.mounts.filter((m) => m.type === 'bind') ?? [];
+    if (binds.length === 0) return;
+    const node = await this.deps.nodeFacts();
+    const resolved = await this.deps.resolveMountSources(binds.map((b) => hostPathOf(b.source, node.engineHostRoot) ?? b.source));
+    recheckBinds(binds, resolved, node);
   }
 
   /** So the GPU driver's libraries are found by soname. Best effort: an image without ldconfig still runs. */
@@ -324,10 +348,10 @@ export class Operations {
   }
 
   /** Runs in the background: the Coder agent normally never exits. Its exit code, for the boot; null without a script. */
-  private startBootstrap(ws: Workspace): Promise<number> | null {
-    const script = ws.record.spec.bootstrap?.script;
+  private startBootstrap(ws: Workspace, spec: WorkspaceSpec): Promise<number> | null {
+    const script = spec.bootstrap?.script;
     if (!script || ws.containerId === null) return null;
-    const user = ws.record.spec.username ?? 'root';
+    const user = spec.username ?? 'root';
     const run = runBootstrap(this.deps.engine, ws.containerId, { script, user, workdir: ws.workdir ?? '/', log: ws.log, signal: ws.abort.signal });
     run.catch((err: unknown) => {
       if (!ws.abort.signal.aborted) ws.log.append('bootstrap', `bootstrap failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -335,21 +359,51 @@ export class Operations {
     return run;
   }
 
-  private async delete(ws: Workspace, purge: boolean): Promise<void> {
+  /**
+   * Removes the container, then (with purge) the workspace's volumes, then the record. One that cannot finish (a
+   * volume still in use) ends failed, naming what is left behind; the record keeps its pending delete, so a second
+   * DELETE or a daemon restart tries again. The purge flag is read when the volumes' turn comes: a second DELETE
+   * during this one may have widened it.
+   */
+  private async delete(ws: Workspace): Promise<void> {
     const { engine, store } = this.deps;
     ws.setPhase('deleting');
-    const existing = await engine.inspectContainer(containerName(ws.id));
-    if (existing) {
-      await this.stopContainer(existing.id, existing.config.stopSignal);
-      await engine.removeContainer(existing.id, { force: true });
+    const name = containerName(ws.id);
+    try {
+      const existing = await engine.inspectContainer(name);
+      if (existing) {
+        await this.stopContainer(existing.id, existing.config.stopSignal);
+        await engine.removeContainer(existing.id, { force: true });
+      }
+    } catch (err) {
+      throw deleteFailure(err, [`container ${name}`]);
     }
+    ws.containerId = null;
+    const purge = ws.record.pending?.op === 'delete' && ws.record.pending.purge;
     if (purge) {
-      for (const volume of await engine.listVolumes([`${WORKSPACE_LABEL}=${ws.id}`])) await engine.removeVolume(volume.name);
+      const leftBehind: string[] = [];
+      let firstError: unknown = null;
+      for (const volume of await engine.listVolumes([`${WORKSPACE_LABEL}=${ws.id}`])) {
+        try {
+          await engine.removeVolume(volume.name);
+        } catch (err) {
+          if (err instanceof EngineUnavailableError) throw err;
+          firstError ??= err;
+          leftBehind.push(`volume ${volume.name}`);
+        }
+      }
+      if (leftBehind.length > 0) throw deleteFailure(firstError, leftBehind);
     }
     await store.remove(ws.id);
-    ws.containerId = null;
     ws.log.append('info', purge ? 'deleted with its volumes' : 'deleted; volumes kept');
   }
+}
+
+/** A delete that could not finish, for the workspace's message; an unreachable engine is retried as it is. */
+function deleteFailure(err: unknown, leftBehind: readonly string[]): unknown {
+  if (err instanceof EngineUnavailableError) return err;
+  const failure = toWorkspaceFailure(err);
+  return new WorkspaceFailure(failure.reason, `delete could not finish: ${failure.message}; left behind: ${leftBehind.join(', ')}; DELETE again to retry`);
 }
 
 function summarise(gpus: readonly GpuSummary[]): GpuSummary[] {

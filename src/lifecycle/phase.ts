@@ -17,11 +17,15 @@ const FORWARD: Record<Phase, readonly Phase[]> = {
   deleting: [],
 };
 
-/** Any operation may interrupt any phase but deleting, which is final. */
-const INTERRUPTIONS: readonly Phase[] = ['pending', 'stopping', 'stopped', 'failed', 'deleting'];
+/**
+ * Any operation may interrupt any phase but deleting, which only a failed delete leaves (and a retried delete
+ * enters again). A create begins with a pull whatever phase an operation it replaced left behind (a rebuild asked
+ * for during a pull cancels that pull mid-way).
+ */
+const INTERRUPTIONS: readonly Phase[] = ['pending', 'pulling', 'stopping', 'stopped', 'failed', 'deleting'];
 
 export function canTransition(from: Phase, to: Phase): boolean {
-  if (from === 'deleting') return to === 'deleting';
+  if (from === 'deleting') return to === 'deleting' || to === 'failed';
   return FORWARD[from].includes(to) || INTERRUPTIONS.includes(to);
 }
 

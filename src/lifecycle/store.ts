@@ -1,11 +1,11 @@
 /**
- * Desired state on disk: one JSON file per workspace under <stateDir>/workspaces. Written atomically (temp file,
- * fsync, rename, fsync of the directory) so a daemon killed mid-write leaves the old or the new record, never a
- * torn one. Records hold secrets (pull auth, bootstrap script, env), so files are 0600 and the directory 0700.
+ * Desired state on disk: one JSON file per workspace under <stateDir>/workspaces, written atomically
+ * (../atomic-write.ts) so a daemon killed mid-write leaves the old or the new record, never a torn one. Records hold
+ * secrets (pull auth, bootstrap script, env), so files are 0600 and the directory 0700.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDir, TEMP_SUFFIX, writeFileAtomic } from '../atomic-write.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import type { SettledBoot } from './boot.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -28,6 +28,29 @@ export interface WorkspaceRecord {
   boot?: SettledBoot;
 }
 
+/** The record a file holds, or null when it is not one (not JSON, another id, or without the fields resume reads). */
+function asRecord(text: string, id: string): WorkspaceRecord | null {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof doc !== 'object' || doc === null) return null;
+  const r = doc as Partial<Record<keyof WorkspaceRecord, unknown>>;
+  const spec = r.spec as { image?: unknown } | null | undefined;
+  const valid =
+    r.id === id &&
+    typeof spec === 'object' &&
+    spec !== null &&
+    typeof spec.image === 'string' &&
+    (r.desired === 'running' || r.desired === 'stopped') &&
+    typeof r.generation === 'number' &&
+    typeof r.createdAt === 'string' &&
+    typeof r.restarts === 'number';
+  return valid ? (doc as WorkspaceRecord) : null;
+}
+
 export class StateStore {
   private readonly dir: string;
   private readonly writes = new KeyedQueue();
@@ -46,33 +69,35 @@ export class StateStore {
    * rename in whichever order they finish, and an older record could replace a newer one.
    */
   save(record: WorkspaceRecord): Promise<void> {
-    return this.writes.run(record.id, () => this.write(record));
+    return this.writes.run(record.id, () => writeFileAtomic(this.path(record.id), JSON.stringify(record, null, 2)));
   }
 
   remove(id: string): Promise<void> {
     return this.writes.run(id, async () => {
       await rm(this.path(id), { force: true });
-      await this.syncDir();
+      await syncDir(this.dir);
     });
   }
 
-  private async write(record: WorkspaceRecord): Promise<void> {
-    const target = this.path(record.id);
-    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const file = await open(temp, 'w', 0o600);
-    try {
-      await file.writeFile(JSON.stringify(record, null, 2));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, target);
-    await this.syncDir();
-  }
-
-  async loadAll(): Promise<WorkspaceRecord[]> {
+  /**
+   * Every record, by id. One that is not a record (torn by a crash outside the daemon, edited by hand) is set aside
+   * as `<name>.corrupt-<ms>`, so that the other workspaces still load; `onSetAside` hears of each. A read that
+   * fails (EIO) rejects: the record may be fine, and the daemon tries again.
+   */
+  async loadAll(onSetAside: (file: string, setAsideAs: string) => void = () => undefined): Promise<WorkspaceRecord[]> {
     const names = (await readdir(this.dir)).filter((n) => n.endsWith('.json'));
-    const records = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(this.dir, n), 'utf8')) as WorkspaceRecord));
+    const records: WorkspaceRecord[] = [];
+    for (const name of names) {
+      const file = join(this.dir, name);
+      const record = asRecord(await readFile(file, 'utf8'), name.slice(0, -'.json'.length));
+      if (record) {
+        records.push(record);
+        continue;
+      }
+      const aside = `${file}.corrupt-${Date.now()}`;
+      await rename(file, aside);
+      onSetAside(file, aside);
+    }
     return records.sort((a, b) => a.id.localeCompare(b.id));
   }
 
@@ -80,18 +105,9 @@ export class StateStore {
     return join(this.dir, `${id}.json`);
   }
 
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
-
   /** Leftovers of writes interrupted by a crash. */
   private async removeTempFiles(): Promise<void> {
     const names = await readdir(this.dir);
-    await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(join(this.dir, n), { force: true })));
+    await Promise.all(names.filter((n) => n.endsWith(TEMP_SUFFIX)).map((n) => rm(join(this.dir, n), { force: true })));
   }
 }

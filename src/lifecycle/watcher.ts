@@ -3,8 +3,9 @@
  * reconnects with `since` set to the last event seen, so nothing that happened in between is missed.
  */
 import type { Logger } from 'pino';
+import { backoffMs, pause } from '../backoff.js';
 import { WORKSPACE_LABEL } from '../container/labels.js';
-import type { Engine, EngineEvent } from '../engine/types.js';
+import type { EngineEvent, EngineEvents } from '../engine/types.js';
 
 export interface ContainerDeath {
   workspaceId: string;
@@ -21,7 +22,7 @@ export class ContainerWatcher {
   private wake = new AbortController();
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: EngineEvents,
     private readonly onDeath: (death: ContainerDeath) => void,
     private readonly log: Logger,
     /** The stream broke: events may be lost for good (an engine restart forgets its history). */
@@ -76,7 +77,7 @@ export class ContainerWatcher {
       }
       if (this.stopped()) break;
       this.wake = new AbortController();
-      await delay(Math.min(this.reconnectDelayMs * 2 ** Math.min(failures, 5), 30_000), AbortSignal.any([signal, this.wake.signal]));
+      await pause(backoffMs(failures + 1, { baseMs: this.reconnectDelayMs, maxMs: 30_000 }), AbortSignal.any([signal, this.wake.signal]));
     }
   }
 
@@ -97,16 +98,4 @@ export class ContainerWatcher {
     if (event.action !== 'die' || !workspaceId) return;
     this.onDeath({ workspaceId, containerId: event.id });
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

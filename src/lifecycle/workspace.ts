@@ -1,6 +1,6 @@
 /** One workspace in memory: its persisted record, its observed run state and its build log. */
 import type { FailureReason } from '../errors.js';
-import type { InitInfo } from '../image/facts.js';
+import type { InitInfo, PasswdEntry } from '../image/facts.js';
 import type { BootRun, BootStatus } from './boot.js';
 import { EventLog } from './event-log.js';
 import { canTransition, type Phase, TransitionError } from './phase.js';
@@ -40,6 +40,8 @@ export class Workspace {
   imageId: string | null = null;
   imageDigest: string | null = null;
   init: InitInfo | null = null;
+  /** The users of the container's image (its /etc/passwd): who owns the bootstrap file. */
+  users: PasswdEntry[] = [];
   /** The GPUs the container was given. */
   gpus: GpuSummary[] = [];
   startedAt: string | null = null;

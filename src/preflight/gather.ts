@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { Engine, EngineInfo } from '../engine/types.js';
+import type { EngineInfo, EngineSystem } from '../engine/types.js';
 import type { GpuNode } from '../gpu/plan.js';
 import type { HostFs } from '../host/host-fs.js';
 import { gpuCheck } from './gpu-check.js';
@@ -18,16 +18,19 @@ export interface PreflightSources {
   host: HostFs;
   /** The daemon's own files, where the host's mounts, the engine socket and the embedded data root must be. */
   daemonFiles: HostFs;
-  engine: Engine;
+  engine: EngineSystem;
   /** GPU discovery, which reads the same host with its own, library-aware view (--usr-lib-dir). */
   gpus: () => Promise<GpuNode>;
 }
 
-export type PreflightConfig = Pick<Config, 'hostRoot' | 'dockerHost' | 'engine' | 'runtime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot' | 'usrLibDir'>;
+export type PreflightConfig = Pick<
+  Config,
+  'hostRoot' | 'dockerHost' | 'engine' | 'runtime' | 'allowNonSysboxCvmRuntime' | 'cvmEnabled' | 'gpusEnabled' | 'dataRoot' | 'usrLibDir'
+>;
 
 const ENGINE_TIMEOUT_MS = 3000;
 
-async function engineFacts(engine: Engine): Promise<EngineInfo | { error: string }> {
+async function engineFacts(engine: EngineSystem): Promise<EngineInfo | { error: string }> {
   try {
     await engine.ping(ENGINE_TIMEOUT_MS);
     return await engine.info();
@@ -83,7 +86,7 @@ export async function runPreflight(sources: PreflightSources, config: PreflightC
     privilegedCheck(status, config.engine),
     hostMountsCheck(hostMounts),
     engineCheck(engineInfo ? { version: engineInfo.serverVersion } : { error: 'error' in info ? info.error : 'no answer' }, config.dockerHost),
-    runtimeCheck(engineInfo?.runtimes ?? null, config.runtime, cvm),
+    runtimeCheck(engineInfo?.runtimes ?? null, config.runtime, cvm, config.allowNonSysboxCvmRuntime),
     cvmOnly(userNamespacesCheck(userns), cvm),
     cvmOnly(homeStorageCheck(config.engine === 'embedded' ? config.dataRoot : (engineInfo?.dockerRootDir ?? config.dataRoot), mounts), cvm),
     istioCheck([tcp, tcp6]),

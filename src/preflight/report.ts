@@ -3,6 +3,8 @@
  * pure functions of facts gathered by gather.ts; this file holds the shared types, the checks of the engine
  * (reachable, runtime, cgroups) and of the kernel, and the assembly.
  */
+import { isSysboxRuntime } from '../config/schema.js';
+
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
 export interface Check {
@@ -56,7 +58,12 @@ export function engineCheck(engine: { version: string } | { error: string }, doc
   return { id: 'engine', status: 'fail', evidence: `${dockerHost}: ${engine.error}`, hint: 'start the engine, or check --docker-host and the hostPath mount of its socket' };
 }
 
-export function runtimeCheck(runtimes: string[] | null, cvmRuntime: string, cvmEnabled: boolean): Check {
+export function runtimeCheck(runtimes: string[] | null, cvmRuntime: string, cvmEnabled: boolean, allowNonSysbox: boolean): Check {
+  if (cvmEnabled && !isSysboxRuntime(cvmRuntime)) {
+    const evidence = `--runtime ${cvmRuntime} is not sysbox: CVMs would run without a user namespace (root inside is root on the host)`;
+    if (allowNonSysbox) return { id: 'runtime', status: 'warn', evidence: `${evidence}; allowed by --allow-non-sysbox-cvm-runtime`, hint: 'use sysbox-runc' };
+    return { id: 'runtime', status: 'fail', evidence, hint: 'use --runtime sysbox-runc, or --allow-non-sysbox-cvm-runtime true to accept that' };
+  }
   if (runtimes === null) {
     return cvmOnly({ id: 'runtime', status: 'fail', evidence: 'the engine does not answer', hint: 'start the engine, or check --docker-host' }, cvmEnabled);
   }

@@ -8,7 +8,8 @@ import type { WorkspaceSpec } from './workspace-spec.js';
 /** sha256 hex of the canonical JSON (keys sorted) of the spec without bootstrap, pullAuth, restartPolicy, pullPolicy. */
 export function specHash(spec: WorkspaceSpec): string {
   const relevant: Partial<WorkspaceSpec> = { ...spec };
-  // The bootstrap script runs inside a running workspace; credentials and policies only steer the daemon.
+  // The bootstrap script is written before each start, so a new one needs no new container; credentials and
+  // policies only steer the daemon.
   delete relevant.bootstrap;
   delete relevant.pullAuth;
   delete relevant.restartPolicy;

@@ -39,6 +39,7 @@ export async function drillR3(trials: number): Promise<DrillResult> {
       pulled: () => undefined,
       restarted: (reason) => restartsByReason.set(reason, (restartsByReason.get(reason) ?? 0) + 1),
       booted: () => undefined,
+      stateFileError: () => undefined,
     },
   });
   const events = new EngineEvents({ type: ['container'], event: ['die'] });

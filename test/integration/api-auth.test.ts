@@ -2,10 +2,13 @@
  * Bearer auth over a real socket: the daemon as `serve` builds it (startDaemon, real token file, test engine),
  * listening on 127.0.0.1:0. Every /v1 operation, enumerated from the served OpenAPI document so a new route cannot
  * be forgotten, answers 401 without a token, with a wrong one and with a prefix of the right one, and does not
- * with the right one. A rotated token file takes effect without a restart.
+ * with the right one. A rotated token file takes effect without a restart; an emptied or deleted one revokes the
+ * token until a good one is back. Failed attempts count per address (10 a minute, then 429), so the refusals of
+ * each operation come from a loopback address of their own (all of 127.0.0.0/8 reaches 127.0.0.1).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,26 +39,41 @@ describe('bearer auth over a real socket', () => {
   let base: string;
   let operations: Operation[];
 
-  /** One request of `op`; a PUT carries `{}` (refused by the schema if auth lets it through, so nothing is stored). */
-  async function call(op: Operation, authorization?: string): Promise<{ statusCode: number; body: string }> {
-    const url = `${base}${op.path.replaceAll('{id}', ABSENT_ID)}`;
+  let port: number;
+  let addresses = 0;
+  /** A loopback address no earlier request used (127.2.0.1, 127.2.0.2, ...). */
+  const freshAddress = (): string => {
+    addresses += 1;
+    return `127.2.${Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
+  };
+
+  /** One request of `op` from `from`; a PUT carries `{}` (refused by the schema if auth lets it through, so nothing is stored). */
+  function call(op: Operation, authorization?: string, from = '127.0.0.1'): Promise<{ statusCode: number; body: string; retryAfter?: string }> {
     const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
-    const init: RequestInit = { method: op.method, headers, signal: AbortSignal.timeout(10_000) };
-    if (op.method === 'PUT') {
-      headers['content-type'] = 'application/json';
-      init.body = '{}';
-    }
-    const res = await fetch(url, init);
-    return { statusCode: res.status, body: await res.text() };
+    const body = op.method === 'PUT' ? '{}' : undefined;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, localAddress: from, method: op.method, path: op.path.replaceAll('{id}', ABSENT_ID), headers, timeout: 10_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const retryAfter = res.headers['retry-after'];
+          resolve({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(retryAfter !== undefined && { retryAfter }) });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   const listWorkspaces: Operation = { method: 'GET', path: '/v1/workspaces' };
 
-  /** Polls until `authorization` is accepted; returns how long that took. */
+  /** Polls until `authorization` is accepted (each refused try from a fresh address); returns how long that took. */
   async function acceptedWithin(authorization: string, timeoutMs: number): Promise<number> {
     const started = Date.now();
     for (;;) {
-      const res = await call(listWorkspaces, authorization);
+      const res = await call(listWorkspaces, authorization, freshAddress());
       if (res.statusCode === 200) return Date.now() - started;
       expect(res.statusCode).toBe(401);
       if (Date.now() - started > timeoutMs) throw new Error(`the rotated token was not accepted within ${timeoutMs} ms`);
@@ -75,7 +93,8 @@ describe('bearer auth over a real socket', () => {
     );
     daemon = await startDaemon(config, pino({ level: 'silent' }));
     expect(await daemon.started).toBe(true);
-    base = `http://127.0.0.1:${String((daemon.app.server.address() as AddressInfo).port)}`;
+    port = (daemon.app.server.address() as AddressInfo).port;
+    base = `http://127.0.0.1:${String(port)}`;
 
     const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     operations = Object.entries(doc.paths)
@@ -107,9 +126,11 @@ describe('bearer auth over a real socket', () => {
       `Basic ${token}`,
       token,
     ];
+    expect(refused.length).toBeLessThan(10);
     for (const op of operations) {
+      const from = freshAddress();
       for (const authorization of refused) {
-        const res = await call(op, authorization);
+        const res = await call(op, authorization, from);
         expect(res.statusCode, `${op.method} ${op.path} with ${JSON.stringify(authorization)}`).toBe(401);
         expectApiError(res, 401, 'Unauthorized');
       }
@@ -135,7 +156,7 @@ describe('bearer auth over a real socket', () => {
     const second = newToken();
     await writeFile(tokenFile, `${second}\n`);
     expect(await acceptedWithin(`Bearer ${second}`, 2500)).toBeLessThanOrEqual(2500);
-    expectApiError(await call(listWorkspaces, `Bearer ${token}`), 401, 'Unauthorized');
+    expectApiError(await call(listWorkspaces, `Bearer ${token}`, freshAddress()), 401, 'Unauthorized');
 
     // Replaced by a rename, as Kubernetes swaps a secret's files.
     const third = newToken();
@@ -143,6 +164,31 @@ describe('bearer auth over a real socket', () => {
     await writeFile(staged, `${third}\n`);
     await rename(staged, tokenFile);
     expect(await acceptedWithin(`Bearer ${third}`, 2500)).toBeLessThanOrEqual(2500);
-    expectApiError(await call(listWorkspaces, `Bearer ${second}`), 401, 'Unauthorized');
+    expectApiError(await call(listWorkspaces, `Bearer ${second}`, freshAddress()), 401, 'Unauthorized');
+    token = third;
+  });
+
+  it('revokes the token when its file is emptied or deleted: 401 for everyone, /readyz unready; a new token brings /v1 back', async () => {
+    for (const revoke of [() => writeFile(tokenFile, ''), () => rm(tokenFile)]) {
+      await revoke();
+      await expect.poll(async () => (await call(listWorkspaces, `Bearer ${token}`, freshAddress())).statusCode, { timeout: 5000, interval: 50 }).toBe(401);
+      const ready = await fetch(`${base}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ status: 'unready' });
+      token = newToken();
+      await writeFile(tokenFile, `${token}\n`);
+      expect(await acceptedWithin(`Bearer ${token}`, 2500)).toBeLessThanOrEqual(2500);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    }
+  });
+
+  it('answers 429 with Retry-After after 10 failed attempts from one address, to the right token too; other addresses go on', async () => {
+    const from = freshAddress();
+    for (let i = 0; i < 10; i++) expectApiError(await call(listWorkspaces, `Bearer ${newToken()}`, from), 401, 'Unauthorized');
+    const blocked = await call(listWorkspaces, `Bearer ${token}`, from);
+    expectApiError(blocked, 429, 'TooManyRequests');
+    expect(Number(blocked.retryAfter)).toBeGreaterThan(0);
+    expect(Number(blocked.retryAfter)).toBeLessThanOrEqual(60);
+    expect((await call(listWorkspaces, `Bearer ${token}`)).statusCode).toBe(200);
   });
 });

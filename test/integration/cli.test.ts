@@ -45,10 +45,18 @@ describe('usage', () => {
     [['serve'], { CVM_ENABLED: 'maybe' }, 'CVM_ENABLED'],
     [['serve'], { CODER_INNER_IMAGE: 'x', CODER_CPUS: 'lots' }, 'CODER_CPUS'],
     [['serve'], { CODER_INNER_IMAGE: 'x', CODER_MOUNTS: '/a:/b:rx' }, 'CODER_MOUNTS'],
+    // Checked at load: a source outside the allowed roots would leave the daemon ready without its boot workspace.
+    [['serve', '--allowed-mount-root', '/srv/coder'], { CODER_INNER_IMAGE: 'x', CODER_MOUNTS: '/var/lib/elsewhere:/b' }, 'CODER_MOUNTS'],
     [['frobnicate'], {}, 'frobnicate'],
     // Without a token file /v1 is open, so only loopback may be listened on.
     [['serve', '--listen', '0.0.0.0:7070'], {}, '--listen'],
     [['serve', '--token-file', '/nonexistent/token'], {}, '--token-file'],
+    // An allowed mount root that is, contains or lies in a protected path (docs/security.md).
+    [['serve', '--allowed-mount-root', '/'], {}, '--allowed-mount-root: / cannot be an allowed mount root: it is the host root'],
+    [['serve', '--allowed-mount-root', '/var/lib'], {}, '--allowed-mount-root: /var/lib cannot be an allowed mount root: it contains /var/lib/docker'],
+    [['serve', '--state-dir', '/srv/cvm/state'], { CVM_ALLOWED_MOUNT_ROOTS: '/srv/cvm' }, 'it contains /srv/cvm/state'],
+    // A CVM runtime that is not sysbox, without the escape flag.
+    [['serve', '--runtime', 'runc'], {}, '--runtime: runc is not sysbox'],
   ])('%j %j exits 2 with one line naming the field', async (args, env, field) => {
     const { code, stderr, stdout } = await cli(args, env);
     expect(code).toBe(2);

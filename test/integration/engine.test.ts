@@ -274,7 +274,7 @@ describe('volumes', () => {
     await engine.createVolume(name, { ...labels, 'cvm-test.engine-volume': name });
 
     const details = await engine.inspectVolume(name);
-    expect(details).toMatchObject({ name, labels: { [labelKey]: labelValue, 'cvm-test.engine-volume': name } });
+    expect(details).toMatchObject({ name, labels: { [labelKey]: labelValue, 'cvm-test.engine-volume': name }, driver: 'local', options: {} });
     expect(details?.mountpoint).not.toBe('');
     expect((await engine.listVolumes([runLabel, own])).map((v) => v.name)).toEqual([name]);
 

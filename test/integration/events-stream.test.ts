@@ -23,7 +23,7 @@ import { requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { ManagerHarness, sleep } from '../support/manager.js';
 
-const TOKEN = 'events-stream-test-token';
+const TOKEN = 'events-stream-test-token-5e0c9b1d7a3f';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 /** Polls `condition` until it holds; the error names what was awaited. */
@@ -146,6 +146,7 @@ describe('GET /v1/workspaces/{id}/events over a real socket', () => {
       manager: h.manager,
       metrics,
       readiness: new Readiness(h.engine, { cvmEnabled: h.config.cvmEnabled, cvmRuntime: h.config.runtime, started: () => true }),
+      api: 'full',
       tokens,
       started: () => true,
       cvmRuntime: h.config.runtime,

@@ -14,8 +14,9 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
+import { allowedRootRefusal } from '../../src/container/protected-paths.js';
 import { type Daemon, startDaemon } from '../../src/daemon/run.js';
-import { engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
+import { docker, engineRequest, removeLabelled, requireTestEngine, testDockerHost } from '../support/engine.js';
 import { buildCorpus, type HostileCase } from '../support/hostile-corpus.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 
@@ -42,13 +43,14 @@ function codeOf(status: number, body: string): string {
 function send(port: number, c: HostileCase, id: string): Promise<Outcome> {
   if (c.kind === 'raw') {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port });
+      const socket = connect({ host: '127.0.0.1', port, ...(c.from !== undefined && { localAddress: c.from }) });
       const chunks: Buffer[] = [];
       socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
       socket.on('data', (chunk: Buffer) => chunks.push(chunk));
       socket.on('error', reject);
       socket.on('close', () => {
-        const text = Buffer.concat(chunks).toString('latin1');
+        // Several requests on one connection get several answers: the last one decides.
+        const text = Buffer.concat(chunks).toString('latin1').split(/(?=HTTP\/1\.[01] \d{3} )/).at(-1) ?? '';
         const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
         resolve({ status, code: codeOf(status, text.slice(text.indexOf('\r\n\r\n') + 4)) });
       });
@@ -58,7 +60,8 @@ function send(port: number, c: HostileCase, id: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const body = c.body === undefined ? undefined : Buffer.from(c.body, 'utf8');
     const headers = { ...c.headers, ...(body ? { 'content-length': String(body.length) } : {}) };
-    const req = request({ host: '127.0.0.1', port, method: c.method, path: c.path.replaceAll('{id}', id), headers, timeout: 30_000 }, (res) => {
+    const target = { host: '127.0.0.1', port, method: c.method, path: c.path.replaceAll('{id}', id), headers, timeout: 30_000 };
+    const req = request({ ...target, ...(c.from !== undefined && { localAddress: c.from }) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
@@ -100,6 +103,8 @@ describe('the hostile-input corpus against the running daemon', () => {
   let daemon: Daemon;
   let port: number;
   let corpus: HostileCase[];
+  let engineRoot: string;
+  let foreignVolumes: { volume: string; id?: string }[] = [];
 
   beforeAll(async () => {
     await requireTestEngine({ images: [BUSYBOX_IMAGE] });
@@ -113,29 +118,41 @@ describe('the hostile-input corpus against the running daemon', () => {
     await writeFile(configFile, JSON.stringify({ shutdownPolicy: 'keep' }));
     await mkdir(allowedRoot);
     const engineSocket = new URL(testDockerHost()).pathname;
+    engineRoot = (JSON.parse((await engineRequest('GET', '/info')).body) as { DockerRootDir: string }).DockerRootDir;
     const links: Record<string, string> = {
       sock: engineSocket, root: '/', etc: '/etc', 'proc-root': '/proc/self/root', up: '../../../../../..', state: stateDir, token: tokenFile,
       config: configFile, usr: '/usr', dangling: '/nonexistent/x', loop: 'loop', chain: 'up', 'var-lib-docker': '/var/lib/docker', 'dev-mem': '/dev/mem',
-      'sys-cgroup': '/sys/fs/cgroup', 'proc-1-root': '/proc/1/root',
+      'sys-cgroup': '/sys/fs/cgroup', 'proc-1-root': '/proc/1/root', kubelet: '/var/lib/kubelet', containerd: '/run/containerd',
+      sysbox: '/var/lib/sysbox', boot: '/boot', 'engine-root': engineRoot, 'engine-volumes': path.join(engineRoot, 'volumes'),
     };
     for (const [name, target] of Object.entries(links)) await symlink(target, path.join(allowedRoot, name));
+    // The engine's data root under an allowed root, when its parent holds nothing serve refuses (the test engine's does not).
+    const engineParent = path.dirname(engineRoot);
+    const extraRoots = allowedRootRefusal(engineParent, [stateDir, tokenFile, configFile, path.dirname(engineSocket)]) === null ? ['--allowed-mount-root', engineParent] : [];
+    console.log(`hostile-input corpus: the engine's data root ${engineRoot} is ${extraRoots.length > 0 ? `under the allowed root ${engineParent}` : 'under no allowed root (its parent holds a protected path)'}`);
+    // The bind volume carries the label of the workspace its cases PUT, so that only its options refuse it.
+    foreignVolumes = [{ volume: `${PREFIX}-bind`, id: `${PREFIX}-bindowner` }, { volume: `${PREFIX}-nolabel` }, { volume: `${PREFIX}-other-home` }];
+    await docker(['volume', 'create', '--opt', 'type=none', '--opt', 'o=bind', '--opt', `device=${path.dirname(engineSocket)}`, '--label', `${WORKSPACE_LABEL}=${PREFIX}-bindowner`, `${PREFIX}-bind`]);
+    await docker(['volume', 'create', `${PREFIX}-nolabel`]);
+    await docker(['volume', 'create', '--label', `${WORKSPACE_LABEL}=${PREFIX}-other`, `${PREFIX}-other-home`]);
     const config = loadConfig(
       ['--listen', '127.0.0.1:0', '--token-file', tokenFile, '--config', configFile, '--state-dir', stateDir, '--docker-host', testDockerHost(),
-        // Roots that contain forbidden paths are allowed on purpose: the forbidden ones must be refused anyway.
-        '--allowed-mount-root', allowedRoot, '--allowed-mount-root', '/var/lib', '--allowed-mount-root', '/run', '--allowed-mount-root', tmpdir()],
+        // serve refuses an allowed root that holds a protected path (the daemon's own files in tmpdir() included).
+        '--allowed-mount-root', allowedRoot, ...extraRoots],
       {},
     );
     daemon = await startDaemon(config, pino({ level: 'silent' }));
     expect(await daemon.started).toBe(true);
     port = (daemon.app.server.address() as AddressInfo).port;
     corpus = buildCorpus({
-      image: BUSYBOX_IMAGE, token, allowedRoot, escapeLinks: Object.keys(links), daemonFiles: [tokenFile, stateDir, configFile, engineSocket],
+      image: BUSYBOX_IMAGE, token, allowedRoot, escapeLinks: Object.keys(links), daemonFiles: [tokenFile, stateDir, configFile, engineSocket], foreignVolumes, engineRoot,
     });
   });
   afterAll(async () => {
     for (const step of daemon.shutdownSteps) await step(Date.now() + 10_000);
     // Only if a case slipped through: remove what it made, by its own id (the engine is shared).
     for (const id of await ourWorkspaceIds()) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
+    for (const { volume } of foreignVolumes) await docker(['volume', 'rm', '-f', volume]);
     await rm(dir, { recursive: true, force: true });
   });
 

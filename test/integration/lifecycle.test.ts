@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkspaceNotFoundError } from '../../src/errors.js';
+import { BOOTSTRAP_PATH } from '../../src/lifecycle/bootstrap.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE, NO_SLEEP_IMAGE } from '../support/images.js';
@@ -125,17 +126,60 @@ describe('workspace lifecycle (manager against the test engine)', () => {
     expect(await volumesOfWorkspace(id)).toEqual([]);
   });
 
-  it('runs the bootstrap script as the workspace user and logs its output', async () => {
+  it('a purge whose volume another workspace uses ends failed, naming it; a second DELETE finishes it', async () => {
+    const owner = h.id('purge-owner');
+    const other = h.id('purge-other');
+    const volume = `cvm-${owner}-home`;
+    await h.manager.put(owner, busybox());
+    await h.waitFor(owner, 'running');
+    await h.manager.put(other, busybox({ home: { volume } }));
+    await h.waitFor(other, 'running');
+
+    await h.manager.delete(owner, true);
+    await h.manager.idle();
+    const failed = h.manager.get(owner);
+    expect(failed.phase).toBe('failed');
+    expect(failed.message).toMatch(new RegExp(`in use.*; left behind: volume ${volume}; DELETE again to retry$`));
+    expect(await containersOfWorkspace(owner)).toEqual([]);
+
+    await h.manager.delete(other, false);
+    await h.manager.idle();
+    await h.manager.delete(owner, true);
+    await h.manager.idle();
+    expect(() => h.manager.get(owner)).toThrow(WorkspaceNotFoundError);
+    expect(await volumesOfWorkspace(owner)).toEqual([]);
+  });
+
+  it('runs the bootstrap script as the workspace user and logs its output; a changed script runs at the next start', async () => {
     const id = h.id('bootstrap');
-    await h.manager.put(id, busybox({ username: 'coder', bootstrap: { script: '#!/bin/sh\necho hello-$(id -un)' } }));
+    const name = `cvm-${id}`;
+    const spec = (script: string): WorkspaceSpec => busybox({ username: 'coder', bootstrap: { script } });
+    await h.manager.put(id, spec('#!/bin/sh\necho hello-$(id -un)'));
     await h.waitFor(id, 'running');
     const log = h.manager.workspace(id)?.log;
     if (!log) throw new Error(`no log for ${id}`);
-    const deadline = Date.now() + 15_000;
-    const bootstrapLines = (): string[] => log.snapshot().filter((e) => e.kind === 'bootstrap').map((e) => e.message);
-    while (!bootstrapLines().some((line) => /exited with code/.test(line)) && Date.now() < deadline) await sleep(100);
-    expect(bootstrapLines()).toContain('hello-coder');
-    expect(bootstrapLines()).toContain('bootstrap exited with code 0');
+    const bootstrapLines = async (count: number): Promise<string[]> => {
+      const deadline = Date.now() + 15_000;
+      const lines = (): string[] => log.snapshot().filter((e) => e.kind === 'bootstrap').map((e) => e.message);
+      while (lines().filter((line) => /exited with code/.test(line)).length < count && Date.now() < deadline) await sleep(100);
+      return lines();
+    };
+    expect(await bootstrapLines(1)).toEqual(expect.arrayContaining(['hello-coder', 'bootstrap exited with code 0']));
+    // Only the workspace user may read it (it carries the agent's token), even inside the CVM's user namespace.
+    expect(await docker(['exec', name, 'stat', '-c', '%U:%G %a', BOOTSTRAP_PATH])).toBe('coder:coder 500');
+
+    const { status } = await h.manager.put(id, spec('echo second-$(id -un)'));
+    expect(status.outdated).toBe(false);
+    await h.manager.restart(id);
+    await h.manager.idle();
+    expect(await bootstrapLines(2)).toContain('second-coder');
+  });
+
+  it('writes a root workspace’s bootstrap file 0700', async () => {
+    const id = h.id('bootstrap-root');
+    await h.manager.put(id, busybox({ bootstrap: { script: 'echo as-$(id -un)' } }));
+    await h.waitFor(id, 'running');
+    expect(await docker(['exec', `cvm-${id}`, 'stat', '-c', '%U:%G %a', BOOTSTRAP_PATH])).toBe('root:root 700');
   });
 
   it('stop, start and restart keep the same container', async () => {

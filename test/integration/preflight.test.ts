@@ -79,6 +79,17 @@ describe('cvm-supervisor preflight', () => {
     expect(report.checks.find((c) => c.id === 'runtime')).toMatchObject({ status: 'fail', hint: expect.stringContaining('sysbox-runc-missing') as unknown });
   });
 
+  it('exits 1 for a CVM runtime that is not sysbox, registered as it is; the escape flag turns the failure into a warning', async () => {
+    const refused = await cli(['preflight', '--json', ...engine, '--runtime', 'runc']);
+    expect(refused.code).toBe(1);
+    expect((JSON.parse(refused.stdout) as PreflightReport).checks.find((c) => c.id === 'runtime')).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringContaining('--runtime runc is not sysbox') as unknown,
+    });
+    const allowed = await cli(['preflight', '--json', ...engine, '--runtime', 'runc', '--allow-non-sysbox-cvm-runtime', 'true']);
+    expect((JSON.parse(allowed.stdout) as PreflightReport).checks.find((c) => c.id === 'runtime')?.status).toBe('warn');
+  });
+
   it('reads the host through --host-root: user namespaces off fail, and only warn with CVMs disabled', async () => {
     const enabled = await cli(['preflight', '--json', ...engine, '--host-root', hostRoot]);
     expect(enabled.code).toBe(1);

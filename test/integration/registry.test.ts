@@ -14,7 +14,7 @@ import type { LogEvent } from '../../src/lifecycle/event-log.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
-import { ManagerHarness, sleep } from '../support/manager.js';
+import { containersOfWorkspace, ManagerHarness, sleep } from '../support/manager.js';
 import { REGISTRY_USER, TestRegistry } from '../support/registry.js';
 import { SlowProxy } from '../support/slow-proxy.js';
 
@@ -127,6 +127,26 @@ describe('image pulls from an authenticated registry', () => {
       expect(status.reason).toBe(reason);
       const log = other.manager.workspace(id)?.log.snapshot() ?? [];
       expect(log.filter((e) => /^attempt /.test(e.message))).toHaveLength(1);
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  // docs/security.md: the image cache is the node's, shared by every workspace on it.
+  it('a private image in the cache starts for a workspace without credentials under if-not-present; always checks its access', async () => {
+    const ref = await pushUnique('shared-cache');
+    const other = await ManagerHarness.create('registry-cache');
+    try {
+      const withCredentials = other.id('with');
+      await other.manager.put(withCredentials, spec(ref, withAuth({ [registry.host]: { auth: b64(`${REGISTRY_USER}:${PASSWORD}`) } })));
+      await other.waitFor(withCredentials, 'running', 60_000);
+      const cached = other.id('cached');
+      await other.manager.put(cached, spec(ref));
+      expect((await other.waitFor(cached, 'running', 60_000)).image.digest).toBe(await registry.manifestDigest('cvm/shared-cache', '1'));
+      const checked = other.id('checked');
+      await other.manager.put(checked, spec(ref, { pullPolicy: 'always' }));
+      expect((await other.waitFor(checked, 'failed', 60_000)).reason).toBe('ImagePullAuthFailed');
+      expect(await containersOfWorkspace(checked)).toEqual([]);
     } finally {
       await other.cleanup();
     }

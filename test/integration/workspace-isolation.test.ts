@@ -137,7 +137,7 @@ describe(`the security boundary, from the engine and from inside a CVM (CVM runt
     const raw = (await inspectRaw(`cvm-${id}`)) as unknown as RawContainer;
     // The same policy function that guards every spec the daemon sends, applied to what the engine actually made.
     expect(() => { assertSafe({ HostConfig: raw.HostConfig } as unknown as ContainerCreateSpec, {
-      engineHostRoot: '/', protectedHostPaths: [stateDir, tokenFile, path.dirname(new URL(testDockerHost()).pathname)],
+      engineHostRoot: '/', protectedHostPaths: [stateDir, tokenFile, path.dirname(new URL(testDockerHost()).pathname)], allowedMountRoots: [shared],
     }); }).not.toThrow();
     expect(raw.HostConfig.Privileged).toBe(false);
     expect(raw.HostConfig.Memory).toBe(256 * 1024 * 1024);

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { expect } from 'vitest';
-import { type App, buildApp } from '../../src/api/app.js';
+import { type App, buildApp, type HttpTimeouts } from '../../src/api/app.js';
+import type { AuthLimit } from '../../src/api/auth-limit.js';
 import type { TokenFile } from '../../src/api/auth.js';
 import { Readiness } from '../../src/api/readiness.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -45,6 +46,9 @@ export interface ApiOptions {
   /** Overrides whether /v1 counts as started; by default it is started exactly when init ran. */
   started?: boolean;
   tokens?: TokenFile | null;
+  api?: 'full' | 'probes-only';
+  authLimit?: AuthLimit;
+  timeouts?: HttpTimeouts;
   /** The app's logger; silent by default. */
   logger?: Logger;
 }
@@ -69,7 +73,10 @@ export async function buildApiUnderTest(options: ApiOptions): Promise<ApiUnderTe
     manager,
     metrics,
     readiness,
+    api: options.api ?? 'full',
     tokens: options.tokens ?? null,
+    ...(options.authLimit && { authLimit: options.authLimit }),
+    ...(options.timeouts && { timeouts: options.timeouts }),
     started: () => started,
     cvmRuntime: config.runtime,
     cvmEnabled: config.cvmEnabled,

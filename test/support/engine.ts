@@ -82,14 +82,19 @@ function expectStatus(response: EngineResponse, expected: readonly number[], wha
   if (!expected.includes(response.status)) throw new Error(`${what}: ${response.status} ${response.body}`);
 }
 
-/** Removes every container (with its anonymous volumes) and then every volume carrying `label` ("key" or "key=value"). */
-export async function removeLabelled(label: string): Promise<void> {
+/** Removes every container (with its anonymous volumes) carrying `label` ("key" or "key=value"). */
+export async function removeContainersLabelled(label: string): Promise<void> {
   const containers = await engineRequest('GET', `/containers/json?all=true&filters=${labelFilter(label)}`);
   expectStatus(containers, [200], 'list containers');
   for (const { Id } of JSON.parse(containers.body) as { Id: string }[]) {
     const removed = await engineRequest('DELETE', `/containers/${Id}?force=true&v=true`);
     expectStatus(removed, [204, 404], `remove container ${Id}`);
   }
+}
+
+/** Removes every container (with its anonymous volumes) and then every volume carrying `label` ("key" or "key=value"). */
+export async function removeLabelled(label: string): Promise<void> {
+  await removeContainersLabelled(label);
   const volumes = await engineRequest('GET', `/volumes?filters=${labelFilter(label)}`);
   expectStatus(volumes, [200], 'list volumes');
   for (const { Name } of (JSON.parse(volumes.body) as { Volumes: { Name: string }[] | null }).Volumes ?? []) {

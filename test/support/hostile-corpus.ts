@@ -4,7 +4,12 @@
  * the answer; a case that slipped through would create a container, which the test counts.
  *
  * `expect` is the API's `error.code`; for requests that Node's HTTP parser refuses before fastify sees them, it is
- * `HTTP<status>` (those answers carry no API error body).
+ * `HTTP<status>` (those answers carry no API error body). A raw case that sends several requests on one connection
+ * is judged by the last answer.
+ *
+ * Failed token attempts count against the caller's address (10 a minute, then 429), so each case that fails auth
+ * comes from its own loopback address (`from`, in 127.0.0.0/8, which all reaches the daemon on 127.0.0.1): its
+ * own answer, not the cases around it, decides its code. The limit itself is one case, from its own address too.
  */
 
 export interface HttpCase {
@@ -16,6 +21,8 @@ export interface HttpCase {
   headers: Record<string, string>;
   body?: string;
   expect: string;
+  /** The local address to send from; 127.0.0.1 when absent. */
+  from?: string;
 }
 
 /** Bytes written to the socket as they are (malformed HTTP that a client library would refuse to send). */
@@ -24,6 +31,7 @@ export interface RawCase {
   category: string;
   text: string;
   expect: string;
+  from?: string;
 }
 
 export type HostileCase = HttpCase | RawCase;
@@ -37,6 +45,13 @@ export interface CorpusContext {
   escapeLinks: string[];
   /** The daemon's own files and the engine socket, in host terms. */
   daemonFiles: string[];
+  /**
+   * Volumes on the engine that a workspace may not use: bind options, no label, another workspace's. `id` is the
+   * workspace the PUT is for (the one the volume's label names, so that only its options refuse it); default fresh.
+   */
+  foreignVolumes: { volume: string; id?: string }[];
+  /** The engine's data root (DockerRootDir); it lies under an allowed root when the daemon could allow its parent. */
+  engineRoot: string;
 }
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -175,6 +190,24 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
     putSpec('forbidden mounts', { ...base, mounts: [{ source: ctx.allowedRoot, target }] });
   }
   for (const path of ['/', '/proc', '/dev/x', 'home']) putSpec('forbidden mounts', { ...base, home: { path } });
+  // Protected in host terms: the kubelet (every pod's secrets), containerd, sysbox, system files.
+  for (const source of ['/var/lib/kubelet', '/var/lib/kubelet/pods', '/var/lib/containerd', '/run/containerd', '/var/lib/sysbox', '/run/sysbox',
+    '/usr', '/usr/lib', '/boot', '/root', '/lib/modules']) {
+    putSpec('forbidden mounts', { ...base, mounts: [{ source, target: '/mnt/x' }] });
+  }
+  // The engine's data root, from under an allowed root.
+  for (const source of [ctx.engineRoot, `${ctx.engineRoot}/volumes`, `${ctx.engineRoot}/containers`, `${ctx.engineRoot}/overlay2`]) {
+    putSpec('engine data root', { ...base, mounts: [{ source, target: '/mnt/x' }] });
+    putSpec('engine data root', { ...base, mounts: [{ source, target: '/mnt/x', readOnly: true }] });
+  }
+
+  // Named volumes the daemon did not make for the workspace, and one volume for two purposes.
+  for (const { volume, id } of ctx.foreignVolumes) {
+    for (const spec of [{ ...base, home: { volume } }, { ...base, home: { volume, path: '/home/coder' } }, { ...base, dockerData: { volume } }]) {
+      put('named volumes', JSON.stringify(spec), 'InvalidSpec', json, `/v1/workspaces/${id ?? '{id}'}`);
+    }
+  }
+  putSpec('named volumes', { ...base, home: { volume: 'cvm-same' }, dockerData: { volume: 'cvm-same' } });
 
   // Invalid image references: empty, spaced, control characters, non-ASCII.
   for (const image of ['', ' ', `${ctx.image} `, ` ${ctx.image}`, 'a b', 'busybox\tlatest', 'busybox\r\n', 'bücher', `${ctx.image}\u0000`, 'x'.repeat(1025)]) {
@@ -212,11 +245,45 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
 
   // Header abuse: auth, content types, ids in the URL, methods, queries, malformed HTTP.
   const goodBody = JSON.stringify(base);
+  let addresses = 0;
+  /** A loopback address of its own for a case that fails auth (127.1.0.1, 127.1.0.2, ...). */
+  const ownAddress = (): string => {
+    addresses += 1;
+    return `127.1.${Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
+  };
+  const unauthorized = (authorization: string | undefined, category = 'header abuse'): void => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(authorization !== undefined && { authorization }) };
+    cases.push({ kind: 'http', category, method: 'PUT', path: '/v1/workspaces/{id}', headers, body: goodBody, expect: 'Unauthorized', from: ownAddress() });
+  };
   for (const authorization of ['', 'Bearer', 'Bearer ', `Bearer ${ctx.token}x`, `Bearer ${ctx.token.slice(0, -1)}`, `Basic ${ctx.token}`, ctx.token,
     `Bearer ${'a'.repeat(8000)}`, `Bearer ${ctx.token} ${ctx.token}`, `Bearer\t${ctx.token}x`, 'Bearer null', 'Bearer undefined', `Token ${ctx.token}`]) {
-    put('header abuse', goodBody, 'Unauthorized', { authorization, 'content-type': 'application/json' });
+    unauthorized(authorization);
   }
-  put('header abuse', goodBody, 'Unauthorized', { 'content-type': 'application/json' });
+  unauthorized(undefined);
+
+  // Tokens that are never valid, whatever the file says: short ones and known placeholders.
+  for (const token of ['a', 'changeme', 'token', 'secret', 'x'.repeat(31), 'REPLACE-WITH-A-LONG-RANDOM-TOKEN', 'replace-with-a-long-random-token', ctx.token.toUpperCase()]) {
+    unauthorized(`Bearer ${token}`, 'tokens and auth headers');
+  }
+  // Malformed Authorization headers: other schemes, stray separators, the token split or doubled, other encodings.
+  for (const authorization of [`Bearer  ${ctx.token}x`, `Bearer ${ctx.token};`, `Bearer ${ctx.token},`, `Bearer "${ctx.token}"`, `Bearer=${ctx.token}`,
+    `Bearer:${ctx.token}`, `${ctx.token} Bearer`, `Bearer ${Buffer.from(ctx.token).toString('base64')}`, `Bearer ${encodeURIComponent(`${ctx.token} `)}`,
+    `Bearer ${ctx.token.slice(0, 16)} ${ctx.token.slice(16)}`, `Bearer ${ctx.token},Bearer ${ctx.token}`, `Digest ${ctx.token}`, `Bearer ${'%00'.repeat(20)}`]) {
+    unauthorized(authorization, 'tokens and auth headers');
+  }
+  const raw = (text: string, expect: string, from?: string, category = 'tokens and auth headers'): void => {
+    cases.push({ kind: 'raw', category, text, expect, ...(from !== undefined && { from }) });
+  };
+  const request = (authorization: string, close = false): string =>
+    `GET /v1/workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  // Bytes no client library sends: NUL, non-Latin-1, a second Authorization header (Node keeps the first).
+  raw(request(`Bearer ${ctx.token}\u0000`, true), 'HTTP400', ownAddress());
+  raw(request(`Bearer ${ctx.token}\u00a0`, true), 'Unauthorized', ownAddress());
+  raw(`GET /v1/workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nAuthorization: Bearer ${ctx.token}\r\nConnection: close\r\n\r\n`, 'Unauthorized', ownAddress());
+  // Huge headers: an Authorization header past Node's 16 KiB header limit.
+  raw(request(`Bearer ${'a'.repeat(20_000)}`, true), 'HTTP431', ownAddress());
+  // Many failed auths on one connection: the 11th wrong token in a minute gets 429, and so does the right token after it.
+  raw(`${Array.from({ length: 11 }, (_, i) => request(`Bearer guess-${String(i)}-${'0'.repeat(32)}`)).join('')}${request(`Bearer ${ctx.token}`, true)}`, 'TooManyRequests', ownAddress());
   // fastify parses text/plain as a string, which the schema then refuses as not an object.
   put('header abuse', goodBody, 'InvalidSpec', { ...auth, 'content-type': 'text/plain' });
   for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'application/xml', 'text/json']) {
@@ -237,21 +304,21 @@ export function buildCorpus(ctx: CorpusContext): HostileCase[] {
   for (const query of ['follow=2', 'follow=yes']) {
     cases.push({ kind: 'http', category: 'header abuse', method: 'GET', path: `/v1/workspaces/{id}/events?${query}`, headers: auth, expect: 'InvalidRequest' });
   }
-  const raw = (text: string, expect: string): void => {
-    cases.push({ kind: 'raw', category: 'header abuse', text, expect });
-  };
   const head = `Authorization: Bearer ${ctx.token}\r\nHost: x\r\n`;
-  raw(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}Content-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 'HTTP400');
-  raw(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}Content-Type: application/json\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{"a":1}`, 'HTTP400');
-  raw(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}X-Bad\u0000Name: 1\r\n\r\n`, 'HTTP400');
-  raw(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}X-Bad: a\u0000b\r\n\r\n`, 'HTTP400');
-  raw(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}X-Huge: ${'a'.repeat(20_000)}\r\n\r\n`, 'HTTP431');
-  raw(`GET /v1/workspaces/${'a'.repeat(20_000)} HTTP/1.1\r\n${head}\r\n`, 'HTTP431');
-  raw(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}${Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n')}\r\n\r\n`, 'HTTP431');
-  raw(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, 'HTTP400');
-  raw('GARBAGE\r\n\r\n', 'HTTP400');
-  raw(`PUT /v1/workspaces/{id} HTTP/9.9\r\n${head}\r\n`, 'HTTP400');
-  raw(`PUT /v1/workspaces/{id}\u0000 HTTP/1.1\r\n${head}\r\n`, 'HTTP400');
-  raw(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head} folded: header\r\n\r\n`, 'HTTP400');
+  const abuse = (text: string, expect: string): void => {
+    raw(text, expect, undefined, 'header abuse');
+  };
+  abuse(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}Content-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 'HTTP400');
+  abuse(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}Content-Type: application/json\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{"a":1}`, 'HTTP400');
+  abuse(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}X-Bad\u0000Name: 1\r\n\r\n`, 'HTTP400');
+  abuse(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}X-Bad: a\u0000b\r\n\r\n`, 'HTTP400');
+  abuse(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}X-Huge: ${'a'.repeat(20_000)}\r\n\r\n`, 'HTTP431');
+  abuse(`GET /v1/workspaces/${'a'.repeat(20_000)} HTTP/1.1\r\n${head}\r\n`, 'HTTP431');
+  abuse(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}${Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n')}\r\n\r\n`, 'HTTP431');
+  abuse(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, 'HTTP400');
+  abuse('GARBAGE\r\n\r\n', 'HTTP400');
+  abuse(`PUT /v1/workspaces/{id} HTTP/9.9\r\n${head}\r\n`, 'HTTP400');
+  abuse(`PUT /v1/workspaces/{id}\u0000 HTTP/1.1\r\n${head}\r\n`, 'HTTP400');
+  abuse(`PUT /v1/workspaces/{id} HTTP/1.1\r\n${head} folded: header\r\n\r\n`, 'HTTP400');
   return cases;
 }

@@ -24,7 +24,7 @@ import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
 import type { Phase } from '../../src/lifecycle/phase.js';
 import type { WorkspaceStatus } from '../../src/lifecycle/workspace.js';
 import { createLogger } from '../../src/log.js';
-import { engineRequest, removeLabelled, testDockerHost } from './engine.js';
+import { engineRequest, removeContainersLabelled, removeLabelled, testDockerHost } from './engine.js';
 
 /** The real engine adapter, seeing only this harness's workspaces and inspection containers when it lists. */
 export class ScopedEngine extends DockerEngine {
@@ -132,6 +132,8 @@ export class ManagerHarness {
   /** Every manager shuts down leaving containers as they are, then this harness's containers and volumes go. */
   async cleanup(): Promise<void> {
     for (const manager of this.managers) await manager.shutdown('keep');
+    // Containers first: one workspace's container may hold another's volume (a case a test expects refused).
+    for (const id of this.usedIds) await removeContainersLabelled(`${WORKSPACE_LABEL}=${id}`);
     for (const id of this.usedIds) await removeLabelled(`${WORKSPACE_LABEL}=${id}`);
     await rm(this.stateDir, { recursive: true, force: true });
   }

@@ -204,6 +204,11 @@ function serveStream(
   cursor.start();
 }
 
+/** Lifts the socket's idle deadline; app.inject's stand-in socket has no timers, hence the optional call. */
+function keepOpen(socket: { setTimeout?: (ms: number) => unknown }): void {
+  socket.setTimeout?.(0);
+}
+
 export function eventRoutes(source: EventLogSource): FastifyPluginCallbackTypebox {
   return (app, _options, done) => {
     const open = new Set<OpenStream>();
@@ -261,7 +266,12 @@ export function eventRoutes(source: EventLogSource): FastifyPluginCallbackTypebo
           // Reverse proxies (nginx) would otherwise hold back a follower's entries.
           ...(follow ? { 'x-accel-buffering': 'no' } : {}),
         });
-        if (follow) response.flushHeaders();
+        if (follow) {
+          // A follower passed auth and may wait long between entries: the idle deadline (app.ts) is for callers
+          // that never finish a request, not for this one.
+          keepOpen(request.raw.socket);
+          response.flushHeaders();
+        }
         const sink: EventSink = { write: (text) => response.write(text), end: () => response.end() };
         serveStream(request.raw, response, new EventCursor(workspace.log, sink, format, after, follow), {
           follow,

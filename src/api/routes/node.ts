@@ -1,12 +1,12 @@
 /** /v1/node and /v1/preflight: what the node is and whether it qualifies for CVMs. */
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import type { Engine } from '../../engine/types.js';
+import type { EngineSystem } from '../../engine/types.js';
 import type { GpuNode } from '../../gpu/plan.js';
 import type { PreflightReport } from '../../preflight/report.js';
 import { ErrorSchema, NodeSchema, PreflightSchema } from '../schemas.js';
 
 export interface NodeDeps {
-  engine: Engine;
+  engine: EngineSystem;
   cvmRuntime: string;
   cvmEnabled: boolean;
   /** Runs the node checks (preflight/gather.ts); an unreachable engine is a finding of the report, not an error. */

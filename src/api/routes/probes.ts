@@ -1,12 +1,15 @@
 /** Unauthenticated endpoints for Kubernetes and Prometheus: /healthz, /readyz, /metrics. */
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { Metrics } from '../../metrics.js';
+import type { Caller } from '../access.js';
 import type { Readiness } from '../readiness.js';
 import { HealthSchema, ReadySchema, UnreadySchema } from '../schemas.js';
 
 export interface ProbeDeps {
   readiness: Readiness;
   metrics: Metrics;
+  /** Whether the caller may see why the daemon is unready (engine errors, host evidence): only with the token. */
+  mayReadReasons: (caller: Caller) => boolean;
 }
 
 export function probeRoutes(deps: ProbeDeps): FastifyPluginCallbackTypebox {
@@ -20,11 +23,11 @@ export function probeRoutes(deps: ProbeDeps): FastifyPluginCallbackTypebox {
 
     app.get(
       '/readyz',
-      { ...quiet, schema: { summary: 'Ready to serve workspaces', response: { 200: ReadySchema, 503: UnreadySchema } } },
-      async (_request, reply) => {
+      { ...quiet, schema: { summary: 'Ready to serve workspaces', description: 'An unready answer lists its reasons only to a caller that sends the bearer token.', response: { 200: ReadySchema, 503: UnreadySchema } } },
+      async (request, reply) => {
         const reasons = await deps.readiness.reasons();
-        if (reasons.length > 0) return reply.status(503).send({ status: 'unready' as const, reasons });
-        return { status: 'ready' as const };
+        if (reasons.length === 0) return { status: 'ready' as const };
+        return reply.status(503).send({ status: 'unready' as const, ...(deps.mayReadReasons(request) && { reasons }) });
       },
     );
 

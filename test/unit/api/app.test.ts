@@ -263,16 +263,16 @@ describe('OpenAPI document', () => {
 describe('auth through inject', () => {
   it('answers 401 in the error shape before anything else, and passes the right token', async () => {
     const file = path.join(await mkdtemp(path.join(tmpdir(), 'cvm-unit-token-')), 'token');
-    await writeFile(file, 'unit-token-1234\n');
+    await writeFile(file, 'unit-token-1234-5678-90ab-cdef-0123\n');
     const tokens = new TokenFile(file, pino({ level: 'silent' }));
     // Not started: a 401 must come before the 503 of a daemon still connecting.
     const api = await buildApiUnderTest({ engine: unreachableEngine, started: false, tokens });
     try {
-      for (const authorization of [undefined, 'Bearer wrong', 'Bearer unit-token', 'unit-token-1234']) {
+      for (const authorization of [undefined, 'Bearer wrong', 'Bearer unit-token', 'unit-token-1234-5678-90ab-cdef-0123']) {
         const headers = authorization === undefined ? {} : { authorization };
         expectApiError(await api.app.inject({ method: 'GET', url: '/v1/workspaces', headers }), 401, 'Unauthorized');
       }
-      const right = await api.app.inject({ method: 'GET', url: '/v1/workspaces', headers: { authorization: 'Bearer unit-token-1234' } });
+      const right = await api.app.inject({ method: 'GET', url: '/v1/workspaces', headers: { authorization: 'Bearer unit-token-1234-5678-90ab-cdef-0123' } });
       expectApiError(right, 503, 'EngineUnavailable');
       expect((await api.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     } finally {

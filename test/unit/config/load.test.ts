@@ -20,8 +20,14 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'tokenFile', raw: '/etc/cvm/token', json: '/etc/cvm/token', expected: '/etc/cvm/token' },
   { key: 'pullSecretFile', raw: '/etc/cvm/pull/.dockerconfigjson', json: '/etc/cvm/pull/.dockerconfigjson', expected: '/etc/cvm/pull/.dockerconfigjson' },
   { key: 'engine', raw: 'embedded', json: 'embedded', expected: 'embedded' },
-  { key: 'dockerHost', raw: 'tcp://10.0.0.1:2375', json: 'tcp://10.0.0.1:2375', expected: 'tcp://10.0.0.1:2375' },
+  { key: 'dockerHost', raw: 'https://10.0.0.1:2376', json: 'https://10.0.0.1:2376', expected: 'https://10.0.0.1:2376' },
+  { key: 'dockerTlsVerify', raw: '1', json: true, expected: true },
+  { key: 'dockerCertPath', raw: '/etc/docker/certs/', json: '/etc/docker/certs/', expected: '/etc/docker/certs' },
+  { key: 'insecurePlaintextEngine', raw: 'true', json: true, expected: true },
+  { key: 'api', raw: 'probes-only', json: 'probes-only', expected: 'probes-only' },
+  { key: 'blockApiFromBridges', raw: 'docker0, br-+', json: ['docker0', 'br-+'], expected: ['docker0', 'br-+'] },
   { key: 'runtime', raw: 'sysbox-runc2', json: 'sysbox-runc2', expected: 'sysbox-runc2' },
+  { key: 'allowNonSysboxCvmRuntime', raw: 'true', json: true, expected: true },
   { key: 'network', raw: 'cvm_net.1', json: 'cvm_net.1', expected: 'cvm_net.1' },
   { key: 'stateDir', raw: '/srv/./state/', json: '/srv/./state/', expected: '/srv/state' },
   { key: 'hostRoot', raw: '/host', json: '/host', expected: '/host' },
@@ -225,5 +231,22 @@ describe('loadConfig: the host /usr/lib for GPU libraries', () => {
 
   it('refuses a relative CODER_USR_LIB_DIR, naming the variable', () => {
     expect(configErrorOf(() => loadConfig([], { CODER_USR_LIB_DIR: 'usr/lib' })).message).toMatch(/^CODER_USR_LIB_DIR: "usr\/lib" /);
+  });
+});
+
+describe('loadConfig: CODER_MOUNTS against the allowed mount roots', () => {
+  const env = { CODER_INNER_IMAGE: 'busybox', CODER_MOUNTS: '/srv/coder/home:/home/coder,/data/shared:/shared:ro' };
+
+  it('accepts sources under an allowed root', () => {
+    const config = loadConfig(['--allowed-mount-root', '/srv/coder', '--allowed-mount-root', '/data'], env);
+    expect(config.bootWorkspace?.spec.mounts?.map((m) => m.source)).toEqual(['/srv/coder/home', '/data/shared']);
+  });
+
+  it.each([
+    [[], 'CODER_MOUNTS: "/srv/coder/home" is not allowed: this node allows no user mounts (--allowed-mount-root)'],
+    [['--allowed-mount-root', '/srv/coder'], 'CODER_MOUNTS: "/data/shared" is not under an allowed mount root (/srv/coder)'],
+    [['--allowed-mount-root', '/srv/cod', '--allowed-mount-root', '/data'], 'CODER_MOUNTS: "/srv/coder/home" is not under an allowed mount root (/srv/cod, /data)'],
+  ])('%j refuses at load, naming the variable: %s', (flags, message) => {
+    expect(configErrorOf(() => loadConfig(flags, env)).message).toBe(message);
   });
 });

@@ -145,7 +145,7 @@ describe('assertSafe admits NVIDIA devices by rule', () => {
       Labels: {},
       HostConfig: { Devices: devices.map((d) => ({ ...d, CgroupPermissions: 'rwm' })) },
     };
-    assertSafe(spec, { engineHostRoot, protectedHostPaths: [] });
+    assertSafe(spec, { engineHostRoot, protectedHostPaths: [], allowedMountRoots: [] });
   };
 
   it.each(['/dev/nvidia0', '/dev/nvidia15', '/dev/nvidiactl', '/dev/nvidia-modeset', '/dev/nvidia-uvm', '/dev/nvidia-uvm-tools', '/dev/nvidia-caps/nvidia-cap12'])(

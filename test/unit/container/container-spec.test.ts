@@ -320,7 +320,7 @@ describe('safety', () => {
     expect(() => { assertSafe(built, node()); }).not.toThrow();
   });
 
-  const engineView = { engineHostRoot: '/', protectedHostPaths: ['/var/lib/cvm-supervisor'] };
+  const engineView = { engineHostRoot: '/', protectedHostPaths: ['/var/lib/cvm-supervisor'], allowedMountRoots: ['/srv'] };
   it.each([
     ['Privileged', { Privileged: true }, 'Privileged is set'],
     ['PidMode host', { PidMode: 'host' }, 'PidMode is host'],
@@ -345,6 +345,8 @@ describe('safety', () => {
     ['engine data root parent', { Mounts: [{ Type: 'bind', Source: '/var/lib', Target: '/s' }] }, 'bind source /var/lib: it contains /var/lib/docker'],
     ['state dir', { Mounts: [{ Type: 'bind', Source: '/var/lib/cvm-supervisor/workspaces', Target: '/s' }] }, 'bind source /var/lib/cvm-supervisor/workspaces: it lies in /var/lib/cvm-supervisor'],
     ['host root', { Mounts: [{ Type: 'bind', Source: '/', Target: '/h' }] }, 'bind source /: it is the host root'],
+    ['a bind outside the allowed roots', { Mounts: [{ Type: 'bind', Source: '/opt/data', Target: '/s' }] }, 'bind source /opt/data: it is not under an allowed mount root (/srv)'],
+    ['a system library that is no driver file', { Mounts: [{ Type: 'bind', Source: '/usr/lib/x86_64-linux-gnu/libc.so.6', Target: '/s', ReadOnly: true }] }, 'bind source /usr/lib/x86_64-linux-gnu/libc.so.6: it lies in /usr'],
     ['renamed device', { Devices: [{ PathOnHost: '/dev/sda', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }] }, 'device /dev/sda → /dev/fuse is not allowed'],
     ['unknown device', { Devices: [{ PathOnHost: '/dev/mem', PathInContainer: '/dev/mem', CgroupPermissions: 'r' }] }, 'device /dev/mem → /dev/mem is not allowed'],
   ])('assertSafe refuses %s', (_name, hostConfig, violation) => {
@@ -357,7 +359,7 @@ describe('safety', () => {
   it('assertSafe refuses a bind outside the engine host root (the supervisor container’s own files)', () => {
     const spec = build();
     spec.HostConfig.Mounts = [{ Type: 'bind', Source: '/var/lib/cvm-supervisor', Target: '/s' }];
-    const error = errorOf(() => { assertSafe(spec, { engineHostRoot: '/host', protectedHostPaths: [] }); });
+    const error = errorOf(() => { assertSafe(spec, { engineHostRoot: '/host', protectedHostPaths: [], allowedMountRoots: ['/'] }); });
     expect((error as UnsafeSpecError).violation).toMatch(/outside the engine's host root/);
   });
 });

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assertDistinctTargets,
-  checkTarget,
-  forbiddenReason,
-  type MountNodeFacts,
-  planUserMounts,
-} from '../../../src/container/mounts.js';
-import { InvalidSpecError } from '../../../src/errors.js';
+import { assertDistinctTargets, checkTarget, type MountNodeFacts, planUserMounts, recheckBinds } from '../../../src/container/mounts.js';
+import type { NodeFacts } from '../../../src/container/node-facts.js';
+import { InvalidSpecError, WorkspaceFailure } from '../../../src/errors.js';
 import type { MountSpec } from '../../../src/spec/workspace-spec.js';
 
 const PROTECTED = ['/var/lib/cvm-supervisor', '/var/lib/docker'];
@@ -15,48 +10,16 @@ function facts(overrides: Partial<MountNodeFacts> = {}): MountNodeFacts {
   return { hostRoot: '/', engineHostRoot: '/', allowedMountRoots: ['/srv/shared', '/home/'], protectedHostPaths: PROTECTED, ...overrides };
 }
 
-function errorOf(run: () => unknown): InvalidSpecError {
+/** Runs `run`, which must throw an instance of `type`, and returns it. */
+function errorOf<T extends Error>(run: () => unknown, type: abstract new (...args: never[]) => T): T {
   try {
     run();
   } catch (error) {
-    if (error instanceof InvalidSpecError) return error;
+    if (error instanceof type) return error;
     throw error;
   }
-  throw new Error('expected InvalidSpecError');
+  throw new Error(`expected ${type.name}`);
 }
-
-describe('forbiddenReason', () => {
-  it.each([
-    ['/', 'it is the host root'],
-    ['/var/run/docker.sock', 'it is an engine socket'],
-    ['/run/docker.sock', 'it is an engine socket'],
-    ['/srv/shared/docker.sock', 'it is an engine socket'],
-    ['/opt/containerd.sock', 'it is an engine socket'],
-    ['/proc', 'it lies in /proc'],
-    ['/proc/1/root', 'it lies in /proc'],
-    ['/sys/fs/cgroup', 'it lies in /sys'],
-    ['/dev', 'it lies in /dev'],
-    ['/etc/shadow', 'it lies in /etc'],
-    ['/run/containerd', 'it lies in /run'],
-    ['/var/run', 'it lies in /var/run'],
-    ['/var', 'it contains /var/run'],
-    ['/var/lib/cvm-supervisor/state.json', 'it lies in /var/lib/cvm-supervisor'],
-    ['/var/lib', 'it contains /var/lib/docker'],
-    ['/var/lib/docker/volumes', 'it lies in /var/lib/docker'],
-  ])('%s: %s', (hostPath, reason) => {
-    expect(forbiddenReason(hostPath, PROTECTED)).toBe(reason);
-  });
-
-  it('refuses /var/lib/docker even when no protected path names it (a data root elsewhere)', () => {
-    expect(forbiddenReason('/var/lib/docker/volumes/x/_data', ['/srv/engine-data'])).toBe('it lies in /var/lib/docker');
-    expect(forbiddenReason('/srv/engine-data/containers', ['/srv/engine-data'])).toBe('it lies in /srv/engine-data');
-    expect(forbiddenReason('/srv', ['/srv/cvm-state'])).toBe('it contains /srv/cvm-state');
-  });
-
-  it.each(['/srv/shared', '/home/coder', '/etcetera', '/procedures', '/var/lib/docker-data', '/var/runner'])('allows %s', (hostPath) => {
-    expect(forbiddenReason(hostPath, PROTECTED)).toBeNull();
-  });
-});
 
 describe('planUserMounts', () => {
   const mount = (source: string, target = '/mnt/x', readOnly?: boolean): MountSpec =>
@@ -95,7 +58,7 @@ describe('planUserMounts', () => {
     ['a sibling sharing a prefix', facts(), '/srv/shared-not', '/srv/shared-not', /not under an allowed mount root/],
     ['any mount with no allowed roots', facts({ allowedMountRoots: [] }), '/srv/shared/a', '/srv/shared/a', /allows no user mounts/],
   ])('refuses %s', (_name, node, source, realPath, message) => {
-    const error = errorOf(() => planUserMounts([mount(source)], new Map([[source, realPath]]), node));
+    const error = errorOf(() => planUserMounts([mount(source)], new Map([[source, realPath]]), node), InvalidSpecError);
     expect(error.path).toBe('mounts[0].source');
     expect(error.message).toMatch(message);
   });
@@ -103,12 +66,12 @@ describe('planUserMounts', () => {
   it('names the failing index', () => {
     const error = errorOf(() =>
       planUserMounts([mount('/srv/shared/a'), mount('/srv/shared/b')], new Map([['/srv/shared/a', '/srv/shared/a'], ['/srv/shared/b', '/proc']]), facts()),
-    );
+    InvalidSpecError);
     expect(error.path).toBe('mounts[1].source');
   });
 
   it('refuses when the sources were not resolved', () => {
-    expect(errorOf(() => planUserMounts([mount('/srv/shared/a')], undefined, facts())).message).toMatch(/not resolved/);
+    expect(errorOf(() => planUserMounts([mount('/srv/shared/a')], undefined, facts()), InvalidSpecError).message).toMatch(/not resolved/);
   });
 });
 
@@ -122,7 +85,7 @@ describe('checkTarget and assertDistinctTargets', () => {
     ['/a/../b', /not a normalised absolute path/],
     ['rel', /not a normalised absolute path/],
   ])('refuses target %s', (target, message) => {
-    expect(errorOf(() => { checkTarget(target, 't'); }).message).toMatch(message);
+    expect(errorOf(() => { checkTarget(target, 't'); }, InvalidSpecError).message).toMatch(message);
   });
 
   it.each(['/etc/x', '/devices', '/run/user', '/var/lib/docker'])('allows target %s', (target) => {
@@ -136,11 +99,49 @@ describe('checkTarget and assertDistinctTargets', () => {
         { target: '/b', where: 'dockerData' },
         { target: '/a', where: 'mounts[0].target' },
       ]);
-    });
+    }, InvalidSpecError);
     expect([error.path, error.message]).toEqual(['mounts[0].target', 'mounts[0].target: /a is already the target of home.path']);
   });
 
   it('passes distinct targets', () => {
     expect(() => { assertDistinctTargets([{ target: '/a', where: 'x' }, { target: '/a/b', where: 'y' }]); }).not.toThrow();
+  });
+});
+
+describe('recheckBinds (before every start)', () => {
+  const node = facts({ hostRoot: '/host' });
+  const bind = (source: string, rw = true) => ({ source, destination: '/data', rw });
+  const failureOf = (run: () => void): WorkspaceFailure => errorOf(run, WorkspaceFailure);
+
+  it('passes binds that still resolve to themselves under an allowed root', () => {
+    expect(() => { recheckBinds([bind('/srv/shared/a')], new Map([['/srv/shared/a', '/host/srv/shared/a']]), node); }).not.toThrow();
+    expect(() => { recheckBinds([], new Map(), node); }).not.toThrow();
+  });
+
+  it("passes the GPU driver's files the node found, read-only, as they are", () => {
+    const library = '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.14';
+    const gpus = { enabled: true, facts: { libraries: [{ base: 'libcuda', hostPath: library, names: [] }], binaries: [] } } as unknown as NonNullable<NodeFacts['gpus']>;
+    expect(() => { recheckBinds([bind(library, false)], new Map(), { ...node, gpus }); }).not.toThrow();
+    expect(failureOf(() => { recheckBinds([bind(library, true)], new Map([[library, `/host${library}`]]), { ...node, gpus }); }).message).toMatch(/it lies in \/usr/);
+  });
+
+  it.each([
+    ['a symlink swapped in', '/host/srv/secret', 'mount /data: /srv/shared/a now resolves to /srv/secret (a symlink in its path)'],
+    ['a link out of the host root', '/etc', 'mount /data: /srv/shared/a now resolves to /etc, outside the host root (a symlink in its path)'],
+    ['a source gone', undefined, 'mount /data: /srv/shared/a no longer exists on the host'],
+  ])('refuses %s', (_name, realPath, message) => {
+    const resolved = new Map(realPath === undefined ? [] : [['/srv/shared/a', realPath]]);
+    const failure = failureOf(() => { recheckBinds([bind('/srv/shared/a')], resolved, node); });
+    expect(failure.reason).toBe('InvalidSpec');
+    expect(failure.message).toBe(`${message}; not started (restore the source, or rebuild to check it anew)`);
+  });
+
+  it('refuses a bind the policy no longer allows, and one outside the engine host root', () => {
+    const narrowed = { ...node, allowedMountRoots: ['/home'] };
+    expect(failureOf(() => { recheckBinds([bind('/srv/shared/a')], new Map([['/srv/shared/a', '/host/srv/shared/a']]), narrowed); }).message).toMatch(
+      /^mount \/data: \/srv\/shared\/a is no longer allowed: it is not under an allowed mount root \(\/home\)/,
+    );
+    const engineElsewhere = { ...node, engineHostRoot: '/node' };
+    expect(failureOf(() => { recheckBinds([bind('/srv/shared/a')], new Map(), engineElsewhere); }).message).toMatch(/\/srv\/shared\/a lies outside the engine's host root/);
   });
 });

@@ -58,4 +58,22 @@ describe('installShutdown', () => {
     await trigger('test');
     expect(codes).toEqual([1]);
   });
+
+  it('a step that fails does not skip the later ones (the engine still stops after its workspaces), then exits 1', async () => {
+    const codes: number[] = [];
+    const ran: string[] = [];
+    const { trigger } = installShutdown(
+      [
+        () => Promise.reject(new Error('a workspace did not stop')),
+        () => {
+          ran.push('stop the engine');
+          return Promise.resolve();
+        },
+      ],
+      { graceMs: 1000, log: silent, exit: (c) => codes.push(c), process: fakeProcess() },
+    );
+    await trigger('test');
+    expect(ran).toEqual(['stop the engine']);
+    expect(codes).toEqual([1]);
+  });
 });

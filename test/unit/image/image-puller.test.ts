@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { PullError } from '../../../src/engine/engine-errors.js';
 import type { Engine, PullOptions } from '../../../src/engine/types.js';
-import { backoffDelayMs, ImagePuller, PullCancelledError, type PullEvent } from '../../../src/image/image-puller.js';
+import { backoffMs } from '../../../src/backoff.js';
+import { DEFAULT_PULL_RETRY, ImagePuller, PullCancelledError, type PullEvent } from '../../../src/image/image-puller.js';
 
 type Step = (options: PullOptions) => Promise<void>;
 
@@ -33,13 +34,12 @@ const hanging: Step = (options) =>
       reject(new PullError('r', null, 'aborted'));
     });
   });
-const fast = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
+const fast = { attempts: 3, baseMs: 5, maxMs: 20, spread: [0.5, 1] as const };
 
-describe('backoffDelayMs', () => {
-  it('doubles, caps, and keeps half of the delay fixed', () => {
-    const policy = { attempts: 10, baseDelayMs: 1000, maxDelayMs: 10_000 };
-    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelayMs(n, policy, () => 0))).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
-    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelayMs(n, policy, () => 1))).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
+describe('DEFAULT_PULL_RETRY', () => {
+  it('doubles, caps at 10 s, and keeps half of the delay fixed', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffMs(n, DEFAULT_PULL_RETRY, () => 0))).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffMs(n, DEFAULT_PULL_RETRY, () => 1))).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
   });
 });
 
@@ -111,7 +111,7 @@ describe('ImagePuller', () => {
 
   it('stops waiting out a backoff when cancelled', async () => {
     const { engine, calls } = scriptedEngine([refused, ok]);
-    const puller = new ImagePuller(engine, { attempts: 3, baseDelayMs: 60_000, maxDelayMs: 60_000 });
+    const puller = new ImagePuller(engine, { attempts: 3, baseMs: 60_000, maxMs: 60_000 });
     const cancel = new AbortController();
     const pull = puller.pull({ ref: 'r', signal: cancel.signal, onEvent: (e) => {
       if (e.kind === 'retry') cancel.abort();

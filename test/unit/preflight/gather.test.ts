@@ -50,6 +50,7 @@ describe('runPreflight over fixture host trees', () => {
       dockerHost: `unix://${path.join(base, 'no-engine.sock')}`,
       engine: 'host',
       runtime: 'sysbox-runc',
+      allowNonSysboxCvmRuntime: false,
       cvmEnabled: true,
       gpusEnabled: true,
       dataRoot: '/var/lib/docker',

@@ -45,11 +45,27 @@ describe('engine and runtime', () => {
   });
 
   it('fails a missing runtime only while CVMs are enabled', () => {
-    expect(runtimeCheck(['runc'], 'sysbox-runc', true).status).toBe('fail');
-    expect(runtimeCheck(['runc'], 'sysbox-runc', false).status).toBe('warn');
-    expect(runtimeCheck(['runc', 'sysbox-runc'], 'sysbox-runc', true).status).toBe('pass');
-    expect(runtimeCheck(null, 'sysbox-runc', true).status).toBe('fail');
-    expect(runtimeCheck(null, 'sysbox-runc', false).status).toBe('warn');
+    expect(runtimeCheck(['runc'], 'sysbox-runc', true, false).status).toBe('fail');
+    expect(runtimeCheck(['runc'], 'sysbox-runc', false, false).status).toBe('warn');
+    expect(runtimeCheck(['runc', 'sysbox-runc'], 'sysbox-runc', true, false).status).toBe('pass');
+    expect(runtimeCheck(null, 'sysbox-runc', true, false).status).toBe('fail');
+    expect(runtimeCheck(null, 'sysbox-runc', false, false).status).toBe('warn');
+  });
+
+  it('fails a CVM runtime that is not sysbox, registered or not, unless the escape flag allows it (then warns)', () => {
+    for (const runtimes of [['runc'], null]) {
+      expect(runtimeCheck(runtimes, 'runc', true, false)).toEqual({
+        id: 'runtime',
+        status: 'fail',
+        evidence: '--runtime runc is not sysbox: CVMs would run without a user namespace (root inside is root on the host)',
+        hint: 'use --runtime sysbox-runc, or --allow-non-sysbox-cvm-runtime true to accept that',
+      });
+    }
+    expect(runtimeCheck(['runc'], 'runc', true, true)).toMatchObject({ status: 'warn', evidence: expect.stringContaining('allowed by --allow-non-sysbox-cvm-runtime') as unknown });
+    // With CVMs off the runtime is never used.
+    expect(runtimeCheck(['runc'], 'runc', false, false).status).toBe('pass');
+    // Another name for sysbox (the test engine's shim goes by sysbox-runc too).
+    expect(runtimeCheck(['sysbox-runc-0.6'], 'sysbox-runc-0.6', true, false).status).toBe('pass');
   });
 });
 

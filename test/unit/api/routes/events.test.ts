@@ -8,6 +8,7 @@
  * DockerEngine points at a socket that does not exist (these requests must never reach it).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
@@ -253,6 +254,36 @@ describe('GET /v1/workspaces/{id}/events (route plugin)', () => {
   });
 });
 
+describe('a follower on a real socket', () => {
+  it('outlives the idle deadline that cuts off a silent connection opened after it', async () => {
+    const logs = new Map<string, { log: EventLog }>();
+    const log = new EventLog();
+    log.append('phase', 'running');
+    logs.set('ws-idle', { log });
+    const app = Fastify({ connectionTimeout: 200 }).setValidatorCompiler(TypeBoxValidatorCompiler).setErrorHandler(errorHandler).register(eventRoutes(sourceOf(logs)));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    try {
+      const follower = connect({ host: '127.0.0.1', port });
+      let received = '';
+      let followerClosed = false;
+      follower.on('data', (chunk: Buffer) => { received += chunk.toString('utf8'); });
+      follower.on('close', () => { followerClosed = true; });
+      follower.write('GET /v1/workspaces/ws-idle/events?follow=true HTTP/1.1\r\nHost: x\r\n\r\n');
+      await expect.poll(() => received, { timeout: 5000, interval: 5 }).toContain('"message":"running"');
+      // Opened after the follower's last traffic, so its idle deadline falls later than the follower's would.
+      const silent = connect({ host: '127.0.0.1', port });
+      await new Promise((resolve) => silent.on('close', resolve));
+      expect(followerClosed).toBe(false);
+      log.append('phase', 'stopping');
+      await expect.poll(() => received, { timeout: 5000, interval: 5 }).toContain('"message":"stopping"');
+      follower.destroy();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
   let app: App;
   let dir: string;
@@ -260,7 +291,7 @@ describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'cvm-events-unit-'));
-    await writeFile(path.join(dir, 'token'), 'events-token');
+    await writeFile(path.join(dir, 'token'), 'events-token-8c1f0e7a2b9d4c3e6f5a7b8c');
     tokens = new TokenFile(path.join(dir, 'token'), silent);
     const config = loadConfig(['--state-dir', path.join(dir, 'state')], {});
     const engine = new DockerEngine({ dockerHost: `unix://${path.join(dir, 'no-engine.sock')}` });
@@ -271,6 +302,7 @@ describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
       manager,
       metrics: new Metrics('0.0.0-test', () => manager.phases()),
       readiness: new Readiness(engine, { cvmEnabled: true, cvmRuntime: config.runtime, started: () => true }),
+      api: 'full',
       tokens,
       started: () => true,
       cvmRuntime: config.runtime,
@@ -291,7 +323,7 @@ describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
       expect(response.statusCode, String(authorization)).toBe(401);
       expect(response.json()).toMatchObject({ error: { code: 'Unauthorized' } });
     }
-    const response = await app.inject({ url: '/v1/workspaces/ghost/events?follow=true', headers: { authorization: 'Bearer events-token' } });
+    const response = await app.inject({ url: '/v1/workspaces/ghost/events?follow=true', headers: { authorization: 'Bearer events-token-8c1f0e7a2b9d4c3e6f5a7b8c' } });
     expect(response.statusCode).toBe(404);
     expect(response.json()).toMatchObject({ error: { code: 'NotFound' } });
   });
