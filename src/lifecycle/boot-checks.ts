@@ -25,11 +25,15 @@ export interface BootExec {
 /** Enough of a command's output for a one-word answer or a list of units. */
 const MAX_OUTPUT = 64 * 1024;
 
+/**
+ * The exec ends its stream when `signal` aborts; the answer does not wait for that either (an engine that stalls
+ * must not keep a boot from failing at its timeout): exit code -1 then.
+ */
 export function bootExec(engine: EngineExec): BootExec {
   return {
     async run(containerId, cmd, signal) {
       const out = { stdout: '', stderr: '' };
-      const { exitCode } = await engine.exec(containerId, {
+      const exec = engine.exec(containerId, {
         cmd: [...cmd],
         user: '0:0',
         signal,
@@ -37,7 +41,18 @@ export function bootExec(engine: EngineExec): BootExec {
           if (out[stream].length < MAX_OUTPUT) out[stream] += chunk.toString('utf8');
         },
       });
-      return { exitCode, ...out };
+      let onAbort = (): void => undefined;
+      const aborted = new Promise<{ exitCode: number }>((resolve) => {
+        onAbort = () => { resolve({ exitCode: -1 }); };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        const { exitCode } = await Promise.race([exec, aborted]);
+        return { exitCode, ...out };
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
     },
   };
 }
@@ -71,6 +86,8 @@ export async function systemdSettled(exec: BootExec, containerId: string, option
     for (let attempt = 0; !ended(); attempt++) {
       try {
         const answer = await exec.run(containerId, ['systemctl', 'is-system-running', '--wait'], signal);
+        // Cut short by the timeout or a stop: no answer.
+        if (ended()) break;
         const state = answer.stdout.trim().split('\n').at(-1)?.trim() ?? '';
         if (USABLE.has(state)) return { ok: true, detail: state === 'degraded' ? await degradedDetail(exec, containerId, signal) : 'systemd: running' };
         if (UNUSABLE.has(state)) return { ok: false, detail: `systemd: ${state}` };
