@@ -120,13 +120,19 @@ export class Boots {
 
   /**
    * A running container was adopted after a daemon restart: the boot the record settled for this very start is
-   * restored as it was. Otherwise it is found out again: systemd answers at once once booted, and an init without a
-   * bootstrap was ready when PID 1 started; a bootstrap that the previous daemon ran has an exit no one knows.
+   * restored as it was, and so is that of an init without a bootstrap (ready since PID 1 started), without a new
+   * entry. Otherwise it is found out again: systemd answers at once once booted; a bootstrap that the previous
+   * daemon ran has an exit no one knows.
    */
   adopted(ws: Workspace): void {
     const kept = ws.record.boot;
     if (kept && kept.startedAt === ws.startedAt && kept.state !== 'booting') {
       ws.boot = new BootRun(BootMachine.settled({ state: kept.state, readyAt: kept.readyAt, detail: kept.detail }), kept.startedAt, true);
+      return;
+    }
+    const mode = ws.init?.mode;
+    if (!ws.record.spec.bootstrap && mode !== undefined && mode !== 'systemd' && ws.startedAt !== null) {
+      ws.boot = new BootRun(BootMachine.settled({ state: 'ready', readyAt: new Date(ws.startedAt).toISOString(), detail: pidOneRuns(mode) }), ws.startedAt, false);
       return;
     }
     const run = this.begin(ws, ws.record.spec.bootstrap !== undefined);
@@ -151,7 +157,7 @@ export class Boots {
     const mode = ws.init?.mode ?? 'keepalive';
     if (mode !== 'systemd') {
       // PID 1 has run since the start; readiness counts from then.
-      this.settle(ws, run, 'init', { ok: true, detail: `${mode}: PID 1 runs` }, observed, undefined, new Date(run.startedAt));
+      this.settle(ws, run, 'init', { ok: true, detail: pidOneRuns(mode) }, observed, undefined, new Date(run.startedAt));
       return;
     }
     const containerId = ws.containerId ?? '';
@@ -188,4 +194,9 @@ function bootstrapLines(entries: readonly LogEvent[], afterSeq: number): string[
     .filter((e) => e.seq > afterSeq && e.kind === 'bootstrap' && e.data?.['stream'] !== undefined)
     .slice(-LAST_LINES)
     .map((e) => e.message);
+}
+
+/** An init or keepalive workspace's init part: done once PID 1 runs. */
+function pidOneRuns(mode: InitMode): string {
+  return `${mode}: PID 1 runs`;
 }

@@ -320,6 +320,7 @@ describe('Boots', () => {
     b.adopted(plain);
     b.adopted(withBootstrap);
     expect(plain.status('h').boot).toEqual({ state: 'ready', readyAt: '2026-12-03T15:00:00.000Z', detail: 'init: PID 1 runs' });
+    expect(bootEvents(plain)).toEqual([]);
     expect(withBootstrap.status('h').boot).toMatchObject({ state: 'failed', detail: expect.stringMatching(/daemon restarted while it ran/) as string });
   });
 });
