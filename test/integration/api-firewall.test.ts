@@ -60,7 +60,7 @@ describe(`--block-api-from-bridge ${BRIDGE}: a workspace cannot reach the daemon
 
   /** An HTTP request from inside the workspace; its first line, or '' when nothing answered within 4 s. */
   async function fromWorkspace(address: string, to: number): Promise<string> {
-    const script = `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | timeout 4 nc ${address} ${String(to)} | head -1; true`;
+    const script = `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | timeout 8 nc ${address} ${String(to)} | head -1; true`;
     return docker(['exec', `cvm-${ID}`, 'sh', '-c', script], 30_000);
   }
 
