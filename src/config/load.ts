@@ -233,6 +233,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     shutdownPolicy: value('shutdownPolicy'),
     imageFactsFrom: value('imageFactsFrom'),
     shutdownGrace: value('shutdownGrace'),
+    bootTimeout: value('bootTimeout'),
     engineStartTimeout: value('engineStartTimeout'),
     enginePingInterval: value('enginePingInterval'),
     dataRoot: value('dataRoot'),

@@ -141,6 +141,10 @@ export const OPTIONS = {
     flag: '--shutdown-grace', env: 'CVM_SHUTDOWN_GRACE', metavar: 'SECONDS', json: 'number', parse: parseSeconds,
     default: '25', help: "the whole shutdown's budget, inside Kubernetes' 30",
   }),
+  bootTimeout: option({
+    flag: '--boot-timeout', env: 'CVM_BOOT_TIMEOUT', metavar: 'SECONDS', json: 'number', parse: parseSeconds,
+    default: '300', help: "how long a systemd workspace may take to settle (systemctl is-system-running) before its boot is failed",
+  }),
   dataRoot: option({
     flag: '--data-root', env: 'CVM_DATA_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
     default: '/var/lib/docker', help: "embedded mode: the engine's storage (persistent, not overlay)",

@@ -69,6 +69,8 @@ export const ConfigSchema = Type.Object(
     imageFactsFrom: Type.Enum(IMAGE_FACTS_SOURCES),
     /** Seconds. */
     shutdownGrace: Type.Number({ minimum: 0 }),
+    /** Seconds a systemd workspace may take to settle before its boot fails. */
+    bootTimeout: Type.Number({ minimum: 0 }),
     /** Seconds; embedded mode. */
     engineStartTimeout: Type.Number({ minimum: 0 }),
     /** Seconds; embedded mode. */

@@ -77,6 +77,7 @@ export function createManager(
     puller: new ImagePuller(engine),
     ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
     nodeCredentials: nodePullCredentials(config),
+    bootTimeoutMs: config.bootTimeout * 1000,
     precheck: async (spec, id) => {
       checkPullFields(spec);
       await checkWorkspaceVolumes(engine, id, spec, config.instance);

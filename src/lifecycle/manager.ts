@@ -241,6 +241,7 @@ export class WorkspaceManager {
     for (const ws of this.workspaces.values()) {
       if (ws.restartTimer) clearTimeout(ws.restartTimer);
       ws.abort.abort();
+      ws.boot?.cancel();
     }
     await this.watcher.stop();
     await this.queue.idle();

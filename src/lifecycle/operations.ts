@@ -23,6 +23,8 @@ import { recordedDigest } from '../image/reference.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { specHash } from '../spec/spec-hash.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
+import { Boots } from './boot.js';
+import { bootExec } from './boot-checks.js';
 import { installBootstrap, runBootstrap } from './bootstrap.js';
 import { deleteWorkspace } from './delete.js';
 import { toWorkspaceFailure } from './failure.js';
@@ -53,6 +55,8 @@ export interface OperationDeps {
   metrics?: LifecycleMetrics;
   /** This daemon's --instance: what it makes carries it, and it touches nothing that does not (container/labels.ts). */
   instance?: string | undefined;
+  /** How long a systemd workspace may take to settle before its boot fails (--boot-timeout). */
+  bootTimeoutMs: number;
 }
 
 /** What one operation builds: the spec and generation of the record when it began. */
@@ -66,7 +70,19 @@ export interface PidOneExit {
 }
 
 export class Operations {
-  constructor(private readonly deps: OperationDeps) {}
+  /** Whether each running workspace is usable yet. */
+  readonly boots: Boots;
+
+  constructor(private readonly deps: OperationDeps) {
+    const { metrics } = deps;
+    this.boots = new Boots({
+      exec: bootExec(deps.engine),
+      timeoutMs: deps.bootTimeoutMs,
+      persist: (ws) => deps.store.save(ws.record),
+      ...(metrics ? { booted: (mode, seconds) => { metrics.booted(mode, seconds); } } : {}),
+      logger: deps.logger,
+    });
+  }
 
   /**
    * Runs an operation; an error marks the workspace failed with a reason code, unless the operation was cancelled.
@@ -99,6 +115,7 @@ export class Operations {
     }
     if (details.running && ws.record.desired === 'running') {
       ws.setPhase('running');
+      this.boots.adopted(ws);
       return;
     }
     await this.converge(ws);
@@ -274,7 +291,7 @@ export class Operations {
     ws.startedAt = after.state.startedAt;
     ws.setPhase('running');
     if (spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
-    this.startBootstrap(ws, spec);
+    this.boots.started(ws, this.startBootstrap(ws, spec));
   }
 
   /** The engine mounts each bind source again at every start: see container/mounts.ts recheckBinds. */
@@ -306,16 +323,16 @@ export class Operations {
     }
   }
 
-  /** Runs in the background: the Coder agent normally never exits. */
-  private startBootstrap(ws: Workspace, spec: WorkspaceSpec): void {
+  /** Runs in the background: the Coder agent normally never exits. Its exit code, for the boot; null without a script. */
+  private startBootstrap(ws: Workspace, spec: WorkspaceSpec): Promise<number> | null {
     const script = spec.bootstrap?.script;
-    if (!script || ws.containerId === null) return;
+    if (!script || ws.containerId === null) return null;
     const user = spec.username ?? 'root';
-    runBootstrap(this.deps.engine, ws.containerId, { script, user, workdir: ws.workdir ?? '/', log: ws.log, signal: ws.abort.signal }).catch(
-      (err: unknown) => {
-        if (!ws.abort.signal.aborted) ws.log.append('bootstrap', `bootstrap failed: ${err instanceof Error ? err.message : String(err)}`);
-      },
-    );
+    const run = runBootstrap(this.deps.engine, ws.containerId, { script, user, workdir: ws.workdir ?? '/', log: ws.log, signal: ws.abort.signal });
+    run.catch((err: unknown) => {
+      if (!ws.abort.signal.aborted) ws.log.append('bootstrap', `bootstrap failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    return run;
   }
 
 }

@@ -132,6 +132,20 @@ export class ManagerHarness {
     }
   }
 
+  /** Polls the manager until the workspace's boot has settled (`ready` or `failed`); the error shows the last log lines. */
+  async waitForBoot(id: string, timeoutMs = 30_000, manager = this.manager): Promise<WorkspaceStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = manager.get(id);
+      if (status.boot && status.boot.state !== 'booting') return status;
+      if (Date.now() > deadline) {
+        const log = (manager.workspace(id)?.log.snapshot() ?? []).slice(-15).map((e) => `  ${e.kind}: ${e.message}`);
+        throw new Error(`workspace ${id}'s boot did not settle within ${timeoutMs} ms; it is ${status.phase}, boot ${JSON.stringify(status.boot)}\n${log.join('\n')}`);
+      }
+      await sleep(100);
+    }
+  }
+
   /** Every manager shuts down leaving containers as they are, then this harness's containers and volumes go. */
   async cleanup(): Promise<void> {
     for (const manager of this.managers) await manager.shutdown('keep');

@@ -40,6 +40,7 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'shutdownPolicy', raw: 'keep', json: 'keep', expected: 'keep' },
   { key: 'imageFactsFrom', raw: 'inspection', json: 'inspection', expected: 'inspection' },
   { key: 'shutdownGrace', raw: '7.5', json: 7.5, expected: 7.5 },
+  { key: 'bootTimeout', raw: '90', json: 90, expected: 90 },
   { key: 'engineStartTimeout', raw: '60', json: 60, expected: 60 },
   { key: 'enginePingInterval', raw: '0.5', json: 0.5, expected: 0.5 },
   { key: 'imageGcHighPercent', raw: '95', json: 95, expected: 95 },

@@ -73,6 +73,8 @@ export class RecordedMetrics implements LifecycleMetrics {
   readonly steps: string[] = [];
   readonly restarts: string[] = [];
   readonly stateFileErrors: string[] = [];
+  /** `mode seconds` of each boot observed. */
+  readonly boots: string[] = [];
   pulledBytes = 0;
 
   stepTook(step: string): void {
@@ -89,6 +91,10 @@ export class RecordedMetrics implements LifecycleMetrics {
 
   stateFileError(file: string, error: string): void {
     this.stateFileErrors.push(`${file}: ${error}`);
+  }
+
+  booted(mode: string, seconds: number): void {
+    this.boots.push(`${mode} ${seconds}`);
   }
 }
 
@@ -142,6 +148,7 @@ export class Lifecycle {
       resolveMountSources: (sources) => Promise.resolve(new Map(sources.map((s) => [s, s]))),
       puller: new ImagePuller(this.engine, { attempts: 1, baseMs: 1, maxMs: 1 }),
       nodeCredentials: () => Promise.resolve(undefined),
+      bootTimeoutMs: 300_000,
       ...this.overrides,
       ...overrides,
     });
