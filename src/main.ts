@@ -33,7 +33,8 @@ async function serve(argv: string[]): Promise<void> {
 async function preflight(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const config = loadConfig(argv.filter((arg) => arg !== '--json'), process.env);
-  if (config.engine === 'embedded') throw new ConfigError('--engine', 'embedded is not supported by this build yet; use host');
+  // The embedded engine runs only inside `serve`; a running daemon answers the same checks at GET /v1/preflight.
+  if (config.engine === 'embedded') throw new ConfigError('--engine', "preflight checks a node's engine; in embedded mode ask the serving daemon (GET /v1/preflight), or use host");
   const report = await runPreflight(preflightSources(config, new DockerEngine(hostEngineOptions(config))), config);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReportTable(report)}\n`);
   process.exitCode = report.ok ? 0 : 1;

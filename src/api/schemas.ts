@@ -65,7 +65,7 @@ export const UnreadySchema = Type.Object({
 });
 export const ReadySchema = Type.Object({ status: Type.Literal('ready') });
 
-export const CheckSchema = Type.Object({
+const CheckSchema = Type.Object({
   id: Type.String(),
   status: Type.Enum(['pass', 'warn', 'fail']),
   evidence: Type.String(),

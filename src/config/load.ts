@@ -196,6 +196,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
   }
   const tokenFile = tokenFileGiven?.value;
   const pullSecretFile = given('pullSecretFile')?.value;
+  const instance = given('instance')?.value;
   const imageGcHighPercent = value('imageGcHighPercent');
   const imageGcLowPercent = value('imageGcLowPercent');
   if (imageGcLowPercent >= imageGcHighPercent) {
@@ -221,6 +222,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     allowNonSysboxCvmRuntime: value('allowNonSysboxCvmRuntime'),
     network: value('network'),
     stateDir: value('stateDir'),
+    ...(instance !== undefined && { instance }),
     hostRoot,
     ...(usrLibDir !== undefined && { usrLibDir }),
     ...(engineHostRoot !== undefined && { engineHostRoot }),

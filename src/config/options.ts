@@ -9,6 +9,7 @@ import {
   parseBoolean,
   parseEngineName,
   parseEngineUrl,
+  parseInstanceName,
   parseInterfaceList,
   parseListen,
   parsePercent,
@@ -94,6 +95,11 @@ export const OPTIONS = {
   stateDir: option({
     flag: '--state-dir', env: 'CVM_STATE_DIR', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
     default: '/var/lib/cvm-supervisor', help: 'where desired workspace specs and run states persist',
+  }),
+  instance: option({
+    flag: '--instance', env: 'CVM_INSTANCE', metavar: 'NAME', json: 'string', parse: parseInstanceName,
+    defaultNote: 'none: the node\'s one daemon',
+    help: "this daemon's identity when several share one engine (one per workspace pod): its containers and volumes carry it in a label and their names, and it adopts, replaces and removes only those; without it, only those that carry none (as all did before this option)",
   }),
   hostRoot: option({
     flag: '--host-root', env: 'CVM_HOST_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,

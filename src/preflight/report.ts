@@ -93,7 +93,7 @@ export function cgroupCheck(layout: CgroupLayout, engineVersion: string | null):
  * Checks whose failure makes every CVM impossible on this node. While CVMs are enabled, serve stays unready
  * (/readyz 503) when one fails; the runtime and the engine are checked live by the readiness probe itself.
  */
-export const CVM_BLOCKING_CHECKS: ReadonlySet<string> = new Set(['kernel', 'distro', 'privileged', 'userns', 'home-storage', 'cgroup']);
+const CVM_BLOCKING_CHECKS: ReadonlySet<string> = new Set(['kernel', 'distro', 'privileged', 'userns', 'home-storage', 'cgroup']);
 
 /** The reasons /readyz gives for failing checks that make CVMs impossible. */
 export function cvmBlockers(report: PreflightReport): string[] {

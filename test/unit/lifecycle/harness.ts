@@ -106,7 +106,6 @@ export interface LogLine {
 }
 
 export class Lifecycle {
-  readonly engine = new FakeEngine();
   readonly metrics = new RecordedMetrics();
   readonly logs: LogLine[] = [];
   /** What nodeFacts() answers; tests change it (runtimes, GPUs). */
@@ -119,15 +118,19 @@ export class Lifecycle {
   private constructor(
     readonly stateDir: string,
     private readonly overrides: Partial<ManagerOptions>,
+    readonly engine: FakeEngine,
   ) {
     this.engine.addImage(IMAGE);
     this.engine.registry.add(IMAGE);
     this.manager = this.newManager();
   }
 
-  /** A manager over a fresh fake engine with an image `IMAGE` present; not initialised. */
-  static async create(overrides: Partial<ManagerOptions> = {}): Promise<Lifecycle> {
-    return new Lifecycle(await mkdtemp(path.join(tmpdir(), 'cvm-unit-lifecycle-')), overrides);
+  /**
+   * A manager over a fresh fake engine (or `engine`, shared with another daemon's Lifecycle) with an image `IMAGE`
+   * present; not initialised.
+   */
+  static async create(overrides: Partial<ManagerOptions> = {}, engine = new FakeEngine()): Promise<Lifecycle> {
+    return new Lifecycle(await mkdtemp(path.join(tmpdir(), 'cvm-unit-lifecycle-')), overrides, engine);
   }
 
   /** Another manager on the same state dir and engine, as after a daemon restart. Not initialised. */
