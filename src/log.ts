@@ -6,7 +6,7 @@ import { pino, type Logger } from 'pino';
  * wildcard; a workspace spec's env sits at depth 4 in `{config: {bootWorkspace: {spec: {env}}}}`).
  */
 const SECRET_FIELDS = ['pullAuth', 'bootstrap', 'env', 'bootPullSecret', 'dockerConfigJson'];
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   ...SECRET_FIELDS.flatMap((field) => [0, 1, 2, 3, 4].map((depth) => [...Array<string>(depth).fill('*'), field].join('.'))),
   'req.headers.authorization',
 ];
@@ -14,7 +14,7 @@ export const REDACT_PATHS = [
 const REDACTED = '[redacted]';
 
 /** An env object keeps its names, so that the log still says what was passed; anything else goes whole. */
-export function censor(value: unknown, path: string[]): unknown {
+function censor(value: unknown, path: string[]): unknown {
   if (path.at(-1) === 'env' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
     return Object.fromEntries(Object.keys(value).map((name) => [name, REDACTED]));
   }

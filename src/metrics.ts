@@ -4,6 +4,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { GpuNode } from './gpu/plan.js';
+import type { InitMode } from './image/facts.js';
 import type { LifecycleMetrics, StateFile, StateFileError, TimedStep } from './lifecycle/lifecycle-metrics.js';
 import { PHASES, type Phase } from './lifecycle/phase.js';
 
@@ -16,6 +17,7 @@ export class Metrics implements LifecycleMetrics {
   private readonly phaseDuration: Histogram<'phase'>;
   private readonly pullBytes: Counter;
   private readonly restarts: Counter<'reason'>;
+  private readonly bootDuration: Histogram<'init'>;
   private readonly gcReclaimedBytes: Counter;
   private readonly gcRemovedImages: Counter;
   private readonly stateFileErrors: Counter<'file' | 'error'>;
@@ -92,6 +94,13 @@ export class Metrics implements LifecycleMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.bootDuration = new Histogram({
+      name: 'cvm_supervisor_workspace_boot_seconds',
+      help: "From a workspace container's start until it was usable (boot ready), by init: systemd, init, keepalive.",
+      labelNames: ['init'],
+      buckets: STEP_BUCKETS,
+      registers,
+    });
     this.engineErrors = new Counter({
       name: 'cvm_supervisor_engine_errors_total',
       help: 'Failed requests to the container engine, by operation.',
@@ -131,6 +140,10 @@ export class Metrics implements LifecycleMetrics {
 
   restarted(reason: string): void {
     this.restarts.inc({ reason });
+  }
+
+  booted(mode: InitMode, seconds: number): void {
+    this.bootDuration.observe({ init: mode }, seconds);
   }
 
   engineError(operation: string): void {

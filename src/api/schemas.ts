@@ -1,6 +1,7 @@
 /** TypeBox schemas of what the HTTP API sends and accepts besides the workspace spec (src/spec/workspace-spec.ts). */
 import Type from 'typebox';
 import { FAILURE_REASONS } from '../errors.js';
+import { BOOT_STATES } from '../lifecycle/boot.js';
 import { PHASES } from '../lifecycle/phase.js';
 import { WORKSPACE_ID_PATTERN } from '../spec/workspace-spec.js';
 
@@ -42,6 +43,16 @@ export const WorkspaceSchema = Type.Object(
     restarts: Type.Integer(),
     createdAt: Type.String({ format: 'date-time' }),
     startedAt: Nullable(Type.String({ format: 'date-time' })),
+    boot: Nullable(
+      Type.Object(
+        {
+          state: Type.Enum(BOOT_STATES, { description: 'booting: PID 1 runs, the workspace is not usable yet; ready: usable; failed: it will not become usable' }),
+          readyAt: Nullable(Type.String({ format: 'date-time' })),
+          detail: Nullable(Type.String({ description: 'What the state rests on: systemd\'s state and failed units, the bootstrap\'s exit' })),
+        },
+        { description: 'Whether the workspace is usable, not just started; null when it is not running' },
+      ),
+    ),
   },
 );
 
@@ -54,7 +65,7 @@ export const UnreadySchema = Type.Object({
 });
 export const ReadySchema = Type.Object({ status: Type.Literal('ready') });
 
-export const CheckSchema = Type.Object({
+const CheckSchema = Type.Object({
   id: Type.String(),
   status: Type.Enum(['pass', 'warn', 'fail']),
   evidence: Type.String(),
@@ -85,7 +96,7 @@ export const FollowQuery = Type.Object({ follow: Type.Optional(Type.Boolean({ de
 export const LogEntrySchema = Type.Object({
   seq: Type.Integer({ minimum: 1, description: 'Grows by one per entry; a `skipped` entry carries the last seq it stands for' }),
   time: Type.String({ format: 'date-time' }),
-  kind: Type.Enum(['phase', 'pull', 'detect', 'bootstrap', 'failure', 'info', 'skipped'], {
+  kind: Type.Enum(['phase', 'pull', 'detect', 'bootstrap', 'boot', 'failure', 'info', 'skipped'], {
     description: '`skipped`: the reader fell behind the bounded buffer; data.skipped entries were dropped before it got them',
   }),
   message: Type.String(),

@@ -91,7 +91,7 @@ function parsed<T>(env: NodeJS.ProcessEnv, name: string, parse: (raw: string) =>
   }
 }
 
-export function parseCpus(raw: string): number {
+function parseCpus(raw: string): number {
   const cpus = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : 0;
   if (!(cpus > 0)) throw new BadValue('is not a positive number of CPUs (such as 2 or 0.5)');
   return cpus;
@@ -133,7 +133,7 @@ export function parseMounts(raw: string): MountSpec[] {
 }
 
 /** Names and PREFIX* patterns; `*` alone matches every name. */
-export function parseEnvPatterns(raw: string): ((name: string) => boolean)[] {
+function parseEnvPatterns(raw: string): ((name: string) => boolean)[] {
   return splitList(raw).map((item) => {
     if (!/^([A-Za-z_][A-Za-z0-9_]*\*?|\*)$/.test(item)) throw new BadValue(`has ${shown(item)}, which is not a variable name or a PREFIX* pattern`);
     const prefix = item.slice(0, -1);

@@ -196,6 +196,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
   }
   const tokenFile = tokenFileGiven?.value;
   const pullSecretFile = given('pullSecretFile')?.value;
+  const instance = given('instance')?.value;
   const imageGcHighPercent = value('imageGcHighPercent');
   const imageGcLowPercent = value('imageGcLowPercent');
   if (imageGcLowPercent >= imageGcHighPercent) {
@@ -225,6 +226,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     allowNonSysboxCvmRuntime: value('allowNonSysboxCvmRuntime'),
     network: value('network'),
     stateDir,
+    ...(instance !== undefined && { instance }),
     hostRoot,
     ...(usrLibDir !== undefined && { usrLibDir }),
     ...(engineHostRoot !== undefined && { engineHostRoot }),
@@ -235,6 +237,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     shutdownPolicy: value('shutdownPolicy'),
     imageFactsFrom: value('imageFactsFrom'),
     shutdownGrace: value('shutdownGrace'),
+    bootTimeout: value('bootTimeout'),
     engineStartTimeout: value('engineStartTimeout'),
     enginePingInterval: value('enginePingInterval'),
     dataRoot,

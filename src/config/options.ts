@@ -9,6 +9,7 @@ import {
   parseBoolean,
   parseEngineName,
   parseEngineUrl,
+  parseInstanceName,
   parseInterfaceList,
   parseListen,
   parsePercent,
@@ -95,6 +96,11 @@ export const OPTIONS = {
     flag: '--state-dir', env: 'CVM_STATE_DIR', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
     default: '/var/lib/cvm-supervisor', help: 'where desired workspace specs and run states persist',
   }),
+  instance: option({
+    flag: '--instance', env: 'CVM_INSTANCE', metavar: 'NAME', json: 'string', parse: parseInstanceName,
+    defaultNote: 'none: the node\'s one daemon',
+    help: "this daemon's identity when several share one engine (one per workspace pod): its containers and volumes carry it in a label and their names, and it adopts, replaces and removes only those; without it, only those that carry none (as all did before this option)",
+  }),
   hostRoot: option({
     flag: '--host-root', env: 'CVM_HOST_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
     default: '/', help: "where the daemon reads the host's /dev, /proc, /sys and library directories",
@@ -134,6 +140,10 @@ export const OPTIONS = {
   shutdownGrace: option({
     flag: '--shutdown-grace', env: 'CVM_SHUTDOWN_GRACE', metavar: 'SECONDS', json: 'number', parse: parseSeconds,
     default: '25', help: "the whole shutdown's budget, inside Kubernetes' 30",
+  }),
+  bootTimeout: option({
+    flag: '--boot-timeout', env: 'CVM_BOOT_TIMEOUT', metavar: 'SECONDS', json: 'number', parse: parseSeconds,
+    default: '300', help: "how long a systemd workspace may take to settle (systemctl is-system-running) before its boot is failed",
   }),
   dataRoot: option({
     flag: '--data-root', env: 'CVM_DATA_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,

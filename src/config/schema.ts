@@ -16,7 +16,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 const AbsolutePath = Type.String({ pattern: '^/' });
 
-export const ListenAddressSchema = Type.Object(
+const ListenAddressSchema = Type.Object(
   {
     /** An IPv4 address, a host name, or an IPv6 address without brackets. */
     host: Type.String({ minLength: 1 }),
@@ -26,7 +26,7 @@ export const ListenAddressSchema = Type.Object(
 );
 
 /** The workspace that envbox's variables declare at boot (only when CODER_INNER_IMAGE is set). */
-export const BootWorkspaceSchema = Type.Object(
+const BootWorkspaceSchema = Type.Object(
   { id: Type.String({ minLength: 1, maxLength: 63 }), spec: WorkspaceSpecSchema },
   { additionalProperties: false },
 );
@@ -55,6 +55,8 @@ export const ConfigSchema = Type.Object(
     allowNonSysboxCvmRuntime: Type.Boolean(),
     network: Type.String({ minLength: 1 }),
     stateDir: AbsolutePath,
+    /** --instance: this daemon's identity among those sharing one engine; absent for the node's one daemon. */
+    instance: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     hostRoot: AbsolutePath,
     /** Where the daemon reads the host's /usr/lib when it is mounted elsewhere than under hostRoot (GPU libraries). */
     usrLibDir: Type.Optional(AbsolutePath),
@@ -67,6 +69,8 @@ export const ConfigSchema = Type.Object(
     imageFactsFrom: Type.Enum(IMAGE_FACTS_SOURCES),
     /** Seconds. */
     shutdownGrace: Type.Number({ minimum: 0 }),
+    /** Seconds a systemd workspace may take to settle before its boot fails. */
+    bootTimeout: Type.Number({ minimum: 0 }),
     /** Seconds; embedded mode. */
     engineStartTimeout: Type.Number({ minimum: 0 }),
     /** Seconds; embedded mode. */

@@ -142,6 +142,14 @@ export function parseEngineUrl(raw: string): string {
   return raw;
 }
 
+const INSTANCE_NAME = /^[a-z0-9]([a-z0-9.-]{0,126}[a-z0-9])?$/;
+
+/** A daemon's instance identity: it ends container and volume names, so it keeps to what the engine takes in both. */
+export function parseInstanceName(raw: string): string {
+  if (!INSTANCE_NAME.test(raw)) throw new BadValue('is not 1-128 of a-z, 0-9, "." and "-", starting and ending with a letter or digit');
+  return raw;
+}
+
 export function parseWorkspaceId(raw: string): string {
   if (!isValidWorkspaceId(raw)) {
     throw new BadValue('is not a DNS label (1-63 of a-z, 0-9 and "-", starting and ending with a letter or digit)');

@@ -11,7 +11,7 @@ import { isValidWorkspaceId, type WorkspaceSpec } from '../spec/workspace-spec.j
 import { deviceMappings, gpuMappings } from './device-mappings.js';
 import { assertSafe } from './hardening.js';
 import { normalisePath } from './host-paths.js';
-import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
+import { GENERATION_LABEL, GPU_DRIVER_LABEL, instanceLabels, instanceSuffix, SPEC_HASH_LABEL, WORKSPACE_LABEL } from './labels.js';
 import { assertDistinctTargets, checkTarget, planUserMounts, type ResolvedMountSources } from './mounts.js';
 import type { NodeFacts } from './node-facts.js';
 import { volumeLabels, volumesOf } from './volumes.js';
@@ -27,9 +27,11 @@ export interface BuildContainerSpecInput {
   generation: number;
   /** realpath() of spec.mounts[].source (see mounts.ts); required when the spec has mounts. */
   mountSources?: ResolvedMountSources;
+  /** The daemon's --instance; absent for the unnamed one (see labels.ts). */
+  instance?: string | undefined;
 }
 
-export const DOCKER_DATA_TARGET = '/var/lib/docker';
+const DOCKER_DATA_TARGET = '/var/lib/docker';
 const ROOT_HOME = '/root';
 /** The default user: PID 1 and the home owner are root unless the spec names a user. */
 const DEFAULT_USERNAME = 'root';
@@ -40,24 +42,25 @@ export const SYSTEMD_STOP_SIGNAL = 'SIGRTMIN+3';
 /** The container's StopTimeout by init mode: how long the engine waits after the StopSignal before SIGKILL. */
 export const STOP_TIMEOUT_SECONDS: Readonly<Record<InitMode, number>> = { systemd: 30, init: 10, keepalive: 10 };
 
-export function containerName(id: string): string {
-  return `cvm-${id}`;
+/** Daemon `instance`'s container for workspace `id` (see labels.ts, instanceSuffix). */
+export function containerName(id: string, instance: string | undefined): string {
+  return `cvm-${id}${instanceSuffix(instance)}`;
 }
 
 export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCreateSpec {
-  const { id, spec, facts, node } = input;
+  const { id, spec, facts, node, instance } = input;
   if (!isValidWorkspaceId(id)) throw new InvalidSpecError('id', `${id} is not a DNS label`);
   const cvm = spec.cvm ?? true;
   const runtime = runtimeFor(cvm, node);
   const pid1 = pid1For(facts);
   const user = workspaceUser(spec, facts);
   // The engine makes a volume that is missing at create with these labels; the lifecycle made and checked them before.
-  const volumes = volumesOf(id, spec).map(
+  const volumes = volumesOf(id, spec, instance).map(
     (use): EngineMount => ({
       Type: 'volume',
       Source: use.name,
       Target: use.where === 'home.volume' ? user.home : DOCKER_DATA_TARGET,
-      VolumeOptions: { Labels: volumeLabels(id) },
+      VolumeOptions: { Labels: volumeLabels(id, instance) },
     }),
   );
   const userMounts = planUserMounts(spec.mounts ?? [], input.mountSources, node);
@@ -71,7 +74,7 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
   const devices = [...deviceMappings(spec, node, cvm), ...gpu.devices];
 
   const built: ContainerCreateSpec = {
-    name: containerName(id),
+    name: containerName(id, instance),
     Image: input.imageId,
     Entrypoint: pid1.entrypoint,
     Cmd: pid1.cmd,
@@ -83,7 +86,13 @@ export function buildContainerSpec(input: BuildContainerSpecInput): ContainerCre
     WorkingDir: spec.workdir ?? user.home,
     // Explicit, so an image's USER cannot demote PID 1 (systemd needs root; sysbox maps it to an unprivileged uid).
     User: '0:0',
-    Labels: { [WORKSPACE_LABEL]: id, [SPEC_HASH_LABEL]: input.specHash, [GENERATION_LABEL]: String(input.generation) },
+    Labels: {
+      [WORKSPACE_LABEL]: id,
+      [SPEC_HASH_LABEL]: input.specHash,
+      [GENERATION_LABEL]: String(input.generation),
+      ...instanceLabels(instance),
+      ...(gpu.driverVersion !== null && { [GPU_DRIVER_LABEL]: gpu.driverVersion }),
+    },
     StopSignal: pid1.stopSignal,
     StopTimeout: pid1.stopTimeout,
     HostConfig: {

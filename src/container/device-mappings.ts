@@ -5,6 +5,7 @@ import { planGpus } from '../gpu/plan.js';
 import type { OsRelease } from '../image/facts.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { enginePathOf, hostPathOf } from './host-paths.js';
+import { GPU_DRIVER_LABEL } from './labels.js';
 import type { NodeFacts } from './node-facts.js';
 import type { BindPolicy } from './protected-paths.js';
 
@@ -65,9 +66,9 @@ export function gpuMappings(
   node: NodeFacts,
   cvm: boolean,
   osRelease: OsRelease | null,
-): { devices: DeviceMapping[]; mounts: EngineMount[]; env: Record<string, string> } {
+): { devices: DeviceMapping[]; mounts: EngineMount[]; env: Record<string, string>; driverVersion: string | null } {
   const plan = planGpus(spec, node.gpus, osRelease);
-  if (plan === null) return { devices: [], mounts: [], env: {} };
+  if (plan === null) return { devices: [], mounts: [], env: {}, driverVersion: null };
   const devices = plan.devices.map((device): DeviceMapping => {
     const enginePath = enginePathOf(device.hostPath, node.engineHostRoot);
     if (cvm) {
@@ -90,5 +91,18 @@ export function gpuMappings(
   const mounts = plan.mounts.map(
     (m): EngineMount => ({ Type: 'bind', Source: enginePathOf(m.hostPath, node.engineHostRoot), Target: m.target, ReadOnly: true }),
   );
-  return { devices, mounts, env: plan.env };
+  return { devices, mounts, env: plan.env, driverVersion: node.gpus?.facts.driverVersion ?? null };
+}
+
+/**
+ * Why a GPU workspace's stopped container must be made again before it starts: the node's driver is no longer the
+ * one whose versioned libraries it binds (an upgrade removed them; the start would fail on a missing bind source).
+ * Null when it can start as it is, also when it binds no driver or was made before GPU_DRIVER_LABEL existed.
+ */
+export function gpuDriverChange(labels: Readonly<Record<string, string>>, node: Pick<NodeFacts, 'gpus'>): string | null {
+  const madeWith = labels[GPU_DRIVER_LABEL];
+  if (madeWith === undefined) return null;
+  const now = node.gpus?.facts.driverVersion ?? null;
+  if (now === madeWith) return null;
+  return `the node's GPU driver is ${now ?? 'gone'}, and the container binds the libraries of driver ${madeWith}`;
 }

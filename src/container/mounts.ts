@@ -14,7 +14,7 @@ import { bindSourceViolation, forbiddenReason } from './protected-paths.js';
 export type ResolvedMountSources = ReadonlyMap<string, string>;
 
 /** Mount targets that would hide what the runtime sets up inside (sysbox virtualises parts of /proc and /sys). */
-export const SHADOW_FORBIDDEN_TARGETS: readonly string[] = ['/proc', '/sys', '/dev'];
+const SHADOW_FORBIDDEN_TARGETS: readonly string[] = ['/proc', '/sys', '/dev'];
 
 export type MountNodeFacts = Pick<NodeFacts, 'hostRoot' | 'engineHostRoot' | 'allowedMountRoots' | 'protectedHostPaths'>;
 

@@ -5,8 +5,6 @@
  */
 import type { GpuNode } from '../gpu/plan.js';
 
-export const DEFAULT_CVM_RUNTIME = 'sysbox-runc';
-
 /** A device node on the host. `path` is in the daemon's view (under hostRoot). */
 export interface DeviceNode {
   path: string;

@@ -11,7 +11,7 @@ import { isSameOrUnder, normalisePath } from './host-paths.js';
  * engines, runtimes and the kubelet (the kubelet's pods directory holds every pod's secrets, the daemon's token
  * among them). The daemon's own files and the engine's reported data root come in as protectedHostPaths.
  */
-export const PROTECTED_HOST_PATHS: readonly string[] = [
+const PROTECTED_HOST_PATHS: readonly string[] = [
   '/proc', '/sys', '/dev', '/etc', '/usr', '/boot', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/root',
   '/run', '/var/run',
   '/var/lib/docker', '/var/lib/containerd', '/var/lib/containers', '/var/lib/kubelet', '/var/lib/sysbox',

@@ -8,18 +8,19 @@
 import type { VolumeDetails } from '../engine/types.js';
 import { InvalidSpecError } from '../errors.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
-import { WORKSPACE_LABEL } from './labels.js';
+import { INSTANCE_LABEL, instanceLabels, instanceSuffix, madeBy, WORKSPACE_LABEL } from './labels.js';
 
-export function defaultHomeVolume(id: string): string {
-  return `cvm-${id}-home`;
+/** Daemon `instance`'s home volume for workspace `id` when the spec names none (see labels.ts, instanceSuffix). */
+function defaultHomeVolume(id: string, instance: string | undefined): string {
+  return `cvm-${id}-home${instanceSuffix(instance)}`;
 }
 
 /**
- * The labels the daemon puts on the volumes it makes for workspace `id`, and the ones a volume must carry for the
- * workspace to use it: the one place where an owner label (the daemon's instance identity, say) is added.
+ * The labels daemon `instance` puts on the volumes it makes for workspace `id`, and the ones a volume must carry
+ * for the workspace to use it.
  */
-export function volumeLabels(id: string): Record<string, string> {
-  return { [WORKSPACE_LABEL]: id };
+export function volumeLabels(id: string, instance: string | undefined): Record<string, string> {
+  return { [WORKSPACE_LABEL]: id, ...instanceLabels(instance) };
 }
 
 export interface VolumeUse {
@@ -29,8 +30,8 @@ export interface VolumeUse {
 }
 
 /** The named volumes the spec mounts: the home (named or the default), then the Docker data if asked for. */
-export function volumesOf(id: string, spec: Pick<WorkspaceSpec, 'home' | 'dockerData'>): VolumeUse[] {
-  const home: VolumeUse = { name: spec.home?.volume ?? defaultHomeVolume(id), where: 'home.volume' };
+export function volumesOf(id: string, spec: Pick<WorkspaceSpec, 'home' | 'dockerData'>, instance: string | undefined): VolumeUse[] {
+  const home: VolumeUse = { name: spec.home?.volume ?? defaultHomeVolume(id, instance), where: 'home.volume' };
   if (spec.dockerData === undefined) return [home];
   if (spec.dockerData.volume === home.name) {
     throw new InvalidSpecError('dockerData.volume', `${home.name} is also home.volume; a workspace's Docker data needs a volume of its own`);
@@ -38,12 +39,19 @@ export function volumesOf(id: string, spec: Pick<WorkspaceSpec, 'home' | 'docker
   return [home, { name: spec.dockerData.volume, where: 'dockerData.volume' }];
 }
 
-/** Why workspace `id` may not mount `volume` (undefined: it does not exist yet, so the daemon makes it), or null. */
-export function volumeRefusal(id: string, volume: VolumeDetails | undefined): string | null {
+/**
+ * Why workspace `id` of daemon `instance` may not mount `volume` (undefined: it does not exist yet, so the daemon
+ * makes it), or null.
+ */
+export function volumeRefusal(id: string, volume: VolumeDetails | undefined, instance: string | undefined): string | null {
   if (volume === undefined) return null;
   const owner = volume.labels[WORKSPACE_LABEL];
   if (owner !== undefined && owner !== id) return `${volume.name} belongs to workspace ${owner}; volumes are not shared between workspaces`;
-  const missing = Object.entries(volumeLabels(id)).filter(([key, value]) => volume.labels[key] !== value);
+  if (owner !== undefined && !madeBy(volume.labels, instance)) {
+    const maker = volume.labels[INSTANCE_LABEL];
+    return `${volume.name} belongs to ${maker === undefined ? 'the daemon without --instance' : `daemon instance ${maker}`} on this engine; volumes are not shared between daemons`;
+  }
+  const missing = Object.entries(volumeLabels(id, instance)).filter(([key, value]) => volume.labels[key] !== value);
   if (missing.length > 0) {
     return `${volume.name} was not made by this daemon for workspace ${id} (it lacks ${missing.map(([key, value]) => `${key}=${value}`).join(', ')})`;
   }
@@ -55,9 +63,9 @@ export function volumeRefusal(id: string, volume: VolumeDetails | undefined): st
 }
 
 /** Throws InvalidSpecError naming the field when the spec mounts a volume the workspace may not use. */
-export function checkVolumes(id: string, uses: readonly VolumeUse[], inspected: ReadonlyMap<string, VolumeDetails | undefined>): void {
+export function checkVolumes(id: string, uses: readonly VolumeUse[], inspected: ReadonlyMap<string, VolumeDetails | undefined>, instance: string | undefined): void {
   for (const use of uses) {
-    const refusal = volumeRefusal(id, inspected.get(use.name));
+    const refusal = volumeRefusal(id, inspected.get(use.name), instance);
     if (refusal !== null) throw new InvalidSpecError(use.where, refusal);
   }
 }

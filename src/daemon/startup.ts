@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { type Backoff, backoffMs, pause } from '../backoff.js';
 
 /** 1 s doubling to 30 s: a daemon whose engine or disk recovers picks up within half a minute. */
-export const STARTUP_RETRY: Backoff = { baseMs: 1000, maxMs: 30_000 };
+const STARTUP_RETRY: Backoff = { baseMs: 1000, maxMs: 30_000 };
 
 export interface RetryOptions {
   logger: Logger;

@@ -47,7 +47,7 @@ export function createManager(
   mode: 'host' | 'embedded' = 'host',
 ): WorkspaceManager {
   const engineHostRoot = engineHostRootFor(config, mode);
-  const inspectionOwner = createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
+  const inspectionOwner = inspectionOwnerFor(config);
   const facts = new ImageFactsCache(
     createFactsDetector(engine, {
       owner: inspectionOwner,
@@ -71,19 +71,29 @@ export function createManager(
     logger,
     ...(metrics ? { metrics } : {}),
     inspectionOwner,
+    ...(config.instance !== undefined && { instance: config.instance }),
     imageFacts: (image) => facts.get(image),
     nodeFacts,
     resolveMountSources: (sources) => resolveMountSources(host, sources),
     puller: new ImagePuller(engine),
     ...(imageGc ? { imageUsed: (imageId: string) => imageGc.recordUse(imageId) } : {}),
     nodeCredentials: nodePullCredentials(config),
+    bootTimeoutMs: config.bootTimeout * 1000,
     precheck: async (spec, id) => {
       checkPullFields(spec);
-      await checkWorkspaceVolumes(engine, id, spec);
+      await checkWorkspaceVolumes(engine, id, spec, config.instance);
       const mountSources = await resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source));
       precheckSpec(spec, await nodeFacts(), mountSources);
     },
   });
+}
+
+/**
+ * The owner label of this daemon's inspection containers (image/inspection-container.ts): its --instance, else its
+ * state dir's digest, so that daemons sharing an engine each clean up only their own leftovers.
+ */
+export function inspectionOwnerFor(config: Pick<Config, 'instance' | 'stateDir'>): string {
+  return config.instance ?? createHash('sha256').update(config.stateDir).digest('hex').slice(0, 16);
 }
 
 /** How far the daemon has come; the parts read it, run.ts writes it. */

@@ -11,6 +11,7 @@ import { EngineUnavailableError, PullError, statusOf, toEngineError } from './en
 import { parseEventLine, sinceParam } from './event-stream.js';
 import { execInContainer } from './exec.js';
 import { containerDetailsOf, imageDetailsOf, volumeDetailsOf } from './inspect-replies.js';
+import { ndjsonLines } from './ndjson.js';
 import { followPull } from './pull.js';
 import type {
   ContainerCreateSpec,
@@ -168,7 +169,8 @@ export class DockerEngine implements Engine {
   }
 
   async createContainer(spec: ContainerCreateSpec): Promise<string> {
-    const container = await this.call('container create', () => this.docker.createContainer(spec as Dockerode.ContainerCreateOptions));
+    // A copy: dockerode deletes abortSignal from the options it is given.
+    const container = await this.call('container create', (abortSignal) => this.docker.createContainer({ ...spec, abortSignal } as Dockerode.ContainerCreateOptions));
     return container.id;
   }
 
@@ -280,17 +282,8 @@ export class DockerEngine implements Engine {
     } catch (err) {
       throw toEngineError('events', err);
     }
-    let buffered = '';
     try {
-      for await (const chunk of stream) {
-        buffered += String(chunk);
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line) yield parseEventLine(line);
-        }
-      }
+      for await (const line of ndjsonLines(stream)) yield parseEventLine(line);
     } catch (err) {
       if (options.signal.aborted) return;
       throw toEngineError('events', err);

@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import { PullError } from './engine-errors.js';
+import { ndjsonLines } from './ndjson.js';
 import type { PullOptions, PullProgressEvent } from './types.js';
 
 interface PullLine {
@@ -34,22 +35,12 @@ export function parsePullLine(ref: string, line: string): PullProgressEvent {
 }
 
 export async function followPull(ref: string, stream: Readable, options: PullOptions): Promise<void> {
-  let buffered = '';
-  const handle = (line: string): void => {
-    if (line.trim() === '') return;
-    const event = parsePullLine(ref, line);
-    options.onProgress?.(event);
-  };
   try {
-    for await (const chunk of stream) {
-      buffered += String(chunk);
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        handle(buffered.slice(0, nl));
-        buffered = buffered.slice(nl + 1);
-      }
+    for await (const line of ndjsonLines(stream)) {
+      // Parsed even with no listener: an error line fails the pull.
+      const event = parsePullLine(ref, line);
+      options.onProgress?.(event);
     }
-    handle(buffered);
   } catch (err) {
     stream.destroy();
     if (err instanceof PullError) throw err;

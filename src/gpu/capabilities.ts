@@ -8,7 +8,7 @@ import { InvalidSpecError } from '../errors.js';
 export const CAPABILITIES = ['utility', 'compute', 'video', 'graphics', 'display'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
-export const DEFAULT_CAPABILITIES: readonly Capability[] = ['compute', 'utility'];
+const DEFAULT_CAPABILITIES: readonly Capability[] = ['compute', 'utility'];
 
 export const DRIVER_FILES: Readonly<Record<Capability, { libraries: readonly string[]; binaries: readonly string[] }>> = {
   utility: { libraries: ['libnvidia-ml', 'libnvidia-cfg'], binaries: ['nvidia-smi', 'nvidia-debugdump', 'nvidia-persistenced'] },

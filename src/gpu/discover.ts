@@ -9,7 +9,7 @@ import { type DriverFile, findBinaries, findLibraries } from './driver-files.js'
 import { amdEvidence, cloudRefusal, mountHint } from './refusals.js';
 
 /** The major of /dev/nvidia<N> and /dev/nvidiactl, fixed by the driver. */
-export const NVIDIA_MAJOR = 195;
+const NVIDIA_MAJOR = 195;
 const CTL_MINOR = 255;
 const MODESET_MINOR = 254;
 
@@ -80,7 +80,7 @@ export function parseProcDevices(text: string): Map<string, number> {
 }
 
 /** `Key: value` lines of /proc/driver/nvidia/gpus/<bus>/information and MIG `access` files. */
-export function parseKeyValues(text: string): Map<string, string> {
+function parseKeyValues(text: string): Map<string, string> {
   const fields = new Map<string, string>();
   for (const line of text.split('\n')) {
     const i = line.indexOf(':');

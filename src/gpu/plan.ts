@@ -41,7 +41,7 @@ function describeGpus(gpus: readonly GpuInfo[]): string {
 }
 
 /** `all`, `none`, `void`/empty, or comma-separated indices and UUIDs. `void` means no GPU at all (null). */
-export function selectGpus(raw: string, gpus: readonly GpuInfo[], where: string): GpuInfo[] | null {
+function selectGpus(raw: string, gpus: readonly GpuInfo[], where: string): GpuInfo[] | null {
   const value = raw.trim();
   if (value === '' || value === 'void') return null;
   if (value === 'none') return [];

@@ -4,7 +4,7 @@
  */
 import type { HostFs } from '../host/host-fs.js';
 
-export const GKE_DRIVER_DIR = '/home/kubernetes/bin/nvidia';
+const GKE_DRIVER_DIR = '/home/kubernetes/bin/nvidia';
 const DMI_DIR = '/sys/class/dmi/id';
 
 /** DMI sys_vendor (or product_name) patterns of hypervisors and cloud VMs. */

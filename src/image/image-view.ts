@@ -21,14 +21,14 @@ const OS_RELEASE_PATHS = ['/etc/os-release', '/usr/lib/os-release'];
 const PASSWD_PATH = '/etc/passwd';
 const SLEEP_PATHS = ['/bin/sleep', '/usr/bin/sleep'];
 /** Caps each small file read; a bigger passwd or os-release is treated as absent. */
-export const MAX_FACT_FILE_BYTES = 256 * 1024;
+const MAX_FACT_FILE_BYTES = 256 * 1024;
 
 function octal(mode: number): string {
   return permissionBits(mode).toString(8).padStart(4, '0');
 }
 
 /** Pure: what a resolution of /sbin/init means for PID 1. */
-export function initFromResolution(resolution: Resolution): InitInfo {
+function initFromResolution(resolution: Resolution): InitInfo {
   const noInit = (reason: string): InitInfo => ({ mode: 'keepalive', path: INIT_PATH, target: null, reason });
   switch (resolution.kind) {
     case 'missing':

@@ -46,7 +46,7 @@ function engineLstat(engine: InspectionEngine, containerId: string): Lstat {
  * Who made an inspection container (the label's value). Daemons sharing an engine (tests, a rolling update) each
  * clean up only their own leftovers; the owner is stable across restarts of one daemon.
  */
-export const DEFAULT_INSPECTION_OWNER = 'cvm-supervisor';
+const DEFAULT_INSPECTION_OWNER = 'cvm-supervisor';
 
 /** `imageId` should be the image's ID (sha256:...), not a tag: tags move, and the cache is keyed on it. */
 export async function detectImageFacts(engine: InspectionEngine, imageId: string, owner = DEFAULT_INSPECTION_OWNER): Promise<ImageFacts> {

@@ -41,7 +41,7 @@ export class LinkLoopError extends Error {
 }
 
 /** Linux's MAXSYMLINKS: more links than this in one lookup is ELOOP. */
-export const MAX_SYMLINK_HOPS = 40;
+const MAX_SYMLINK_HOPS = 40;
 
 interface Component {
   name: string;

@@ -1,9 +1,9 @@
 /**
- * A workspace's build log: phase changes, pull progress, detection results, bootstrap output, failures.
+ * A workspace's build log: phase changes, pull progress, detection results, bootstrap output, boot readiness, failures.
  * Bounded: the oldest entries are dropped, so a chatty bootstrap or a slow reader can't grow memory without bound.
  */
 
-export type LogEventKind = 'phase' | 'pull' | 'detect' | 'bootstrap' | 'failure' | 'info';
+export type LogEventKind = 'phase' | 'pull' | 'detect' | 'bootstrap' | 'boot' | 'failure' | 'info';
 
 export interface LogEvent {
   seq: number;

@@ -1,5 +1,7 @@
 /** What the lifecycle reports for metrics; src/metrics.ts implements it with prom-client. */
 
+import type { InitMode } from '../image/facts.js';
+
 export type TimedStep = 'pull' | 'detect' | 'create' | 'start';
 
 /** The daemon's own files in the state dir, and what can go wrong with one. */
@@ -10,6 +12,8 @@ export interface LifecycleMetrics {
   stepTook(step: TimedStep, seconds: number): void;
   pulled(bytes: number): void;
   restarted(reason: string): void;
+  /** A boot followed from the container's start was ready after `seconds`. */
+  booted(mode: InitMode, seconds: number): void;
   stateFileError(file: StateFile, error: StateFileError): void;
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { containerName } from '../container/container-spec.js';
-import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
+import { GENERATION_LABEL, madeBy, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
 import type { EngineEvents, EngineSystem } from '../engine/types.js';
 import { InvalidSpecError, WorkspaceConflictError, WorkspaceNotFoundError } from '../errors.js';
 import { removeStaleInspections } from '../image/inspection-container.js';
@@ -30,7 +30,7 @@ export interface ManagerOptions extends OperationDeps {
   logger: Logger;
   /** Checks workspace `id`'s spec against the node before anything is stored (CvmDisabled, RuntimeMissing, mounts, volumes, devices). */
   precheck: (spec: WorkspaceSpec, id: string) => Promise<void>;
-  /** This daemon's inspection-container owner (see image/inspection-container.ts). */
+  /** This daemon's inspection-container owner (image/inspection-container.ts; daemon/wiring.ts inspectionOwnerFor). */
   inspectionOwner: string;
 }
 
@@ -63,6 +63,7 @@ export class WorkspaceManager {
     this.crashRestarts = { ops: this.ops, store: options.store, ...(options.metrics ? { metrics: options.metrics } : {}), enqueue };
     this.watcher = new ContainerWatcher(
       options.engine,
+      options.instance,
       (death) => {
         this.onDeath(death);
       },
@@ -75,16 +76,18 @@ export class WorkspaceManager {
 
   /** Loads desired state, adopts the engine's containers (one list call) and starts watching for deaths. */
   async init(): Promise<void> {
-    const { store, engine, logger } = this.options;
+    const { store, engine, logger, instance } = this.options;
     await store.init();
     await removeStaleInspections(engine, this.options.inspectionOwner);
-    const [records, containers] = await Promise.all([
+    const [records, labelled] = await Promise.all([
       store.loadAll((file, setAsideAs) => {
         logger.error({ file, setAsideAs }, 'a workspace record is not readable as one; set aside, the other workspaces load');
         this.options.metrics?.stateFileError('workspace-record', 'corrupt');
       }),
       engine.listContainers([WORKSPACE_LABEL]),
     ]);
+    // Another daemon's on this engine (--instance) are never adopted, replaced or removed, even of the same id.
+    const containers = labelled.filter((c) => madeBy(c.labels, instance));
     const known = new Set(records.map((r) => r.id));
     for (const stranger of containers.filter((c) => !known.has(c.labels[WORKSPACE_LABEL] ?? ''))) {
       // Left alone: with no record it may belong to another daemon on this engine, and removing is irreversible.
@@ -93,7 +96,7 @@ export class WorkspaceManager {
     this.watcher.start();
     for (const record of records) {
       const ws = this.track(new Workspace(record));
-      const existing = containers.find((c) => c.labels[WORKSPACE_LABEL] === record.id && c.name === containerName(record.id));
+      const existing = containers.find((c) => c.labels[WORKSPACE_LABEL] === record.id && c.name === containerName(record.id, instance));
       // Known at once from the list's labels, so a PUT right after start already sees `outdated`.
       if (existing?.labels[GENERATION_LABEL] === String(record.generation)) {
         ws.containerId = existing.id;
@@ -105,7 +108,7 @@ export class WorkspaceManager {
         if (ws.record.pending?.op === 'delete') this.workspaces.delete(ws.id);
       });
     }
-    logger.info({ workspaces: records.length, containers: containers.length }, 'adopted existing state');
+    logger.info({ workspaces: records.length, containers: containers.length, othersContainers: labelled.length - containers.length }, 'adopted existing state');
   }
 
   /**
@@ -238,6 +241,7 @@ export class WorkspaceManager {
     for (const ws of this.workspaces.values()) {
       if (ws.restartTimer) clearTimeout(ws.restartTimer);
       ws.abort.abort();
+      ws.boot?.cancel();
     }
     await this.watcher.stop();
     await this.queue.idle();

@@ -1,16 +1,17 @@
 /**
  * The steps of each lifecycle operation against the engine. Every step is idempotent and re-checks the engine,
- * because after a crash any of them may run again: the container name is deterministic (`cvm-<id>`) and carries
- * its generation, so a resumed create finds its own container instead of making a second one.
+ * because after a crash any of them may run again: the container name is deterministic (`cvm-<id>`, and
+ * `.<instance>` with --instance) and carries its generation, so a resumed create finds its own container instead of
+ * making a second one. The delete is in delete.ts, the engine stop in stop-container.ts.
  */
 import type { Logger } from 'pino';
-import { buildContainerSpec, containerName, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
-import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../container/labels.js';
+import { buildContainerSpec, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
+import { gpuDriverChange } from '../container/device-mappings.js';
+import { GENERATION_LABEL, GPU_DRIVER_LABEL, madeBy, SPEC_HASH_LABEL } from '../container/labels.js';
 import { recheckBinds, type ResolvedMountSources } from '../container/mounts.js';
 import { hostPathOf } from '../container/host-paths.js';
 import type { NodeFacts } from '../container/node-facts.js';
 import type { EngineArchive, EngineContainers, EngineExec, EngineImages, EngineVolumes } from '../engine/types.js';
-import { EngineUnavailableError } from '../engine/engine-errors.js';
 import { WorkspaceFailure } from '../errors.js';
 import type { FailureReason } from '../errors.js';
 import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
@@ -22,10 +23,14 @@ import { recordedDigest } from '../image/reference.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
 import { specHash } from '../spec/spec-hash.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
+import { Boots } from './boot.js';
+import { bootExec } from './boot-checks.js';
 import { installBootstrap, runBootstrap } from './bootstrap.js';
+import { deleteWorkspace } from './delete.js';
 import { toWorkspaceFailure } from './failure.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
 import { ensureWorkspaceVolumes } from './volumes.js';
+import { killBefore, stopContainer } from './stop-container.js';
 import type { PendingOperation, StateStore, WorkspaceRecord } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
@@ -48,22 +53,10 @@ export interface OperationDeps {
   /** The node's pull secret, if any, read afresh for each pull. */
   nodeCredentials: () => Promise<RegistryCredentials | undefined>;
   metrics?: LifecycleMetrics;
-}
-
-/** How often a systemd workspace being stopped is sent SIGRTMIN+3 again (see Operations.stopContainer). */
-const STOP_SIGNAL_REPEAT_MS = 1000;
-
-/** What the engine needs after its SIGKILL (sysbox's teardown included) before the daemon's deadline. */
-const KILL_MARGIN_SECONDS = 3;
-
-/**
- * The stop timeout that makes the engine SIGKILL before `deadline`: undefined when the container's own StopTimeout
- * (`own`, null when unknown) already ends in time. A systemd workspace's 30 s is longer than the default shutdown
- * grace (25 s): a systemd slow to halt would otherwise outlive the daemon's budget, still running when it exits 1.
- */
-function killBefore(deadline: number, own: number | null): number | undefined {
-  const left = Math.floor((deadline - Date.now()) / 1000) - KILL_MARGIN_SECONDS;
-  return own !== null && own <= left ? undefined : Math.max(left, 1);
+  /** This daemon's --instance: what it makes carries it, and it touches nothing that does not (container/labels.ts). */
+  instance?: string | undefined;
+  /** How long a systemd workspace may take to settle before its boot fails (--boot-timeout). */
+  bootTimeoutMs: number;
 }
 
 /** What one operation builds: the spec and generation of the record when it began. */
@@ -77,7 +70,19 @@ export interface PidOneExit {
 }
 
 export class Operations {
-  constructor(private readonly deps: OperationDeps) {}
+  /** Whether each running workspace is usable yet. */
+  readonly boots: Boots;
+
+  constructor(private readonly deps: OperationDeps) {
+    const { metrics } = deps;
+    this.boots = new Boots({
+      exec: bootExec(deps.engine),
+      timeoutMs: deps.bootTimeoutMs,
+      persist: (ws) => deps.store.save(ws.record),
+      ...(metrics ? { booted: (mode, seconds) => { metrics.booted(mode, seconds); } } : {}),
+      logger: deps.logger,
+    });
+  }
 
   /**
    * Runs an operation; an error marks the workspace failed with a reason code, unless the operation was cancelled.
@@ -110,6 +115,7 @@ export class Operations {
     }
     if (details.running && ws.record.desired === 'running') {
       ws.setPhase('running');
+      this.boots.adopted(ws);
       return;
     }
     await this.converge(ws);
@@ -124,12 +130,22 @@ export class Operations {
     const target: Target = { spec: ws.record.spec, generation: ws.record.generation };
     const pending = ws.record.pending;
     if (pending?.op === 'delete') {
-      await this.delete(ws);
+      await deleteWorkspace(this.deps, ws);
       return;
     }
-    if (pending || ws.containerId === null || !(await this.deps.engine.inspectContainer(ws.containerId))) {
-      const completing = pending ?? { op: 'create' as const };
-      if (!pending) {
+    const existing = pending || ws.containerId === null ? undefined : await this.deps.engine.inspectContainer(ws.containerId);
+    let completing: PendingOperation | null = pending ?? (existing ? null : { op: 'create' });
+    const bindsDriver = existing?.labels[GPU_DRIVER_LABEL] !== undefined && !existing.state.running && ws.record.desired === 'running';
+    const driverChange = bindsDriver ? gpuDriverChange(existing.labels, await this.deps.nodeFacts()) : null;
+    if (driverChange !== null) {
+      // As a rebuild without a pull: a new generation, so the create replaces the container; volumes stay.
+      ws.log.append('info', `${driverChange}: making the container again`);
+      ws.record.generation += 1;
+      target.generation = ws.record.generation;
+      completing = { op: 'rebuild', pull: false };
+    }
+    if (completing) {
+      if (completing !== pending) {
         ws.record.pending = completing;
         await this.deps.store.save(ws.record);
       }
@@ -147,32 +163,8 @@ export class Operations {
     }
     ws.setPhase('stopping');
     const timeoutSeconds = deadline === undefined ? undefined : killBefore(deadline, ws.init === null ? null : STOP_TIMEOUT_SECONDS[ws.init.mode]);
-    await this.stopContainer(ws.containerId, ws.init?.mode === 'systemd' ? SYSTEMD_STOP_SIGNAL : null, timeoutSeconds);
+    await stopContainer(this.deps.engine, ws.containerId, ws.init?.mode === 'systemd' ? SYSTEMD_STOP_SIGNAL : null, timeoutSeconds);
     ws.setPhase('stopped');
-  }
-
-  /**
-   * The engine's stop: the container's own StopSignal, then SIGKILL after `timeoutSeconds` or, without it, after the
-   * container's StopTimeout (30 s for systemd). A PID namespace's init receives a signal from outside only once it
-   * blocks or handles it, and systemd does so a moment after it starts: a SIGRTMIN+3 sent before is dropped, and the
-   * stop would sit out the whole timeout and end in SIGKILL. So a systemd container is sent SIGRTMIN+3 again every
-   * second until it has stopped.
-   */
-  private async stopContainer(containerId: string, stopSignal: string | null, timeoutSeconds?: number): Promise<void> {
-    const { engine } = this.deps;
-    if (stopSignal !== SYSTEMD_STOP_SIGNAL) {
-      await engine.stopContainer(containerId, timeoutSeconds);
-      return;
-    }
-    const again = setInterval(() => {
-      // Best effort: the stop itself reports what matters, and a container that just stopped answers 409.
-      engine.signalContainer(containerId, stopSignal).catch(() => undefined);
-    }, STOP_SIGNAL_REPEAT_MS);
-    try {
-      await engine.stopContainer(containerId, timeoutSeconds);
-    } finally {
-      clearInterval(again);
-    }
   }
 
   /** Daemon shutdown with policy `stop`: the container stops by `deadline`, the desired state stays `running`. */
@@ -197,7 +189,7 @@ export class Operations {
 
   private async adoptContainer(ws: Workspace, containerId: string): Promise<{ running: boolean } | null> {
     const details = await this.deps.engine.inspectContainer(containerId);
-    if (!details || details.labels[GENERATION_LABEL] !== String(ws.record.generation)) return null;
+    if (!details || !madeBy(details.labels, this.deps.instance) || details.labels[GENERATION_LABEL] !== String(ws.record.generation)) return null;
     ws.containerId = details.id;
     ws.containerSpecHash = details.labels[SPEC_HASH_LABEL] ?? null;
     ws.runtime = details.hostConfig.runtime;
@@ -249,9 +241,10 @@ export class Operations {
       imageId,
       specHash: hash,
       generation,
+      instance: this.deps.instance,
       mountSources: await this.deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
     });
-    await ensureWorkspaceVolumes(engine, ws.id, spec);
+    await ensureWorkspaceVolumes(engine, ws.id, spec, this.deps.instance);
     const existing = await engine.inspectContainer(createSpec.name);
     let containerId: string;
     if (existing?.labels[GENERATION_LABEL] === String(generation)) {
@@ -259,7 +252,7 @@ export class Operations {
     } else {
       if (existing) {
         ws.log.append('info', `replacing container ${existing.id.slice(0, 12)} (generation ${existing.labels[GENERATION_LABEL] ?? '?'})`);
-        await this.stopContainer(existing.id, existing.config.stopSignal);
+        await stopContainer(this.deps.engine, existing.id, existing.config.stopSignal);
         await engine.removeContainer(existing.id, { force: true });
       }
       containerId = await engine.createContainer(createSpec);
@@ -298,7 +291,7 @@ export class Operations {
     ws.startedAt = after.state.startedAt;
     ws.setPhase('running');
     if (spec.gpus?.enabled === true) await this.refreshLibraryCache(ws, containerId);
-    this.startBootstrap(ws, spec);
+    this.boots.started(ws, this.startBootstrap(ws, spec));
   }
 
   /** The engine mounts each bind source again at every start: see container/mounts.ts recheckBinds. */
@@ -330,63 +323,18 @@ export class Operations {
     }
   }
 
-  /** Runs in the background: the Coder agent normally never exits. */
-  private startBootstrap(ws: Workspace, spec: WorkspaceSpec): void {
+  /** Runs in the background: the Coder agent normally never exits. Its exit code, for the boot; null without a script. */
+  private startBootstrap(ws: Workspace, spec: WorkspaceSpec): Promise<number> | null {
     const script = spec.bootstrap?.script;
-    if (!script || ws.containerId === null) return;
+    if (!script || ws.containerId === null) return null;
     const user = spec.username ?? 'root';
-    runBootstrap(this.deps.engine, ws.containerId, { script, user, workdir: ws.workdir ?? '/', log: ws.log, signal: ws.abort.signal }).catch(
-      (err: unknown) => {
-        if (!ws.abort.signal.aborted) ws.log.append('bootstrap', `bootstrap failed: ${err instanceof Error ? err.message : String(err)}`);
-      },
-    );
+    const run = runBootstrap(this.deps.engine, ws.containerId, { script, user, workdir: ws.workdir ?? '/', log: ws.log, signal: ws.abort.signal });
+    run.catch((err: unknown) => {
+      if (!ws.abort.signal.aborted) ws.log.append('bootstrap', `bootstrap failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    return run;
   }
 
-  /**
-   * Removes the container, then (with purge) the workspace's volumes, then the record. One that cannot finish (a
-   * volume still in use) ends failed, naming what is left behind; the record keeps its pending delete, so a second
-   * DELETE or a daemon restart tries again. The purge flag is read when the volumes' turn comes: a second DELETE
-   * during this one may have widened it.
-   */
-  private async delete(ws: Workspace): Promise<void> {
-    const { engine, store } = this.deps;
-    ws.setPhase('deleting');
-    const name = containerName(ws.id);
-    try {
-      const existing = await engine.inspectContainer(name);
-      if (existing) {
-        await this.stopContainer(existing.id, existing.config.stopSignal);
-        await engine.removeContainer(existing.id, { force: true });
-      }
-    } catch (err) {
-      throw deleteFailure(err, [`container ${name}`]);
-    }
-    ws.containerId = null;
-    const purge = ws.record.pending?.op === 'delete' && ws.record.pending.purge;
-    if (purge) {
-      const leftBehind: string[] = [];
-      let firstError: unknown = null;
-      for (const volume of await engine.listVolumes([`${WORKSPACE_LABEL}=${ws.id}`])) {
-        try {
-          await engine.removeVolume(volume.name);
-        } catch (err) {
-          if (err instanceof EngineUnavailableError) throw err;
-          firstError ??= err;
-          leftBehind.push(`volume ${volume.name}`);
-        }
-      }
-      if (leftBehind.length > 0) throw deleteFailure(firstError, leftBehind);
-    }
-    await store.remove(ws.id);
-    ws.log.append('info', purge ? 'deleted with its volumes' : 'deleted; volumes kept');
-  }
-}
-
-/** A delete that could not finish, for the workspace's message; an unreachable engine is retried as it is. */
-function deleteFailure(err: unknown, leftBehind: readonly string[]): unknown {
-  if (err instanceof EngineUnavailableError) return err;
-  const failure = toWorkspaceFailure(err);
-  return new WorkspaceFailure(failure.reason, `delete could not finish: ${failure.message}; left behind: ${leftBehind.join(', ')}; DELETE again to retry`);
 }
 
 function summarise(gpus: readonly GpuSummary[]): GpuSummary[] {

@@ -7,6 +7,7 @@ import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDir, TEMP_SUFFIX, writeFileAtomic } from '../atomic-write.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
+import type { SettledBoot } from './boot.js';
 import { KeyedQueue } from './keyed-queue.js';
 
 export type DesiredState = 'running' | 'stopped';
@@ -23,6 +24,8 @@ export interface WorkspaceRecord {
   pending: PendingOperation | null;
   createdAt: string;
   restarts: number;
+  /** The last settled boot, so that a restarted daemon does not boot an adopted workspace again (boot.ts). */
+  boot?: SettledBoot;
 }
 
 /** The record a file holds, or null when it is not one (not JSON, another id, or without the fields resume reads). */

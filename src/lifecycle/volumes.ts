@@ -14,21 +14,21 @@ async function inspectAll(engine: VolumeEngine, uses: readonly VolumeUse[]): Pro
 }
 
 /** Throws InvalidSpecError naming the field when the spec names a volume the workspace may not use. Makes nothing. */
-export async function checkWorkspaceVolumes(engine: VolumeEngine, id: string, spec: Pick<WorkspaceSpec, 'home' | 'dockerData'>): Promise<void> {
-  const uses = volumesOf(id, spec);
-  checkVolumes(id, uses, await inspectAll(engine, uses));
+export async function checkWorkspaceVolumes(engine: VolumeEngine, id: string, spec: Pick<WorkspaceSpec, 'home' | 'dockerData'>, instance: string | undefined): Promise<void> {
+  const uses = volumesOf(id, spec, instance);
+  checkVolumes(id, uses, await inspectAll(engine, uses), instance);
 }
 
 /**
  * Before create: checks the volumes, makes the missing ones, and checks again, because making a volume whose name
  * someone else made meanwhile returns theirs.
  */
-export async function ensureWorkspaceVolumes(engine: VolumeEngine, id: string, spec: Pick<WorkspaceSpec, 'home' | 'dockerData'>): Promise<void> {
-  const uses = volumesOf(id, spec);
+export async function ensureWorkspaceVolumes(engine: VolumeEngine, id: string, spec: Pick<WorkspaceSpec, 'home' | 'dockerData'>, instance: string | undefined): Promise<void> {
+  const uses = volumesOf(id, spec, instance);
   const before = await inspectAll(engine, uses);
-  checkVolumes(id, uses, before);
+  checkVolumes(id, uses, before, instance);
   for (const use of uses) {
-    if (before.get(use.name) === undefined) await engine.createVolume(use.name, volumeLabels(id));
+    if (before.get(use.name) === undefined) await engine.createVolume(use.name, volumeLabels(id, instance));
   }
-  checkVolumes(id, uses, await inspectAll(engine, uses));
+  checkVolumes(id, uses, await inspectAll(engine, uses), instance);
 }

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { backoffMs, pause } from '../backoff.js';
-import { WORKSPACE_LABEL } from '../container/labels.js';
+import { madeBy, WORKSPACE_LABEL } from '../container/labels.js';
 import type { EngineEvent, EngineEvents } from '../engine/types.js';
 
 export interface ContainerDeath {
@@ -23,6 +23,8 @@ export class ContainerWatcher {
 
   constructor(
     private readonly engine: EngineEvents,
+    /** The daemon's --instance: another daemon's containers on this engine are not followed. */
+    private readonly instance: string | undefined,
     private readonly onDeath: (death: ContainerDeath) => void,
     private readonly log: Logger,
     /** The stream broke: events may be lost for good (an engine restart forgets its history). */
@@ -95,7 +97,8 @@ export class ContainerWatcher {
     }
     this.seenAtCursor.add(key);
     const workspaceId = event.attributes[WORKSPACE_LABEL];
-    if (event.action !== 'die' || !workspaceId) return;
+    // An event's attributes carry the container's labels.
+    if (event.action !== 'die' || !workspaceId || !madeBy(event.attributes, this.instance)) return;
     this.onDeath({ workspaceId, containerId: event.id });
   }
 }

@@ -1,6 +1,7 @@
 /** One workspace in memory: its persisted record, its observed run state and its build log. */
 import type { FailureReason } from '../errors.js';
 import type { InitInfo, PasswdEntry } from '../image/facts.js';
+import type { BootRun, BootStatus } from './boot.js';
 import { EventLog } from './event-log.js';
 import { canTransition, type Phase, TransitionError } from './phase.js';
 import type { WorkspaceRecord } from './store.js';
@@ -26,6 +27,8 @@ export interface WorkspaceStatus {
   restarts: number;
   createdAt: string;
   startedAt: string | null;
+  /** Whether it is usable (boot.ts); null when it is not running. */
+  boot: BootStatus | null;
 }
 
 export class Workspace {
@@ -42,6 +45,8 @@ export class Workspace {
   /** The GPUs the container was given. */
   gpus: GpuSummary[] = [];
   startedAt: string | null = null;
+  /** The boot of the container's current start, while it runs. */
+  boot: BootRun | null = null;
   /** The container's working directory, where the bootstrap runs. */
   workdir: string | null = null;
   /** The spec hash the current container was built from (its label). */
@@ -65,6 +70,10 @@ export class Workspace {
     this.phase = next;
     this.reason = failure?.reason ?? null;
     this.message = failure?.message ?? null;
+    if (next !== 'running' && this.boot) {
+      this.boot.cancel();
+      this.boot = null;
+    }
     if (changed || failure) {
       this.log.append(next === 'failed' ? 'failure' : 'phase', failure ? `${next}: ${failure.reason}: ${failure.message}` : next, {
         phase: next,
@@ -95,6 +104,7 @@ export class Workspace {
       restarts: this.record.restarts,
       createdAt: this.record.createdAt,
       startedAt: this.startedAt,
+      boot: this.phase === 'running' ? (this.boot?.status ?? null) : null,
     };
   }
 }

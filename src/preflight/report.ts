@@ -95,7 +95,7 @@ export function cgroupCheck(layout: CgroupLayout, engineVersion: string | null):
  * Checks whose failure makes every CVM impossible on this node. While CVMs are enabled, serve stays unready
  * (/readyz 503) when one fails; the runtime and the engine are checked live by the readiness probe itself.
  */
-export const CVM_BLOCKING_CHECKS: ReadonlySet<string> = new Set([
+const CVM_BLOCKING_CHECKS: ReadonlySet<string> = new Set([
   'kernel', 'distro', 'privileged', 'userns', 'home-storage', 'cgroup',
   // Embedded mode's own engine (embedded-checks.ts).
   'sysbox', 'embedded-storage', 'sysbox-access',

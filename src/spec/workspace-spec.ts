@@ -13,8 +13,8 @@ const EnvName = '^[A-Za-z_][A-Za-z0-9_]*$';
 
 export const WORKSPACE_ID_PATTERN = DnsLabel;
 
-export const PullPolicySchema = Type.Union([Type.Literal('always'), Type.Literal('if-not-present'), Type.Literal('never')]);
-export const RestartPolicySchema = Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')]);
+const PullPolicySchema = Type.Union([Type.Literal('always'), Type.Literal('if-not-present'), Type.Literal('never')]);
+const RestartPolicySchema = Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')]);
 
 const AbsPath = Type.String({ pattern: '^/', maxLength: 4096 });
 
@@ -156,9 +156,4 @@ export function describeSchemaErrors(errors: readonly SchemaErrorLike[], root = 
     return { path: path || root, message: `unknown field ${names.join(', ')}` };
   }
   return { path: base || root, message: first?.message ?? 'does not match the schema' };
-}
-
-/** Names that look like secrets; their env values are redacted in logs and responses. */
-export function isSecretEnvName(name: string): boolean {
-  return /(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH)/i.test(name);
 }

@@ -38,6 +38,7 @@ export async function drillR3(trials: number): Promise<DrillResult> {
       stepTook: () => undefined,
       pulled: () => undefined,
       restarted: (reason) => restartsByReason.set(reason, (restartsByReason.get(reason) ?? 0) + 1),
+      booted: () => undefined,
       stateFileError: () => undefined,
     },
   });

@@ -58,9 +58,9 @@ describe(`--block-api-from-bridge ${BRIDGE}: a workspace cannot reach the daemon
   const targets = [GATEWAY, otherNodeAddress()].filter((a): a is string => a !== undefined);
   const userRule = (): string[] => ['-i', BRIDGE, '-p', 'tcp', '--dport', String(controlPort), '-m', 'comment', '--comment', `cvm-supervisor test ${RUN}`, '-j', 'DROP'];
 
-  /** An HTTP request from inside the workspace; its first line, or '' when nothing answered within 4 s. */
+  /** An HTTP request from inside the workspace; its first line, or '' when nothing answered within 8 s. */
   async function fromWorkspace(address: string, to: number): Promise<string> {
-    const script = `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | timeout 4 nc ${address} ${String(to)} | head -1; true`;
+    const script = `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | timeout 8 nc ${address} ${String(to)} | head -1; true`;
     return docker(['exec', `cvm-${ID}`, 'sh', '-c', script], 30_000);
   }
 

@@ -126,24 +126,24 @@ describe('workspace lifecycle (manager against the test engine)', () => {
     expect(await volumesOfWorkspace(id)).toEqual([]);
   });
 
-  it('a purge whose volume another workspace uses ends failed, naming it; a second DELETE finishes it', async () => {
+  it('a purge whose volume a container outside the daemon uses ends failed, naming it; a second DELETE finishes it', async () => {
     const owner = h.id('purge-owner');
-    const other = h.id('purge-other');
     const volume = `cvm-${owner}-home`;
+    const outsider = `${owner}-outsider`;
     await h.manager.put(owner, busybox());
     await h.waitFor(owner, 'running');
-    await h.manager.put(other, busybox({ home: { volume } }));
-    await h.waitFor(other, 'running');
-
-    await h.manager.delete(owner, true);
-    await h.manager.idle();
-    const failed = h.manager.get(owner);
-    expect(failed.phase).toBe('failed');
-    expect(failed.message).toMatch(new RegExp(`in use.*; left behind: volume ${volume}; DELETE again to retry$`));
-    expect(await containersOfWorkspace(owner)).toEqual([]);
-
-    await h.manager.delete(other, false);
-    await h.manager.idle();
+    // Workspaces never share a volume, so the one that keeps it busy is made by hand on the engine.
+    await docker(['create', '--name', outsider, '-v', `${volume}:/data`, BUSYBOX_IMAGE, 'true']);
+    try {
+      await h.manager.delete(owner, true);
+      await h.manager.idle();
+      const failed = h.manager.get(owner);
+      expect(failed.phase).toBe('failed');
+      expect(failed.message).toMatch(new RegExp(`in use.*; left behind: volume ${volume}; DELETE again to retry$`));
+      expect(await containersOfWorkspace(owner)).toEqual([]);
+    } finally {
+      await docker(['rm', '-f', outsider]);
+    }
     await h.manager.delete(owner, true);
     await h.manager.idle();
     expect(() => h.manager.get(owner)).toThrow(WorkspaceNotFoundError);

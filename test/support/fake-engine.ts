@@ -75,6 +75,8 @@ export class FakeEngine implements Engine {
   runtimes = ['runc', 'sysbox-runc'];
   /** What an exec returns; by default exit 0 at once. */
   onExec: (containerId: string, options: ExecOptions) => Promise<{ exitCode: number }> = () => Promise.resolve({ exitCode: 0 });
+  /** Whether a bind mount's source exists on the host; the engine mounts it at every start. By default, always. */
+  bindSourceExists: (source: string) => boolean = () => true;
   private readonly steps = new Map<Operation, Step[]>();
   private readonly subscribers = new Set<Subscriber>();
   private readonly history: EngineEvent[] = [];
@@ -230,6 +232,8 @@ export class FakeEngine implements Engine {
     return this.run('startContainer', [id], () => {
       const container = this.require('container start', id);
       if (container.state.running) return;
+      const missing = (container.spec.HostConfig.Mounts ?? []).find((m) => m.Type === 'bind' && !this.bindSourceExists(m.Source ?? ''));
+      if (missing) throw new EngineError('container start', 400, `invalid mount config for type "bind": bind source path does not exist: ${missing.Source ?? ''}`);
       Object.assign(container.state, { status: 'running', running: true, pid: 4242, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString() });
       this.emit('start', container.id, container.spec.Labels);
     });

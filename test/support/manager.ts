@@ -2,10 +2,11 @@
  * A WorkspaceManager with its real collaborators (createManager) against the test engine, for in-process
  * lifecycle tests: a temp state dir, config from the real loader, waiting for a phase, and cleanup.
  *
- * Test files run in parallel against one engine, but a daemon assumes it owns its engine: init() removes every
- * workspace container it has no desired state for, and every inspection container. So each harness gives its
- * manager a scoped view of the engine: listing returns only containers of workspaces whose id starts with the
- * harness's prefix, and inspection containers this harness made. Everything else is the real engine, unchanged.
+ * Test files run in parallel against one engine, and a daemon without --instance treats every unlabelled workspace
+ * container as possibly its own (it adopts one whose id it has a record for) and removes its inspection leftovers.
+ * So each harness gives its manager a scoped view of the engine: listing returns only containers of workspaces whose
+ * id starts with the harness's prefix, and inspection containers this harness made. Everything else is the real
+ * engine, unchanged.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -63,6 +64,8 @@ export interface HarnessOptions {
   env?: NodeJS.ProcessEnv;
   /** What the managers report lifecycle metrics to (drills count restarts); default none. */
   metrics?: LifecycleMetrics;
+  /** Another harness whose workspace ids this one shares (two daemons on one engine, see instances.test.ts). */
+  idsOf?: ManagerHarness;
 }
 
 export class ManagerHarness {
@@ -88,7 +91,7 @@ export class ManagerHarness {
    * The manager is initialised.
    */
   static async create(name: string, options: HarnessOptions = {}): Promise<ManagerHarness> {
-    const prefix = `${name}-${randomBytes(3).toString('hex')}`;
+    const prefix = options.idsOf?.prefix ?? `${name}-${randomBytes(3).toString('hex')}`;
     const stateDir = await mkdtemp(path.join(tmpdir(), `cvm-${prefix}-`));
     const harness = new ManagerHarness(prefix, stateDir, options);
     await harness.manager.init();
@@ -124,6 +127,20 @@ export class ManagerHarness {
           `workspace ${id} did not reach ${phase} within ${timeoutMs} ms; it is ${status.phase}` +
             `${status.reason ? ` (${status.reason}: ${status.message ?? ''})` : ''}\n${log.join('\n')}`,
         );
+      }
+      await sleep(100);
+    }
+  }
+
+  /** Polls the manager until the workspace's boot has settled (`ready` or `failed`); the error shows the last log lines. */
+  async waitForBoot(id: string, timeoutMs = 30_000, manager = this.manager): Promise<WorkspaceStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = manager.get(id);
+      if (status.boot && status.boot.state !== 'booting') return status;
+      if (Date.now() > deadline) {
+        const log = (manager.workspace(id)?.log.snapshot() ?? []).slice(-15).map((e) => `  ${e.kind}: ${e.message}`);
+        throw new Error(`workspace ${id}'s boot did not settle within ${timeoutMs} ms; it is ${status.phase}, boot ${JSON.stringify(status.boot)}\n${log.join('\n')}`);
       }
       await sleep(100);
     }

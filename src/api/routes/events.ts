@@ -14,7 +14,7 @@ import { ErrorSchema, FollowQuery, LastEventIdHeaders, LogEntrySchema, SseFrames
 export type StreamFormat = 'ndjson' | 'sse';
 export type StreamEntry = Omit<LogEvent, 'kind'> & { kind: LogEventKind | 'skipped' };
 
-export const MEDIA_TYPES: Record<StreamFormat, string> = { ndjson: 'application/x-ndjson', sse: 'text/event-stream' };
+const MEDIA_TYPES: Record<StreamFormat, string> = { ndjson: 'application/x-ndjson', sse: 'text/event-stream' };
 
 /** How often a follower checks that its workspace still exists (a delete ends the stream). */
 const LIVENESS_CHECK_MS = 1000;

@@ -30,6 +30,7 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'allowNonSysboxCvmRuntime', raw: 'true', json: true, expected: true },
   { key: 'network', raw: 'cvm_net.1', json: 'cvm_net.1', expected: 'cvm_net.1' },
   { key: 'stateDir', raw: '/srv/./state/', json: '/srv/./state/', expected: '/srv/state' },
+  { key: 'instance', raw: 'ns-a.coder-dev-1', json: 'ns-a.coder-dev-1', expected: 'ns-a.coder-dev-1' },
   { key: 'hostRoot', raw: '/host', json: '/host', expected: '/host' },
   { key: 'engineHostRoot', raw: '/mnt/host', json: '/mnt/host', expected: '/mnt/host' },
   { key: 'usrLibDir', raw: '/var/coder/usr/lib/', json: '/var/coder/usr/lib/', expected: '/var/coder/usr/lib' },
@@ -39,6 +40,7 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'shutdownPolicy', raw: 'keep', json: 'keep', expected: 'keep' },
   { key: 'imageFactsFrom', raw: 'inspection', json: 'inspection', expected: 'inspection' },
   { key: 'shutdownGrace', raw: '7.5', json: 7.5, expected: 7.5 },
+  { key: 'bootTimeout', raw: '90', json: 90, expected: 90 },
   { key: 'engineStartTimeout', raw: '60', json: 60, expected: 60 },
   { key: 'enginePingInterval', raw: '0.5', json: 0.5, expected: 0.5 },
   { key: 'imageGcHighPercent', raw: '95', json: 95, expected: 95 },
@@ -109,6 +111,13 @@ describe('loadConfig: precedence flag > env > file > default', () => {
     const env = { CVM_ALLOWED_MOUNT_ROOTS: '/from-env' };
     expect(loadConfig(['--allowed-mount-root', '/a', '--allowed-mount-root=/b'], env).allowedMountRoots).toEqual(['/a', '/b']);
     expect(loadConfig([], env).allowedMountRoots).toEqual(['/from-env']);
+  });
+
+  it('refuses an --instance that could not end a container or volume name, naming the variable', () => {
+    expect(loadConfig([], {}).instance).toBeUndefined();
+    for (const bad of ['Ns/Pod', '.pod', 'pod-', 'a'.repeat(129)]) {
+      expect(() => loadConfig([], { CVM_INSTANCE: bad })).toThrow(/^CVM_INSTANCE: .* is not 1-128 of a-z, 0-9/);
+    }
   });
 
   it('accepts an empty allowedMountRoots array in the file', () => {

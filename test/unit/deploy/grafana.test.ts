@@ -112,13 +112,14 @@ describe('deploy/grafana/cvm-supervisor.json', () => {
     expect(served('cvm_supervisor_no_such_metric_total')).toBe(false);
   });
 
-  it('shows workspaces by phase, start-phase latency percentiles, pull throughput, restarts by reason and API latency', () => {
+  it('shows workspaces by phase, start-phase latency percentiles, boot time by init, pull throughput, restarts by reason and API latency', () => {
     const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr.replace(/\s+/g, ' ')));
     const some = (pattern: RegExp) => exprs.some((e) => pattern.test(e));
     expect(some(/sum by \(phase\) \(cvm_supervisor_workspaces\{/)).toBe(true);
     for (const q of ['0.5', '0.95', '0.99']) {
       expect(some(new RegExp(`histogram_quantile\\(${q.replace('.', '\\.')}, sum by \\(le, phase\\) \\(rate\\(cvm_supervisor_phase_duration_seconds_bucket`))).toBe(true);
     }
+    expect(some(/histogram_quantile\(0\.95, sum by \(le, init\) \(rate\(cvm_supervisor_workspace_boot_seconds_bucket/)).toBe(true);
     expect(some(/rate\(cvm_supervisor_image_pull_bytes_total\{/)).toBe(true);
     expect(some(/sum by \(reason\) \(increase\(cvm_supervisor_workspace_restarts_total\{/)).toBe(true);
     expect(some(/histogram_quantile\(0\.99, sum by \(le, route\) \(rate\(cvm_supervisor_http_request_duration_seconds_bucket/)).toBe(true);

@@ -276,6 +276,13 @@ describe('deploy/kubernetes manifests', () => {
     expect(OPTIONS.bootWorkspaceId.parse(only('Pod').object.metadata.name)).toBe(only('Pod').object.metadata.name);
   });
 
+  it('gives each workspace pod its own instance on the shared engine: its namespace, with the workspace id its name', () => {
+    const env = envOf(daemonContainer(podOf(only('Pod')).spec));
+    expect(env.get(OPTIONS.instance.env)?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    const namespace = only('Pod').object.metadata.namespace ?? '';
+    expect(OPTIONS.instance.parse(namespace)).toBe(namespace);
+  });
+
   it('lets the control plane reach each node\'s daemon: a headless Service over the DaemonSet pods', () => {
     const service = only('Service').object.spec as { clusterIP: string; selector: Record<string, string>; ports: { port: number; targetPort: string }[] };
     const { labels, spec } = podOf(only('DaemonSet'));

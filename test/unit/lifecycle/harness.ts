@@ -73,6 +73,8 @@ export class RecordedMetrics implements LifecycleMetrics {
   readonly steps: string[] = [];
   readonly restarts: string[] = [];
   readonly stateFileErrors: string[] = [];
+  /** `mode seconds` of each boot observed. */
+  readonly boots: string[] = [];
   pulledBytes = 0;
 
   stepTook(step: string): void {
@@ -90,6 +92,10 @@ export class RecordedMetrics implements LifecycleMetrics {
   stateFileError(file: string, error: string): void {
     this.stateFileErrors.push(`${file}: ${error}`);
   }
+
+  booted(mode: string, seconds: number): void {
+    this.boots.push(`${mode} ${seconds}`);
+  }
 }
 
 /** A log line as pino writes it. */
@@ -100,7 +106,6 @@ export interface LogLine {
 }
 
 export class Lifecycle {
-  readonly engine = new FakeEngine();
   readonly metrics = new RecordedMetrics();
   readonly logs: LogLine[] = [];
   /** What nodeFacts() answers; tests change it (runtimes, GPUs). */
@@ -113,15 +118,19 @@ export class Lifecycle {
   private constructor(
     readonly stateDir: string,
     private readonly overrides: Partial<ManagerOptions>,
+    readonly engine: FakeEngine,
   ) {
     this.engine.addImage(IMAGE);
     this.engine.registry.add(IMAGE);
     this.manager = this.newManager();
   }
 
-  /** A manager over a fresh fake engine with an image `IMAGE` present; not initialised. */
-  static async create(overrides: Partial<ManagerOptions> = {}): Promise<Lifecycle> {
-    return new Lifecycle(await mkdtemp(path.join(tmpdir(), 'cvm-unit-lifecycle-')), overrides);
+  /**
+   * A manager over a fresh fake engine (or `engine`, shared with another daemon's Lifecycle) with an image `IMAGE`
+   * present; not initialised.
+   */
+  static async create(overrides: Partial<ManagerOptions> = {}, engine = new FakeEngine()): Promise<Lifecycle> {
+    return new Lifecycle(await mkdtemp(path.join(tmpdir(), 'cvm-unit-lifecycle-')), overrides, engine);
   }
 
   /** Another manager on the same state dir and engine, as after a daemon restart. Not initialised. */
@@ -139,6 +148,7 @@ export class Lifecycle {
       resolveMountSources: (sources) => Promise.resolve(new Map(sources.map((s) => [s, s]))),
       puller: new ImagePuller(this.engine, { attempts: 1, baseMs: 1, maxMs: 1 }),
       nodeCredentials: () => Promise.resolve(undefined),
+      bootTimeoutMs: 300_000,
       ...this.overrides,
       ...overrides,
     });

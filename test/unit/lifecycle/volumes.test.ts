@@ -36,16 +36,16 @@ const spec = { home: { volume: 'h' }, dockerData: { volume: 'd' } };
 describe('workspace volumes', () => {
   it('checks at PUT without making anything', async () => {
     const engine = new VolumeStore();
-    await checkWorkspaceVolumes(engine, 'dev-1', spec);
+    await checkWorkspaceVolumes(engine, 'dev-1', spec, undefined);
     engine.add('d', { [WORKSPACE_LABEL]: 'dev-1' }, { o: 'bind', device: '/var/run', type: 'none' });
-    await expect(checkWorkspaceVolumes(engine, 'dev-1', spec)).rejects.toThrow(InvalidSpecError);
+    await expect(checkWorkspaceVolumes(engine, 'dev-1', spec, undefined)).rejects.toThrow(InvalidSpecError);
     expect(engine.created).toEqual([]);
   });
 
   it('makes the missing volumes with the workspace label, and keeps those it made before', async () => {
     const engine = new VolumeStore();
     engine.add('h', { [WORKSPACE_LABEL]: 'dev-1' });
-    await ensureWorkspaceVolumes(engine, 'dev-1', spec);
+    await ensureWorkspaceVolumes(engine, 'dev-1', spec, undefined);
     expect(engine.created).toEqual(['d']);
     expect(engine.volumes.get('d')?.labels).toEqual({ [WORKSPACE_LABEL]: 'dev-1' });
   });
@@ -53,7 +53,7 @@ describe('workspace volumes', () => {
   it('makes nothing when one volume is refused', async () => {
     const engine = new VolumeStore();
     engine.add('d', { [WORKSPACE_LABEL]: 'dev-2' });
-    const error = await ensureWorkspaceVolumes(engine, 'dev-1', spec).then(() => null, (e: unknown) => e);
+    const error = await ensureWorkspaceVolumes(engine, 'dev-1', spec, undefined).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidSpecError);
     expect((error as InvalidSpecError).path).toBe('dockerData.volume');
     expect(engine.created).toEqual([]);
@@ -64,7 +64,7 @@ describe('workspace volumes', () => {
     engine.beforeCreate = () => {
       engine.add('h', { [WORKSPACE_LABEL]: 'dev-1' }, { o: 'bind', device: '/', type: 'none' });
     };
-    const error = await ensureWorkspaceVolumes(engine, 'dev-1', spec).then(() => null, (e: unknown) => e);
+    const error = await ensureWorkspaceVolumes(engine, 'dev-1', spec, undefined).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidSpecError);
     expect((error as InvalidSpecError).message).toBe('home.volume: h has driver options (device, o, type); only volumes without options are allowed');
   });

@@ -33,6 +33,7 @@ beforeEach(() => {
   lost = 0;
   watcher = new ContainerWatcher(
     engine,
+    undefined,
     (death) => deaths.push(death),
     pino({ level: 'silent' }),
     () => {
