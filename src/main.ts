@@ -8,12 +8,16 @@ import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { ConfigError } from './config/schema.js';
 import { hostEngineOptions } from './daemon/engine-link.js';
+import { chooseEngineMode } from './daemon/engine-mode.js';
 import { preflightSources } from './daemon/host-readers.js';
 import { startDaemon } from './daemon/run.js';
 import { installShutdown } from './daemon/shutdown.js';
 import { DockerEngine } from './engine/docker.js';
+import { embeddedPaths } from './engine/embedded-plan.js';
+import { NodeHostFs } from './host/host-fs.js';
 import { createLogger } from './log.js';
 import { runPreflight } from './preflight/gather.js';
+import { placeOf } from './preflight/place.js';
 import { formatReportTable } from './preflight/table.js';
 import { VERSION } from './version.js';
 
@@ -22,21 +26,27 @@ async function serve(argv: string[]): Promise<void> {
   const config = loadConfig(argv, process.env);
   const logger = createLogger(config.logLevel);
   const daemon = await startDaemon(config, logger);
-  installShutdown(daemon.shutdownSteps, { graceMs: config.shutdownGrace * 1000, log: logger });
+  const shutdown = installShutdown(daemon.shutdownSteps, { graceMs: config.shutdownGrace * 1000, log: logger });
+  // Embedded mode's setup can fail in ways no retry mends: stop what started, exit 1, let the supervisor see it.
+  void daemon.fatal.then((reason) => shutdown.trigger(`fatal: ${reason}`, 1));
   logger.info({ version: VERSION, config: redactConfig(config) }, 'serving');
 }
 
 /**
- * Checks this node with the same flags as serve. `--json`: exactly one JSON document on stdout (API.md); otherwise
- * a table. Exit 0 when no check fails, 1 when one does (2 for bad usage, from main's catch).
+ * Checks this machine with the same flags as serve, for the engine mode serve would use (`auto` resolved the same
+ * way; embedded: what its own engine needs). `--json`: exactly one JSON document on stdout (API.md); otherwise a
+ * table. Exit 0 when no check fails, 1 when one does (2 for bad usage, from main's catch).
  */
 async function preflight(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const config = loadConfig(argv.filter((arg) => arg !== '--json'), process.env);
-  // The embedded engine runs only inside `serve`; a running daemon answers the same checks at GET /v1/preflight.
-  if (config.engine === 'embedded') throw new ConfigError('--engine', "preflight checks a node's engine; in embedded mode ask the serving daemon (GET /v1/preflight), or use host");
-  const report = await runPreflight(preflightSources(config, new DockerEngine(hostEngineOptions(config))), config);
-  process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReportTable(report)}\n`);
+  const { mode } = await chooseEngineMode(config);
+  const dockerHost = mode === 'embedded' ? `unix://${embeddedPaths(config.runDir).socket}` : config.dockerHost;
+  const checked = { ...config, engine: mode, dockerHost };
+  const engine = new DockerEngine(mode === 'embedded' ? { dockerHost } : hostEngineOptions(config));
+  const place = await placeOf(process.env, new NodeHostFs('/'));
+  const report = await runPreflight(preflightSources(checked, engine, { place, ownEngine: 'not-started' }), checked);
+  process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReportTable(report, place)}\n`);
   process.exitCode = report.ok ? 0 : 1;
 }
 

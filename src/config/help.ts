@@ -16,7 +16,7 @@ export function helpText(): string {
   return [
     'Usage:',
     '  cvm-supervisor serve [flags]       run the daemon',
-    '  cvm-supervisor preflight [--json]  check this node; exit 0 when no check fails, 1 when one fails, 2 bad usage',
+    '  cvm-supervisor preflight [--json]  check this machine; exit 0 when no check fails, 1 when one fails, 2 bad usage',
     '  cvm-supervisor --version | --help',
     '',
     'Flags (each also read from the environment variable shown). Precedence: flag > environment > --config file > default.',

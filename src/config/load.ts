@@ -129,7 +129,7 @@ function fileValue<K extends OptionKey>(key: K, value: unknown, label: string): 
  */
 function checkBootMounts(mounts: readonly { source: string }[], roots: readonly string[]): void {
   for (const { source } of mounts) {
-    if (roots.length === 0) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not allowed: this node allows no user mounts (--allowed-mount-root)`);
+    if (roots.length === 0) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not allowed: this daemon allows no user mounts (--allowed-mount-root)`);
     const under = (root: string): boolean => root === '/' || source === root || source.startsWith(`${root}/`);
     if (!roots.some(under)) throw new ConfigError('CODER_MOUNTS', `${shown(source)} is not under an allowed mount root (${roots.join(', ')})`);
   }
@@ -204,6 +204,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     throw new ConfigError(label, `low ${imageGcLowPercent} is not below high ${imageGcHighPercent}; image GC needs low < high`);
   }
   const bootWorkspaceId = value('bootWorkspaceId');
+  // Embedded mode's storage is the daemon's own, never the machine's /var/lib/docker.
+  const stateDir = value('stateDir');
+  const dataRoot = given('dataRoot')?.value ?? path.join(stateDir, 'engine');
+  const sysboxDataRoot = given('sysboxDataRoot')?.value ?? path.join(stateDir, 'sysbox');
   const envbox = readEnvbox(env);
   const allowedMountRoots = given('allowedMountRoots')?.value ?? [];
   checkBootMounts(envbox.spec?.mounts ?? [], allowedMountRoots);
@@ -221,7 +225,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     runtime: value('runtime'),
     allowNonSysboxCvmRuntime: value('allowNonSysboxCvmRuntime'),
     network: value('network'),
-    stateDir: value('stateDir'),
+    stateDir,
     ...(instance !== undefined && { instance }),
     hostRoot,
     ...(usrLibDir !== undefined && { usrLibDir }),
@@ -236,7 +240,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
     bootTimeout: value('bootTimeout'),
     engineStartTimeout: value('engineStartTimeout'),
     enginePingInterval: value('enginePingInterval'),
-    dataRoot: value('dataRoot'),
+    dataRoot,
+    sysboxDataRoot,
     runDir: value('runDir'),
     logLevel: value('logLevel'),
     ...(configFile !== undefined && { configFile }),

@@ -53,7 +53,7 @@ export const OPTIONS = {
   }),
   engine: option({
     flag: '--engine', env: 'CVM_ENGINE', metavar: ENGINE_MODES.join('|'), json: 'string', parse: choiceParser(ENGINE_MODES),
-    default: 'host', help: 'who runs the engine; --docker-host or DOCKER_HOST implies host',
+    default: 'auto', help: 'who runs the engine: auto is host when a Docker engine answers at --docker-host, else embedded (the daemon runs its own dockerd and sysbox); --docker-host or DOCKER_HOST implies host',
   }),
   dockerHost: option({
     flag: '--docker-host', env: 'DOCKER_HOST', metavar: 'URL', json: 'string', parse: parseEngineUrl,
@@ -147,15 +147,19 @@ export const OPTIONS = {
   }),
   dataRoot: option({
     flag: '--data-root', env: 'CVM_DATA_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
-    default: '/var/lib/docker', help: "embedded mode: the engine's storage (persistent, not overlay)",
+    defaultNote: 'STATE-DIR/engine', help: "embedded mode: the engine's storage (persistent, not overlayfs); never the machine's /var/lib/docker by default",
+  }),
+  sysboxDataRoot: option({
+    flag: '--sysbox-data-root', env: 'CVM_SYSBOX_DATA_ROOT', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
+    defaultNote: 'STATE-DIR/sysbox', help: "embedded mode: sysbox-mgr's storage, e.g. running CVMs' inner /var/lib/docker (persistent, not overlayfs)",
   }),
   runDir: option({
     flag: '--run-dir', env: 'CVM_RUN_DIR', metavar: 'PATH', json: 'string', parse: parseAbsolutePath,
-    default: '/run/cvm-supervisor', help: "embedded mode: sockets, pid files, exec state; the engine's socket is RUN-DIR/docker.sock",
+    default: '/run/cvm-supervisor', help: "embedded mode: sockets, pid files, exec state (run-time state, so on tmpfs); the engine's socket is RUN-DIR/docker.sock",
   }),
   engineStartTimeout: option({
     flag: '--engine-start-timeout', env: 'CVM_ENGINE_START_TIMEOUT', metavar: 'SECONDS', json: 'number', parse: parseSeconds,
-    default: '300', help: 'embedded mode: how long to wait for the own dockerd to answer',
+    default: '300', help: 'embedded mode: how long to wait for the own sysbox and dockerd to come up',
   }),
   enginePingInterval: option({
     flag: '--engine-ping-interval', env: 'CVM_ENGINE_PING_INTERVAL', metavar: 'SECONDS', json: 'number', parse: parseSeconds,

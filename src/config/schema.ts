@@ -40,7 +40,7 @@ export const ConfigSchema = Type.Object(
     api: Type.Enum(API_MODES),
     /** Absent: main decides what /v1 does without a token (it must not be served open). */
     tokenFile: Type.Optional(AbsolutePath),
-    /** `auto` survives loading only when no docker host was given; main picks the mode at run time. */
+    /** `auto` (the default) survives loading only when no docker host was given; serve picks the mode at run time. */
     engine: Type.Enum(ENGINE_MODES),
     /** The engine endpoint in host mode: unix:///path, tcp://host:port, http(s)://host:port. */
     dockerHost: Type.String({ minLength: 1 }),
@@ -76,6 +76,7 @@ export const ConfigSchema = Type.Object(
     /** Seconds; embedded mode. */
     enginePingInterval: Type.Number({ minimum: 0 }),
     dataRoot: AbsolutePath,
+    sysboxDataRoot: AbsolutePath,
     runDir: AbsolutePath,
     logLevel: Type.Enum(LOG_LEVELS),
     /** The --config file that was read, if any. */

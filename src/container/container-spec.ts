@@ -134,7 +134,7 @@ function runtimeFor(cvm: boolean, node: NodeFacts): string {
   if (!node.runtimes.includes(node.cvmRuntime)) {
     throw new SpecRefusal(
       'RuntimeMissing',
-      `the engine has no ${node.cvmRuntime} runtime (it lists: ${node.runtimes.join(', ') || 'none'}); install sysbox on the node`,
+      `the engine has no ${node.cvmRuntime} runtime (it lists: ${node.runtimes.join(', ') || 'none'}); install sysbox, which registers it`,
     );
   }
   return node.cvmRuntime;

@@ -15,6 +15,8 @@ const PROTECTED_HOST_PATHS: readonly string[] = [
   '/proc', '/sys', '/dev', '/etc', '/usr', '/boot', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/root',
   '/run', '/var/run',
   '/var/lib/docker', '/var/lib/containerd', '/var/lib/containers', '/var/lib/kubelet', '/var/lib/sysbox',
+  // sysbox-fs's FUSE mounts: every CVM's emulated /proc and /sys files.
+  '/var/lib/sysboxfs',
   // Inside /run already; named so that the list reads as the inventory of what must stay out of reach.
   '/run/containerd', '/run/sysbox',
 ];

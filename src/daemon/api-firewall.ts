@@ -1,10 +1,14 @@
 /**
- * `--block-api-from-bridge`: keeps workspaces off the daemon's port when the daemon shares the node's network.
- * A workspace on an engine bridge reaches every address of the node, and traffic to the node's own sockets goes
- * through INPUT, which Docker's DOCKER-USER chain never sees (DOCKER-USER filters what the node forwards, e.g. to
- * a pod's address). So the daemon inserts, for each bridge, `iptables -I INPUT -i BRIDGE -p tcp --dport PORT -j
- * DROP` (and the ip6tables twin when it listens on IPv6), and deletes exactly those rules when it stops. Rules it
- * did not insert are never touched; one left by a killed daemon is found (-C) and reused, not doubled.
+ * The one mechanism that keeps workspaces off the daemon's port. A workspace on an engine bridge reaches every
+ * address of the network namespace the bridge lives in, and traffic to that namespace's own sockets goes through
+ * INPUT, which Docker's DOCKER-USER chain never sees (DOCKER-USER filters what is forwarded, e.g. to a pod's address).
+ * So the daemon inserts, for each bridge, `iptables -I INPUT -i BRIDGE -p tcp --dport PORT -j DROP` (and the
+ * ip6tables twin when it listens on IPv6), and deletes exactly those rules when it stops. Rules it did not insert
+ * are never touched; one left by a killed daemon is found (-C) and reused, not doubled.
+ *
+ * Two users, one rule each per bridge: `--block-api-from-bridge` names the engine's bridges in host mode (a failure
+ * is a config error naming the flag); embedded mode always guards its own workspaces' bridge, before its dockerd
+ * starts (a failure is fatal: without the rule every workspace could reach the API).
  */
 import { execFile } from 'node:child_process';
 import { isIPv6 } from 'node:net';
@@ -34,6 +38,11 @@ export function iptablesFor(listenHost: string): string[] {
   return isIPv6(listenHost) ? ['ip6tables'] : ['iptables'];
 }
 
+/** What a failed insert is: by default a config error naming the flag that asked for what this host cannot do. */
+export type FirewallFault = (failed: string) => Error;
+
+const flagFault: FirewallFault = (failed) => new ConfigError('--block-api-from-bridge', failed);
+
 export class ApiFirewall {
   private installed: { binary: string; rule: string[] }[] = [];
 
@@ -42,9 +51,10 @@ export class ApiFirewall {
     private readonly listenHost: string,
     private readonly logger: Logger,
     private readonly run: IptablesRunner = runIptables,
+    private readonly fault: FirewallFault = flagFault,
   ) {}
 
-  /** Inserts the rules for `port`; a failure is a ConfigError (the flag asked for what this host cannot do). */
+  /** Inserts the rules for `port`; a failure is what `fault` makes of it. */
   async install(port: number): Promise<void> {
     for (const binary of iptablesFor(this.listenHost)) {
       for (const bridge of this.bridges) {
@@ -52,7 +62,7 @@ export class ApiFirewall {
         const present = await this.run(binary, ['-C', 'INPUT', ...rule]).then(() => true, () => false);
         if (!present) {
           await this.run(binary, ['-I', 'INPUT', ...rule]).catch((err: unknown) => {
-            throw new ConfigError('--block-api-from-bridge', `${binary} -I INPUT ${rule.join(' ')} failed: ${messageOf(err)}`);
+            throw this.fault(`${binary} -I INPUT ${rule.join(' ')} failed: ${messageOf(err)}`);
           });
         }
         this.installed.push({ binary, rule });

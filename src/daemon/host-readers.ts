@@ -7,21 +7,24 @@ import type { Config } from '../config/schema.js';
 import { hostPathOf, hostPathsOfDaemonPath, normalisePath } from '../container/host-paths.js';
 import type { ResolvedMountSources } from '../container/mounts.js';
 import type { DeviceNode, NodeFacts } from '../container/node-facts.js';
+import { childEnvironment } from '../engine/embedded-plan.js';
 import type { EngineSystem } from '../engine/types.js';
 import { discoverGpus } from '../gpu/discover.js';
 import type { GpuNode } from '../gpu/plan.js';
 import { type HostFs, NodeHostFs } from '../host/host-fs.js';
 import { parseMountInfo } from '../host/mountinfo.js';
-import type { PreflightConfig, PreflightSources } from '../preflight/gather.js';
+import { type PreflightConfig, type PreflightSources, runPreflight } from '../preflight/gather.js';
+import type { Place } from '../preflight/place.js';
+import type { PreflightReport } from '../preflight/report.js';
 
 async function deviceAt(host: HostFs, hostPath: string): Promise<DeviceNode | null> {
   const entry = await host.stat(hostPath);
   return entry?.type === 'char' ? { path: path.join(host.root, hostPath), mode: entry.mode } : null;
 }
 
-/** The daemon's own files and embedded mode's engine, in the daemon's view. */
+/** The daemon's own files and embedded mode's engine and sysbox, in the daemon's view. */
 function daemonFiles(config: Config): string[] {
-  const paths = [config.stateDir, config.dataRoot, config.runDir];
+  const paths = [config.stateDir, config.dataRoot, config.sysboxDataRoot, config.runDir];
   if (config.tokenFile) paths.push(config.tokenFile);
   if (config.configFile) paths.push(config.configFile);
   if (config.dockerHost.startsWith('unix://')) paths.push(path.posix.dirname(new URL(config.dockerHost).pathname));
@@ -112,6 +115,26 @@ export function nodeFiles(config: Pick<Config, 'hostRoot'>): NodeFiles {
 }
 
 /** What `preflight` and GET /v1/preflight read: the host under --host-root, the daemon's own files, the engine, GPUs. */
-export function preflightSources(config: PreflightConfig, engine: EngineSystem): PreflightSources {
-  return { ...nodeFiles(config), engine, gpus: () => readGpuNode(config) };
+export function preflightSources(config: PreflightConfig, engine: EngineSystem, context: Pick<PreflightSources, 'place' | 'ownEngine'>): PreflightSources {
+  return {
+    ...nodeFiles(config),
+    engine,
+    gpus: () => readGpuNode(config),
+    searchPath: childEnvironment(process.env)['PATH'] ?? '',
+    ...context,
+  };
+}
+
+export interface DaemonPreflightOptions {
+  mode: 'host' | 'embedded';
+  /** The endpoint of the engine in use: --docker-host, or embedded mode's RUN-DIR/docker.sock. */
+  engineHost: string;
+  place: Place;
+}
+
+/** The preflight of a running daemon (serve's start, GET /v1/preflight): it checks the engine the daemon uses. */
+export function daemonPreflight(config: Config, engine: EngineSystem, options: Partial<DaemonPreflightOptions> = {}): () => Promise<PreflightReport> {
+  const checked = { ...config, engine: options.mode ?? 'host', dockerHost: options.engineHost ?? config.dockerHost };
+  const sources = preflightSources(checked, engine, { place: options.place ?? 'machine', ownEngine: 'live' });
+  return () => runPreflight(sources, checked);
 }

@@ -2,19 +2,20 @@
  * `cvm-supervisor serve`, the process's life: it listens at once (so /healthz answers), waits for the engine with
  * backoff, adopts the workspaces and declares the boot workspace; and the shutdown steps that undo it, in order.
  */
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { App } from '../api/app.js';
 import { type Backoff, backoffMs } from '../backoff.js';
 import type { Config } from '../config/schema.js';
+import { EmbeddedSetupError } from '../engine/embedded.js';
 import type { Engine, EngineInfo, EngineSystem } from '../engine/types.js';
 import type { WorkspaceManager } from '../lifecycle/manager.js';
+import { type Place, placeName } from '../preflight/place.js';
 import { cvmBlockers, type PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
-import { ApiFirewall } from './api-firewall.js';
+import { ApiFirewall, type FirewallFault } from './api-firewall.js';
 import { declareBootWorkspace } from './boot-workspace.js';
-import { chooseEngineMode } from './engine-mode.js';
+import { chooseEngineMode, startOwnEngine } from './engine-mode.js';
 import type { ShutdownStep } from './shutdown.js';
 import { retryUntilDone } from './startup.js';
 import { type DaemonStatus, wireDaemon } from './wiring.js';
@@ -34,6 +35,8 @@ export interface Daemon {
    * retried until it succeeds); false when the daemon shut down first.
    */
   started: Promise<boolean>;
+  /** Resolves, with the reason, only when the daemon cannot run here at all (embedded mode's setup): it must exit 1. */
+  fatal: Promise<string>;
   shutdownSteps: ShutdownStep[];
 }
 
@@ -55,42 +58,62 @@ async function connectEngine(engine: EngineSystem, logger: Logger, signal: Abort
 }
 
 /** The preflight at start: logs every finding; returns why CVMs are impossible here (nothing while CVMs are off). */
-async function checkNode(preflight: () => Promise<PreflightReport>, config: Config, logger: Logger): Promise<string[]> {
+async function checkNode(preflight: () => Promise<PreflightReport>, config: Config, logger: Logger, place: Place): Promise<string[]> {
   const report = await preflight();
   for (const check of report.checks) {
     if (check.status === 'pass') continue;
     logger[check.status === 'fail' ? 'error' : 'warn']({ check: check.id, evidence: check.evidence, hint: check.hint }, `preflight ${check.id}: ${check.status}`);
   }
   const found = cvmBlockers(report);
-  if (found.length > 0) logger.error({ reasons: found }, 'CVMs are impossible on this node: not ready while --cvm-enabled is true');
+  if (found.length > 0) logger.error({ reasons: found }, `CVMs are impossible on ${placeName(place)}: not ready while --cvm-enabled is true`);
   else logger.info({ ok: report.ok, cvmEnabled: config.cvmEnabled }, 'preflight done');
   return found;
 }
 
+/** The port the app listens on (the configured one, or the one the kernel chose for port 0). */
+function listeningPort(app: App): number {
+  const address = app.server.address();
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+function ownBridgeFault(bridge: string): FirewallFault {
+  return (failed) => new EmbeddedSetupError(`cannot keep workspaces on ${bridge} off the daemon's port (embedded mode needs iptables and CAP_NET_ADMIN): ${failed}`);
+}
+
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
-  const mode = await chooseEngineMode(config, logger);
+  const { mode, why } = await chooseEngineMode(config);
   const status: DaemonStatus = { started: false, startupProblem: null, cvmBlockers: ['the preflight checks have not finished'] };
-  const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app } = await wireDaemon(config, logger, mode, status);
+  const { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app, place } = await wireDaemon(config, logger, mode, status);
+  // After wiring, whose config errors exit 2 with nothing logged before them.
+  if (config.engine === 'auto') logger.info({ engine: mode, why }, `--engine auto chose ${mode}: ${why}`);
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const port = listeningPort(app);
   const firewall = config.blockApiFromBridges.length > 0 ? new ApiFirewall(config.blockApiFromBridges, config.listen.host, logger) : null;
-  await firewall?.install((app.server.address() as AddressInfo).port).catch(async (err: unknown) => {
+  await firewall?.install(port).catch(async (err: unknown) => {
     await firewall.remove();
     await app.close();
     throw err;
   });
-  await embedded?.prepare();
-  void checkNode(preflight, config, logger).then((found) => {
-    status.cvmBlockers = found;
+  // Embedded mode's own bridge always gets the rule: the daemon owns that bridge and the network it is in.
+  const ownBridgeFirewall = embedded ? new ApiFirewall([embedded.bridge], config.listen.host, logger, undefined, ownBridgeFault(embedded.bridge)) : null;
+  let onFatal: (reason: string) => void = () => undefined;
+  const fatal = new Promise<string>((resolve) => {
+    onFatal = resolve;
+  });
+  const stopConnecting = new AbortController();
+  const ownEngine = embedded && ownBridgeFirewall ? startOwnEngine(embedded, () => ownBridgeFirewall.install(port), stopConnecting.signal, logger, onFatal) : Promise.resolve(true);
+  // Embedded mode checks the engine it runs, so its preflight waits until that engine answers (or failed to).
+  void ownEngine.then(async () => {
+    if (embedded?.stopped !== true) status.cvmBlockers = await checkNode(preflight, config, logger, place);
   });
 
-  const stopConnecting = new AbortController();
   const startup = (async () => {
-    await embedded?.start(stopConnecting.signal);
+    if (!(await ownEngine)) return false;
     const info = await connectEngine(engine, logger, stopConnecting.signal);
     metrics.engineVersion(info.serverVersion, VERSION);
     logger.info({ engine: info.serverVersion, runtimes: info.runtimes, cvmRuntime: config.runtime }, 'connected to the engine');
     if (config.cvmEnabled && !info.runtimes.includes(config.runtime)) {
-      logger.warn({ runtime: config.runtime }, 'the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing)');
+      logger.warn({ runtime: config.runtime }, `the engine lacks the CVM runtime: CVM workspaces will be refused (RuntimeMissing); install sysbox, which registers ${config.runtime}`);
     }
     const retry = {
       logger,
@@ -137,10 +160,11 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
         tokens?.close();
       }
     },
-    // The engine goes after its workspaces; sysbox after the engine.
+    // The engine goes after its workspaces; sysbox after the engine; the bridge's rule after the bridge.
     async (deadline) => {
       await embedded?.stop(deadline);
+      await ownBridgeFirewall?.remove();
     },
   ];
-  return { engine, manager, app, started: startup, shutdownSteps };
+  return { engine, manager, app, started: startup, fatal, shutdownSteps };
 }

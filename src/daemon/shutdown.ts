@@ -18,13 +18,14 @@ const DUPLICATE_SIGNAL_MS = 1000;
 
 export type ShutdownStep = (deadline: number) => Promise<void>;
 
-export function installShutdown(steps: readonly ShutdownStep[], options: ShutdownOptions): { trigger: (reason: string) => Promise<void> } {
+/** `trigger` runs the steps and exits with `exitCode` (default 0) when they finish in time, 1 otherwise. */
+export function installShutdown(steps: readonly ShutdownStep[], options: ShutdownOptions): { trigger: (reason: string, exitCode?: number) => Promise<void> } {
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const proc = options.process ?? process;
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   let running: Promise<void> | null = null;
 
-  const trigger = (reason: string): Promise<void> => {
+  const trigger = (reason: string, exitCode = 0): Promise<void> => {
     if (running) {
       options.log.warn({ reason }, 'second shutdown request; exiting now');
       exit(1);
@@ -58,7 +59,7 @@ export function installShutdown(steps: readonly ShutdownStep[], options: Shutdow
         if (outcome === 'timeout') options.log.error('shutdown budget exhausted');
         else if (outcome === 'failed') options.log.error('shutdown complete, but not every step succeeded');
         else options.log.info('shutdown complete');
-        exit(outcome === 'done' ? 0 : 1);
+        exit(outcome === 'done' ? exitCode : 1);
       },
     );
     return running;

@@ -15,6 +15,7 @@ import { precheckSpec } from '../container/container-spec.js';
 import { daemonPathOfEnginePath } from '../container/host-paths.js';
 import { DockerEngine } from '../engine/docker.js';
 import { EmbeddedEngine } from '../engine/embedded.js';
+import { embeddedPaths } from '../engine/embedded-plan.js';
 import { countingEngineErrors } from '../engine/error-counting.js';
 import type { Engine } from '../engine/types.js';
 import { checkPullFields } from '../image/ensure-image.js';
@@ -28,11 +29,11 @@ import { checkWorkspaceVolumes } from '../lifecycle/volumes.js';
 import type { Phase } from '../lifecycle/phase.js';
 import { StateStore } from '../lifecycle/store.js';
 import { Metrics } from '../metrics.js';
-import { runPreflight } from '../preflight/gather.js';
+import { type Place, placeOf } from '../preflight/place.js';
 import type { PreflightReport } from '../preflight/report.js';
 import { VERSION } from '../version.js';
-import { nodeFiles, preflightSources, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
 import { hostEngineOptions, warnOfPlaintextEngine } from './engine-link.js';
+import { daemonPreflight, nodeFiles, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
 import { nodePullCredentials } from './pull-secrets.js';
 import { checkAllowedMountRoots, checkCvmRuntime } from './start-checks.js';
 
@@ -116,6 +117,8 @@ export interface DaemonParts {
   preflight: () => Promise<PreflightReport>;
   readiness: Readiness;
   app: App;
+  /** In a Kubernetes pod or on a machine of its own: the messages name what fits. */
+  place: Place;
 }
 
 export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
@@ -127,7 +130,8 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
   const gpus = () => readGpuNode(config);
   const metrics = new Metrics(VERSION, phases, gpus);
   if (mode === 'host') warnOfPlaintextEngine(config, logger);
-  const dockerEngine = new DockerEngine(mode === 'embedded' ? { dockerHost: `unix://${path.join(config.runDir, 'docker.sock')}` } : hostEngineOptions(config));
+  const engineHost = mode === 'embedded' ? `unix://${embeddedPaths(config.runDir).socket}` : config.dockerHost;
+  const dockerEngine = new DockerEngine(mode === 'embedded' ? { dockerHost: engineHost } : hostEngineOptions(config));
   const engine = countingEngineErrors(dockerEngine, (op) => {
     metrics.engineError(op);
   });
@@ -136,6 +140,8 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
       ? new EmbeddedEngine({
           dataRoot: config.dataRoot,
           runDir: config.runDir,
+          sysboxDataRoot: config.sysboxDataRoot,
+          sysbox: config.cvmEnabled,
           logger,
           startDeadlineMs: config.engineStartTimeout * 1000,
           pingIntervalMs: Math.max(config.enginePingInterval * 1000, 10),
@@ -161,7 +167,8 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
     },
   });
   const manager = createManager(config, engine, logger, metrics, imageGc, mode);
-  const preflight = () => runPreflight(preflightSources(config, engine), config);
+  const place = await placeOf(process.env, nodeFiles(config).daemonFiles);
+  const preflight = daemonPreflight(config, engine, { mode, engineHost, place });
   const readiness = new Readiness(engine, {
     cvmEnabled: config.cvmEnabled, cvmRuntime: config.runtime, started: () => status.started, startupProblem: () => status.startupProblem, cvmBlockers: () => status.cvmBlockers,
     engineDown: () => embedded?.reasons() ?? [], apiLocked: () => tokenRevocation(tokens),
@@ -181,7 +188,7 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
     gpus,
     version: VERSION,
   });
-  return { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app };
+  return { tokens, engine, embedded, metrics, imageGc, manager, preflight, readiness, app, place };
 }
 
 function tokenRevocation(tokens: TokenFile | null): string[] {

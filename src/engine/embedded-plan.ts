@@ -1,6 +1,7 @@
 /**
- * Pure decisions of embedded engine mode (no I/O): dockerd's command line, the bridge it gets, how a child's
- * output line maps to a log level, and the restart backoff. src/engine/embedded.ts does the I/O.
+ * Pure decisions of embedded engine mode (no I/O): where its files go, dockerd's and sysbox-mgr's command lines, the
+ * bridge it gets, what the children may see of the daemon's environment, and the restart backoff.
+ * src/engine/embedded*.ts do the I/O; embedded-logs.ts re-levels the children's output.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -13,7 +14,7 @@ export interface DockerdPlanInput {
   bridge: string;
   /** The default-route interface's MTU; undefined leaves dockerd's default. */
   mtu: number | undefined;
-  /** sysbox-runc's path when sysbox is installed. */
+  /** sysbox-runc's path when sysbox runs. */
   sysboxRunc: string | undefined;
   /**
    * False when another dockerd shares this network namespace: dockerd's bridge driver deletes and recreates the
@@ -22,9 +23,19 @@ export interface DockerdPlanInput {
   iptables: boolean;
 }
 
+/** sysbox's sockets: fixed paths in sysbox, hence one sysbox per mount namespace. */
+export const SYSBOX_SOCKETS = { 'sysbox-mgr': '/run/sysbox/sysmgr.sock', 'sysbox-fs': '/run/sysbox/sysfs.sock' } as const;
+export type SysboxPart = keyof typeof SYSBOX_SOCKETS;
+
 /** Where the embedded engine keeps its run-time state; everything lives under --run-dir. */
-export function embeddedPaths(runDir: string): { socket: string; pidfile: string; execRoot: string } {
-  return { socket: path.join(runDir, 'docker.sock'), pidfile: path.join(runDir, 'dockerd.pid'), execRoot: path.join(runDir, 'exec') };
+export function embeddedPaths(runDir: string): { socket: string; pidfile: string; execRoot: string; sysboxPidfile: (part: SysboxPart) => string } {
+  return {
+    socket: path.join(runDir, 'docker.sock'),
+    pidfile: path.join(runDir, 'dockerd.pid'),
+    execRoot: path.join(runDir, 'exec'),
+    // sysbox writes its own pid files under /run/sysbox; these name the children of *this* daemon.
+    sysboxPidfile: (part) => path.join(runDir, `${part}.pid`),
+  };
 }
 
 /** A short tag of the data root, so two embedded engines on one machine get distinct bridges and namespaces. */
@@ -35,6 +46,11 @@ function tagOf(dataRoot: string): string {
 /** Interface names are at most 15 bytes: "cvm" + 8 hex digits. */
 export function bridgeNameFor(dataRoot: string): string {
   return `cvm${tagOf(dataRoot)}`;
+}
+
+/** The containerd namespace of the embedded engine's containers (their shims carry it on their command line). */
+export function containerdNamespaceFor(dataRoot: string): string {
+  return `cvm-embedded-${tagOf(dataRoot)}`;
 }
 
 /**
@@ -50,7 +66,7 @@ export function bridgeCidrFor(dataRoot: string): string {
 
 export function dockerdArgs(input: DockerdPlanInput): string[] {
   const paths = embeddedPaths(input.runDir);
-  const tag = tagOf(input.dataRoot);
+  const namespace = containerdNamespaceFor(input.dataRoot);
   return [
     '--data-root', input.dataRoot,
     '--exec-root', paths.execRoot,
@@ -58,34 +74,46 @@ export function dockerdArgs(input: DockerdPlanInput): string[] {
     '--host', `unix://${paths.socket}`,
     '--bridge', input.bridge,
     // Own containerd namespaces: a system containerd, if dockerd finds one, must not show our containers.
-    '--containerd-namespace', `cvm-embedded-${tag}`,
-    '--containerd-plugins-namespace', `cvm-embedded-${tag}-plugins`,
+    '--containerd-namespace', namespace,
+    '--containerd-plugins-namespace', `${namespace}-plugins`,
     ...(input.mtu === undefined ? [] : ['--mtu', String(input.mtu)]),
     ...(input.sysboxRunc === undefined ? [] : ['--add-runtime', `sysbox-runc=${input.sysboxRunc}`]),
     ...(input.iptables ? [] : ['--iptables=false', '--ip-masq=false']),
   ];
 }
 
-export type ChildLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+/** sysbox-mgr keeps its data (a running CVM's inner /var/lib/docker among it) under the daemon's state. */
+export function sysboxMgrArgs(sysboxDataRoot: string): string[] {
+  return ['--data-root', sysboxDataRoot];
+}
 
-const LEVELS: Record<string, ChildLevel> = {
-  trace: 'trace',
-  debug: 'debug',
-  info: 'info',
-  warn: 'warn',
-  warning: 'warn',
-  error: 'error',
-  fatal: 'fatal',
-  panic: 'fatal',
-};
+/**
+ * What dockerd and sysbox may see of the daemon's environment: PATH, and the proxy settings dockerd pulls through.
+ * Nothing else: the daemon's environment carries CODER_AGENT_TOKEN, CODER_IMAGE_PULL_SECRET and the like, and
+ * NOTIFY_SOCKET would let dockerd speak to systemd as if it were the service.
+ */
+const CHILD_VARIABLES = ['PATH', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'] as const;
 
-/** A logrus line (`time=... level=warning msg="..."`) as a level and message; other lines log at info. */
-export function relevel(line: string): { level: ChildLevel; msg: string } {
-  const level = /\blevel=(\w+)/.exec(line)?.[1]?.toLowerCase();
-  const quoted = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(line)?.[1];
-  const bare = /\bmsg=(\S+)/.exec(line)?.[1];
-  const msg = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : (bare ?? line);
-  return { level: (level !== undefined ? LEVELS[level] : undefined) ?? 'info', msg };
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export function childEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const passed: Record<string, string> = { PATH: DEFAULT_PATH };
+  for (const name of CHILD_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') passed[name] = value;
+  }
+  return passed;
+}
+
+/**
+ * The ids of the containers whose containerd shim still runs in `namespace`, from the command lines
+ * (`containerd-shim-runc-v2 -namespace NS -id ID -address …`) of the processes found.
+ */
+export function shimContainerIds(commandLines: readonly (readonly string[])[], namespace: string): string[] {
+  return commandLines
+    .filter((argv) => /containerd-shim/.test(argv[0] ?? '') && argv[argv.indexOf('-namespace') + 1] === namespace)
+    .map((argv) => argv[argv.indexOf('-id') + 1] ?? '')
+    .filter((id) => id !== '');
 }
 
 /** Delay before the n-th restart in a row (1-based): 1 s doubling to 30 s. */

@@ -69,7 +69,7 @@ export async function ensureImage(
   let pulledBytes = 0;
   let attempts = 0;
   if (policy === 'never') {
-    if (!local) throw new WorkspaceFailure('ImageNotFound', `${ref.pullRef} is not present on the node and pullPolicy is never`);
+    if (!local) throw new WorkspaceFailure('ImageNotFound', `${ref.pullRef} is not present in the engine and pullPolicy is never`);
   } else if (!local || policy === 'always' || forcePull) {
     const specCredentials = spec.pullAuth ? parseDockerConfigJson(spec.pullAuth.dockerConfigJson) : undefined;
     const auth = credentialsFor(ref.registry, specCredentials, await source.nodeCredentials());

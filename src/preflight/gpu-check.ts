@@ -6,7 +6,7 @@ export function gpuCheck({ enabled, facts }: GpuNode): Check {
   if (!enabled) return { id: 'gpu', status: 'pass', evidence: 'GPU passthrough is disabled (--gpus-enabled false)', hint: null };
   if (facts.unsupported !== null) {
     // Most nodes have no GPU; that is not a failure of the node, but every GPU request will be refused.
-    return { id: 'gpu', status: 'warn', evidence: facts.unsupported, hint: 'GPU requests on this node are refused (GpuUnsupported); see docs/gpus.md' };
+    return { id: 'gpu', status: 'warn', evidence: facts.unsupported, hint: 'GPU requests are refused here (GpuUnsupported); see docs/gpus.md' };
   }
   const models = facts.gpus.map((g) => `${g.index}: ${g.model}`).join(', ');
   const evidence = `${facts.gpus.length} GPU(s) (${models}), driver ${facts.driverVersion ?? '?'}, ${facts.libraries.length} driver libraries`;

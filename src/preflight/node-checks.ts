@@ -1,4 +1,5 @@
 /** Checks of the node itself: distribution, the daemon's privileges, user namespaces, the expected hostPath mounts. */
+import type { Place } from './place.js';
 import { type Check, pass } from './report.js';
 
 function osReleaseField(text: string, key: string): string | null {
@@ -27,7 +28,7 @@ export function distroCheck(osRelease: string | null): Check {
   const refusal = UNSUPPORTED_DISTROS[id];
   if (refusal !== undefined) return { id: 'distro', status: 'fail', evidence: name, hint: refusal };
   if (SUPPORTED_DISTROS.has(id)) return pass('distro', name);
-  return { id: 'distro', status: 'warn', evidence: `${name} (ID=${id}) is not a distribution sysbox lists as supported`, hint: 'prefer an Ubuntu, Debian, Fedora, RHEL-family or Flatcar node image' };
+  return { id: 'distro', status: 'warn', evidence: `${name} (ID=${id}) is not a distribution sysbox lists as supported`, hint: 'prefer Ubuntu, Debian, Fedora, a RHEL-family distribution or Flatcar' };
 }
 
 const CAP_SYS_ADMIN = 21n;
@@ -37,7 +38,7 @@ const CAP_SYS_ADMIN = 21n;
  * container, so it must be privileged; host mode only talks to the node's engine, so missing CAP_SYS_ADMIN is a
  * warning there (the hostPath reads of /proc and /sys still need a privileged container on most clusters).
  */
-export function privilegedCheck(status: string | null, engineMode: string): Check {
+export function privilegedCheck(status: string | null, engineMode: string, place: Place): Check {
   const hex = status === null ? null : /^CapEff:\s*([0-9a-fA-F]+)\s*$/m.exec(status)?.[1];
   if (hex === null || hex === undefined) {
     return { id: 'privileged', status: 'warn', evidence: 'cannot read CapEff from /proc/self/status', hint: 'mount the host /proc under --host-root' };
@@ -48,7 +49,7 @@ export function privilegedCheck(status: string | null, engineMode: string): Chec
     id: 'privileged',
     status: engineMode === 'embedded' ? 'fail' : 'warn',
     evidence: `CapEff ${hex} lacks CAP_SYS_ADMIN`,
-    hint: 'run the supervising container privileged (securityContext.privileged: true)',
+    hint: place === 'pod' ? 'run the supervising container privileged (securityContext.privileged: true)' : 'run the daemon as root',
   };
 }
 
@@ -76,10 +77,10 @@ export interface ExpectedMount {
   required: boolean;
 }
 
-export function hostMountsCheck(mounts: readonly ExpectedMount[]): Check {
+export function hostMountsCheck(mounts: readonly ExpectedMount[], place: Place): Check {
   const missing = mounts.filter((m) => !m.present);
   if (missing.length === 0) return pass('host-mounts', mounts.map((m) => `${m.what} at ${m.path}`).join('; '));
   const evidence = `missing: ${missing.map((m) => `${m.what} (${m.path})`).join('; ')}`;
-  const hint = 'mount them into the supervising container with hostPath volumes (see deploy/kubernetes)';
+  const hint = place === 'pod' ? 'mount them into the supervising container with hostPath volumes (see deploy/kubernetes)' : 'check --docker-host and --host-root: they must name paths that exist on this machine';
   return { id: 'host-mounts', status: missing.some((m) => m.required) ? 'fail' : 'warn', evidence, hint };
 }

@@ -4,6 +4,7 @@
  * (reachable, runtime, cgroups) and of the kernel, and the assembly.
  */
 import { isSysboxRuntime } from '../config/schema.js';
+import type { Place } from './place.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -44,18 +45,19 @@ export function kernelCheck(release: string): Check {
   const version = parseKernelRelease(release);
   const min = MIN_KERNEL.join('.');
   if (version === null) {
-    return { id: 'kernel', status: 'warn', evidence: `cannot parse the kernel release ${JSON.stringify(release)}`, hint: `CVMs need Linux ${min} or newer; check uname -r on the node` };
+    return { id: 'kernel', status: 'warn', evidence: `cannot parse the kernel release ${JSON.stringify(release)}`, hint: `CVMs need Linux ${min} or newer; check uname -r` };
   }
   const [major, minor] = version;
   const ok = major > MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor >= MIN_KERNEL[1]);
   return ok
     ? pass('kernel', `${release.trim()} >= ${min}`)
-    : { id: 'kernel', status: 'fail', evidence: `${release.trim()} < ${min}`, hint: `CVMs need Linux ${min} or newer: use a newer node image (e.g. Ubuntu 20.04+)` };
+    : { id: 'kernel', status: 'fail', evidence: `${release.trim()} < ${min}`, hint: `CVMs need Linux ${min} or newer: upgrade the kernel (e.g. Ubuntu 20.04 or newer)` };
 }
 
-export function engineCheck(engine: { version: string } | { error: string }, dockerHost: string): Check {
+export function engineCheck(engine: { version: string } | { error: string }, dockerHost: string, place: Place): Check {
   if ('version' in engine) return pass('engine', `${dockerHost} answers: Docker ${engine.version}`);
-  return { id: 'engine', status: 'fail', evidence: `${dockerHost}: ${engine.error}`, hint: 'start the engine, or check --docker-host and the hostPath mount of its socket' };
+  const hint = place === 'pod' ? 'start the engine, or check --docker-host and the hostPath mount of its socket' : 'start the engine, or check --docker-host';
+  return { id: 'engine', status: 'fail', evidence: `${dockerHost}: ${engine.error}`, hint };
 }
 
 export function runtimeCheck(runtimes: string[] | null, cvmRuntime: string, cvmEnabled: boolean, allowNonSysbox: boolean): Check {
@@ -69,7 +71,7 @@ export function runtimeCheck(runtimes: string[] | null, cvmRuntime: string, cvmE
   }
   if (runtimes.includes(cvmRuntime)) return pass('runtime', `engine runtimes: ${runtimes.join(', ')}`);
   return cvmOnly(
-    { id: 'runtime', status: 'fail', evidence: `engine runtimes: ${runtimes.join(', ')}`, hint: `install sysbox on the node so that the engine lists ${cvmRuntime}` },
+    { id: 'runtime', status: 'fail', evidence: `engine runtimes: ${runtimes.join(', ')}`, hint: `install sysbox so that the engine lists ${cvmRuntime}` },
     cvmEnabled,
   );
 }
@@ -83,7 +85,7 @@ export type CgroupLayout = '1' | '2' | 'none' | 'unknown';
 export function cgroupCheck(layout: CgroupLayout, engineVersion: string | null): Check {
   if (layout === '1' || layout === '2') return pass('cgroup', `cgroup v${layout} (/sys/fs/cgroup)`);
   if (layout === 'none') {
-    return { id: 'cgroup', status: 'fail', evidence: '/sys/fs/cgroup holds neither cgroup.controllers nor controller directories', hint: 'mount the cgroup filesystem on the node (systemd does this at boot)' };
+    return { id: 'cgroup', status: 'fail', evidence: '/sys/fs/cgroup holds neither cgroup.controllers nor controller directories', hint: 'mount the cgroup filesystem (systemd does this at boot)' };
   }
   if (engineVersion !== null) return pass('cgroup', `cgroup v${engineVersion} (from the engine; the host's /sys/fs/cgroup is not visible)`);
   return { id: 'cgroup', status: 'warn', evidence: "unknown: the host's /sys/fs/cgroup is not visible and the engine does not answer", hint: 'mount the host /sys under --host-root' };
@@ -93,13 +95,17 @@ export function cgroupCheck(layout: CgroupLayout, engineVersion: string | null):
  * Checks whose failure makes every CVM impossible on this node. While CVMs are enabled, serve stays unready
  * (/readyz 503) when one fails; the runtime and the engine are checked live by the readiness probe itself.
  */
-const CVM_BLOCKING_CHECKS: ReadonlySet<string> = new Set(['kernel', 'distro', 'privileged', 'userns', 'home-storage', 'cgroup']);
+const CVM_BLOCKING_CHECKS: ReadonlySet<string> = new Set([
+  'kernel', 'distro', 'privileged', 'userns', 'home-storage', 'cgroup',
+  // Embedded mode's own engine (embedded-checks.ts).
+  'sysbox', 'embedded-storage', 'sysbox-access',
+]);
 
-/** The reasons /readyz gives for failing checks that make CVMs impossible. */
+/** The reasons /readyz gives for failing checks that make CVMs impossible: what is wrong and how to fix it. */
 export function cvmBlockers(report: PreflightReport): string[] {
   return report.checks
     .filter((c) => c.status === 'fail' && CVM_BLOCKING_CHECKS.has(c.id))
-    .map((c) => `preflight ${c.id} failed: ${c.evidence}`);
+    .map((c) => `preflight ${c.id} failed: ${c.evidence}${c.hint === null ? '' : ` (fix: ${c.hint})`}`);
 }
 
 export function assembleReport(checks: Check[]): PreflightReport {

@@ -3,6 +3,7 @@
  * daemon's own /proc/self/net/tcp{,6}. Legacy Istio (iptables redirection set up by istio-init) also captures the
  * traffic of the workspaces started from this pod, so it is reported as a warning, never a failure.
  */
+import type { Place } from './place.js';
 import { type Check, pass } from './report.js';
 
 /** pilot-agent/Envoy ports: admin 15000, outbound 15001, inbound 15006, health 15021, Prometheus 15090. */
@@ -22,11 +23,11 @@ export function listeningPorts(table: string): number[] {
   return ports;
 }
 
-export function istioCheck(tcpTables: readonly (string | null)[]): Check {
+export function istioCheck(tcpTables: readonly (string | null)[], place: Place): Check {
   const readable = tcpTables.filter((t): t is string => t !== null);
   if (readable.length === 0) return { id: 'istio', status: 'warn', evidence: '/proc/self/net/tcp is not readable', hint: null };
   const found = [...new Set(readable.flatMap(listeningPorts).filter((p) => ISTIO_PORTS.has(p)))].sort((a, b) => a - b);
-  if (found.length === 0) return pass('istio', 'no Istio sidecar ports are listening in this pod');
+  if (found.length === 0) return pass('istio', `no Istio sidecar ports are listening ${place === 'pod' ? 'in this pod' : 'on this machine'}`);
   return {
     id: 'istio',
     status: 'warn',

@@ -8,6 +8,8 @@ export interface MountEntry {
   mountPoint: string;
   fsType: string;
   source: string;
+  /** The mount options (`rw`, `ro`, `relatime`, ...). */
+  options: string[];
 }
 
 /** /proc/<pid>/mounts: `source mountpoint fstype options 0 0`, with octal escapes for spaces and the like. */
@@ -17,7 +19,7 @@ export function parseMounts(text: string): MountEntry[] {
     .split('\n')
     .map((line) => line.trim().split(/\s+/))
     .filter((fields) => fields.length >= 3)
-    .map(([source = '', mountPoint = '', fsType = '']) => ({ source: unescape(source), mountPoint: unescape(mountPoint), fsType }));
+    .map(([source = '', mountPoint = '', fsType = '', options = '']) => ({ source: unescape(source), mountPoint: unescape(mountPoint), fsType, options: options.split(',') }));
 }
 
 export function mountOf(path: string, mounts: readonly MountEntry[]): MountEntry | null {

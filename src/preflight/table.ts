@@ -1,9 +1,10 @@
 /** The preflight report as a table for a person at a terminal. */
+import { type Place, placeName } from './place.js';
 import type { PreflightReport } from './report.js';
 
 const MARK = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
 
-export function formatReportTable(report: PreflightReport): string {
+export function formatReportTable(report: PreflightReport, place: Place): string {
   const idWidth = Math.max(5, ...report.checks.map((c) => c.id.length));
   const lines = [`${'CHECK'.padEnd(idWidth)}  STATUS  EVIDENCE`];
   for (const check of report.checks) {
@@ -12,6 +13,7 @@ export function formatReportTable(report: PreflightReport): string {
   }
   const failed = report.checks.filter((c) => c.status === 'fail').length;
   const warned = report.checks.filter((c) => c.status === 'warn').length;
-  lines.push('', report.ok ? `node qualifies (${warned} warning(s))` : `node does not qualify: ${failed} check(s) failed, ${warned} warning(s)`);
+  const subject = placeName(place);
+  lines.push('', report.ok ? `${subject} qualifies (${warned} warning(s))` : `${subject} does not qualify: ${failed} check(s) failed, ${warned} warning(s)`);
   return lines.join('\n');
 }

@@ -15,10 +15,9 @@ import { type App, buildApp } from '../../src/api/app.js';
 import { TokenFile } from '../../src/api/auth.js';
 import { Readiness } from '../../src/api/readiness.js';
 import type { StreamEntry } from '../../src/api/routes/events.js';
-import { preflightSources } from '../../src/daemon/host-readers.js';
+import { daemonPreflight } from '../../src/daemon/host-readers.js';
 import type { LogEvent } from '../../src/lifecycle/event-log.js';
 import { Metrics } from '../../src/metrics.js';
-import { runPreflight } from '../../src/preflight/gather.js';
 import { requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE } from '../support/images.js';
 import { ManagerHarness, sleep } from '../support/manager.js';
@@ -151,7 +150,7 @@ describe('GET /v1/workspaces/{id}/events over a real socket', () => {
       started: () => true,
       cvmRuntime: h.config.runtime,
       cvmEnabled: h.config.cvmEnabled,
-      preflight: () => runPreflight(preflightSources(h.config, h.engine), h.config),
+      preflight: daemonPreflight(h.config, h.engine),
       version: '0.0.0-test',
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

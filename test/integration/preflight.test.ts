@@ -130,10 +130,10 @@ describe('serve runs the preflight at start', () => {
 
   it('while CVMs are enabled, a node without user namespaces stays unready and says why, in /readyz and the log', async () => {
     const { daemon, base } = await serveOn([]);
-    await daemon.waitForLine((l) => l.msg === 'CVMs are impossible on this node: not ready while --cvm-enabled is true', 15_000, 'blockers logged');
+    await daemon.waitForLine((l) => l.msg === 'CVMs are impossible on this machine: not ready while --cvm-enabled is true', 15_000, 'blockers logged');
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'unready', reasons: ['preflight userns failed: max_user_namespaces = 0'] });
+    expect(await ready.json()).toEqual({ status: 'unready', reasons: ['preflight userns failed: max_user_namespaces = 0 (fix: enable user namespaces: sysctl -w user.max_user_namespaces=15000 (Bottlerocket ships 0))'] });
     // Standard workspaces are never blocked: /v1 answers.
     expect((await fetch(`${base}/v1/workspaces`)).status).toBe(200);
   });

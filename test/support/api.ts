@@ -16,13 +16,12 @@ import type { TokenFile } from '../../src/api/auth.js';
 import { Readiness } from '../../src/api/readiness.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { preflightSources, readGpuNode } from '../../src/daemon/host-readers.js';
+import { daemonPreflight, readGpuNode } from '../../src/daemon/host-readers.js';
 import { createManager } from '../../src/daemon/wiring.js';
 import { countingEngineErrors } from '../../src/engine/error-counting.js';
 import type { Engine } from '../../src/engine/types.js';
 import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
 import { Metrics } from '../../src/metrics.js';
-import { runPreflight } from '../../src/preflight/gather.js';
 
 /** A fixed version keeps the OpenAPI snapshot stable across releases. */
 export const TEST_VERSION = '0.0.0-test';
@@ -80,7 +79,7 @@ export async function buildApiUnderTest(options: ApiOptions): Promise<ApiUnderTe
     started: () => started,
     cvmRuntime: config.runtime,
     cvmEnabled: config.cvmEnabled,
-    preflight: () => runPreflight(preflightSources(config, engine), config),
+    preflight: daemonPreflight(config, engine),
     gpus,
     version: TEST_VERSION,
   });

@@ -1,13 +1,15 @@
 /**
  * Runs the real `cvm-supervisor serve` (dist/, built by test/support/build.ts) as a child process, so tests can
- * SIGKILL it at any moment and start it again on the same state dir.
+ * SIGKILL it at any moment and start it again on the same state dir. `launch` runs another command line that ends
+ * in the daemon (npm start, a wrapper that makes a mount namespace first) and follows its log the same way.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { testDockerHost } from './engine.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+/** dist/main.js, the daemon's entry point. */
+export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 export interface DaemonLogLine {
   msg?: string;
@@ -24,11 +26,13 @@ export class DaemonProcess {
   private readonly child: ChildProcess;
   private readonly waiters = new Set<() => void>();
 
-  constructor(args: readonly string[], env: Record<string, string>) {
-    const engine = args.includes('--docker-host') ? [] : ['--docker-host', testDockerHost()];
-    this.child = spawn(process.execPath, [MAIN, 'serve', ...engine, '--listen', '127.0.0.1:0', ...args], {
+  constructor(args: readonly string[], env: Record<string, string>, launch?: { command: string; args: readonly string[]; cwd?: string }) {
+    const engine = args.includes('--docker-host') || args.includes('--engine') ? [] : ['--docker-host', testDockerHost()];
+    const [command, argv] = launch ? [launch.command, launch.args] : [process.execPath, [MAIN, 'serve', ...engine, '--listen', '127.0.0.1:0', ...args]];
+    this.child = spawn(command, argv, {
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(launch?.cwd !== undefined && { cwd: launch.cwd }),
     });
     const out = this.child.stdout;
     const err = this.child.stderr;
@@ -81,5 +85,15 @@ export class DaemonProcess {
 
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
+  }
+
+  /** The pid of the process started (npm, when launched through npm start). */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** Whether it still runs. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 }

@@ -46,6 +46,7 @@ const FIELD_CASES: FieldCase[] = [
   { key: 'imageGcHighPercent', raw: '95', json: 95, expected: 95 },
   { key: 'imageGcLowPercent', raw: '50', json: 50, expected: 50 },
   { key: 'dataRoot', raw: '/var/lib/cvm-engine', json: '/var/lib/cvm-engine', expected: '/var/lib/cvm-engine' },
+  { key: 'sysboxDataRoot', raw: '/srv/sysbox', json: '/srv/sysbox', expected: '/srv/sysbox' },
   { key: 'runDir', raw: '/run/cvm', json: '/run/cvm', expected: '/run/cvm' },
   { key: 'logLevel', raw: 'debug', json: 'debug', expected: 'debug' },
   { key: 'bootWorkspaceId', raw: 'dev-1', json: 'dev-1', expected: 'dev-1', read: (c) => c.bootWorkspace?.id },
@@ -127,12 +128,15 @@ describe('loadConfig: precedence flag > env > file > default', () => {
 
 describe('loadConfig: engine mode', () => {
   it.each([
-    { argv: [], env: {}, engine: 'host', engineHostRoot: '/' },
+    { argv: [], env: {}, engine: 'auto', engineHostRoot: undefined },
+    { argv: [], env: { DOCKER_HOST: 'unix:///run/docker.sock' }, engine: 'host', engineHostRoot: '/' },
+    { argv: ['--docker-host', 'tcp://127.0.0.1:2375'], env: {}, engine: 'host', engineHostRoot: '/' },
     { argv: ['--engine', 'embedded', '--host-root', '/host'], env: {}, engine: 'embedded', engineHostRoot: '/host' },
     { argv: ['--engine', 'embedded', '--engine-host-root', '/'], env: { CVM_HOST_ROOT: '/host' }, engine: 'embedded', engineHostRoot: '/' },
     { argv: ['--engine', 'auto'], env: {}, engine: 'auto', engineHostRoot: undefined },
     { argv: ['--engine', 'auto'], env: { DOCKER_HOST: 'unix:///run/docker.sock' }, engine: 'host', engineHostRoot: '/' },
-    { argv: ['--host-root', '/host'], env: {}, engine: 'host', engineHostRoot: '/' },
+    { argv: ['--host-root', '/host'], env: {}, engine: 'auto', engineHostRoot: undefined },
+    { argv: ['--engine', 'host', '--host-root', '/host'], env: {}, engine: 'host', engineHostRoot: '/' },
   ])('$argv $env → $engine, engine host root $engineHostRoot', ({ argv, env, engine, engineHostRoot }) => {
     const config = loadConfig(argv, env);
     expect(config.engine).toBe(engine);
@@ -149,6 +153,16 @@ describe('loadConfig: engine mode', () => {
     );
   });
 });
+describe("loadConfig: embedded mode's storage", () => {
+  it("lives under the state dir by default, never the machine's /var/lib/docker", () => {
+    const config = loadConfig(['--state-dir', '/srv/cvm'], {});
+    expect(config.dataRoot).toBe('/srv/cvm/engine');
+    expect(config.sysboxDataRoot).toBe('/srv/cvm/sysbox');
+    expect(loadConfig([], {}).dataRoot).toBe('/var/lib/cvm-supervisor/engine');
+    expect(loadConfig(['--data-root', '/mnt/disk/docker'], { CVM_STATE_DIR: '/srv/cvm' }).dataRoot).toBe('/mnt/disk/docker');
+  });
+});
+
 
 describe('loadConfig: bad input gives one line naming the field, the value and what is allowed', () => {
   it.each([
@@ -251,7 +265,7 @@ describe('loadConfig: CODER_MOUNTS against the allowed mount roots', () => {
   });
 
   it.each([
-    [[], 'CODER_MOUNTS: "/srv/coder/home" is not allowed: this node allows no user mounts (--allowed-mount-root)'],
+    [[], 'CODER_MOUNTS: "/srv/coder/home" is not allowed: this daemon allows no user mounts (--allowed-mount-root)'],
     [['--allowed-mount-root', '/srv/coder'], 'CODER_MOUNTS: "/data/shared" is not under an allowed mount root (/srv/coder)'],
     [['--allowed-mount-root', '/srv/cod', '--allowed-mount-root', '/data'], 'CODER_MOUNTS: "/srv/coder/home" is not under an allowed mount root (/srv/cod, /data)'],
   ])('%j refuses at load, naming the variable: %s', (flags, message) => {

@@ -28,6 +28,7 @@ describe('forbiddenReason', () => {
     ['/var/lib/kubelet/pods/0f3c/volumes/kubernetes.io~secret/token', 'it lies in /var/lib/kubelet'],
     ['/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs', 'it lies in /var/lib/containerd'],
     ['/var/lib/sysbox', 'it lies in /var/lib/sysbox'],
+    ['/var/lib/sysboxfs/0f3c/proc', 'it lies in /var/lib/sysboxfs'],
     ['/var/lib/containers/storage', 'it lies in /var/lib/containers'],
   ])('%s: %s', (hostPath, reason) => {
     expect(forbiddenReason(hostPath, PROTECTED)).toBe(reason);

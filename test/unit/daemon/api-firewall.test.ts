@@ -46,6 +46,14 @@ describe('ApiFirewall', () => {
     expect((error as ConfigError).message).toMatch(/^--block-api-from-bridge: iptables -I INPUT -i docker0 .* failed: iptables: Permission denied/);
   });
 
+  it('a failed insert is what the owner makes of it: embedded mode\'s own bridge makes it fatal, not a config error', async () => {
+    const { run } = recorder(false, ['-I']);
+    class Fatal extends Error {}
+    const error = await new ApiFirewall(['cvm01234567'], '0.0.0.0', silent, run, (failed) => new Fatal(failed)).install(7070).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Fatal);
+    expect((error as Fatal).message).toMatch(/^iptables -I INPUT -i cvm01234567 .* failed: iptables: Permission denied/);
+  });
+
   it('a failed delete at stop is logged, and the other rules are still deleted', async () => {
     const { run, calls } = recorder(false, ['-D']);
     const firewall = new ApiFirewall(['a0', 'b0'], '0.0.0.0', silent, run);

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { bridgeCidrFor, bridgeNameFor, dockerdArgs, relevel, restartDelayMs } from '../../../src/engine/embedded-plan.js';
+import {
+  bridgeCidrFor,
+  bridgeNameFor,
+  childEnvironment,
+  containerdNamespaceFor,
+  DEFAULT_PATH,
+  dockerdArgs,
+  restartDelayMs,
+  shimContainerIds,
+  sysboxMgrArgs,
+} from '../../../src/engine/embedded-plan.js';
 
 function inCidr(ip: string, base: string, bits: number): boolean {
   const toInt = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
@@ -46,11 +56,33 @@ describe('embedded engine plan', () => {
     expect(new Set(roots.map(bridgeCidrFor)).size).toBeGreaterThan(40);
   });
 
-  it('re-levels logrus lines and keeps other lines at info', () => {
-    expect(relevel('time="2026-01-01T00:00:00Z" level=warning msg="Your kernel does \\"not\\" support"')).toEqual({ level: 'warn', msg: 'Your kernel does "not" support' });
-    expect(relevel('time="x" level=error msg=failed')).toEqual({ level: 'error', msg: 'failed' });
-    expect(relevel('level=panic msg="boom"').level).toBe('fatal');
-    expect(relevel('plain text from a child')).toEqual({ level: 'info', msg: 'plain text from a child' });
+  it("keeps sysbox-mgr's data under the daemon's state, and names the containerd namespace the shims carry", () => {
+    expect(sysboxMgrArgs('/var/lib/cvm-supervisor/sysbox')).toEqual(['--data-root', '/var/lib/cvm-supervisor/sysbox']);
+    const args = dockerdArgs(input);
+    expect(args[args.indexOf('--containerd-namespace') + 1]).toBe(containerdNamespaceFor(input.dataRoot));
+  });
+
+  it('passes the children PATH and the proxy settings only, never the daemon\'s secrets', () => {
+    const env = {
+      PATH: '/opt/sysbox/bin:/usr/bin',
+      HTTPS_PROXY: 'http://user:pass@proxy:3128',
+      no_proxy: 'localhost',
+      CODER_AGENT_TOKEN: 'agent-secret',
+      CODER_IMAGE_PULL_SECRET: '{"auths":{}}',
+      CVM_TOKEN_FILE: '/run/token',
+      NOTIFY_SOCKET: '/run/systemd/notify',
+      HOME: '/root',
+      DOCKER_HOST: 'unix:///var/run/docker.sock',
+      EMPTY: '',
+    };
+    expect(childEnvironment(env)).toEqual({ PATH: '/opt/sysbox/bin:/usr/bin', HTTPS_PROXY: 'http://user:pass@proxy:3128', no_proxy: 'localhost' });
+    expect(childEnvironment({ PATH: '' })).toEqual({ PATH: DEFAULT_PATH });
+  });
+
+  it('reads the running containers of one containerd namespace from the shims\' command lines', () => {
+    const shim = (ns: string, id: string): string[] => ['/usr/bin/containerd-shim-runc-v2', '-namespace', ns, '-id', id, '-address', '/run/x/containerd.sock'];
+    const lines = [shim('cvm-embedded-1', 'aaa'), shim('cvm-embedded-2', 'bbb'), ['dockerd', '-namespace', 'cvm-embedded-1', '-id', 'ccc'], shim('cvm-embedded-1', 'ddd'), []];
+    expect(shimContainerIds(lines, 'cvm-embedded-1')).toEqual(['aaa', 'ddd']);
   });
 
   it('backs off restarts from 1 s, doubling, capped at 30 s', () => {

@@ -29,7 +29,12 @@ describe('privileged', () => {
     ['Name:\tnode\n', 'host', 'warn'],
     [null, 'embedded', 'warn'],
   ] as const)('%#: mode %s → %s', (text, mode, expected) => {
-    expect(privilegedCheck(text, mode).status).toBe(expected);
+    expect(privilegedCheck(text, mode, 'pod').status).toBe(expected);
+  });
+
+  it('gives Kubernetes advice only in a pod', () => {
+    expect(privilegedCheck(status('00000000a80425fb'), 'embedded', 'pod').hint).toContain('securityContext.privileged');
+    expect(privilegedCheck(status('00000000a80425fb'), 'embedded', 'machine').hint).toBe('run the daemon as root');
   });
 });
 
@@ -49,10 +54,17 @@ describe('host mounts', () => {
   const socket = { what: 'the engine socket', path: '/var/run/docker.sock', required: true };
   const proc = { what: "the host's /proc", path: '/host/proc/1', required: false };
   it('passes when everything is there, warns for an optional one, fails for a required one', () => {
-    expect(hostMountsCheck([{ ...socket, present: true }, { ...proc, present: true }]).status).toBe('pass');
-    const warned = hostMountsCheck([{ ...socket, present: true }, { ...proc, present: false }]);
+    expect(hostMountsCheck([{ ...socket, present: true }, { ...proc, present: true }], 'pod').status).toBe('pass');
+    const warned = hostMountsCheck([{ ...socket, present: true }, { ...proc, present: false }], 'pod');
     expect(warned).toMatchObject({ status: 'warn', evidence: "missing: the host's /proc (/host/proc/1)" });
-    expect(hostMountsCheck([{ ...socket, present: false }, { ...proc, present: true }]).status).toBe('fail');
+    expect(hostMountsCheck([{ ...socket, present: false }, { ...proc, present: true }], 'pod').status).toBe('fail');
+  });
+
+  it('advises hostPath volumes only in a pod', () => {
+    const missing = [{ ...socket, present: false }];
+    expect(hostMountsCheck(missing, 'pod').hint).toContain('hostPath volumes');
+    expect(hostMountsCheck(missing, 'machine').hint).not.toMatch(/hostPath|pod|Kubernetes/);
+    expect(hostMountsCheck(missing, 'machine').hint).toContain('this machine');
   });
 });
 
@@ -99,10 +111,11 @@ describe('istio', () => {
   });
 
   it('passes without sidecar ports, warns with them (it never fails), warns when unreadable', () => {
-    expect(istioCheck([[header, row('1B9E', '0A')].join('\n'), null]).status).toBe('pass');
-    const found = istioCheck([[header, row('3AF2', '0A'), row('3A99', '0A')].join('\n'), null]);
+    expect(istioCheck([[header, row('1B9E', '0A')].join('\n'), null], 'pod')).toMatchObject({ status: 'pass', evidence: 'no Istio sidecar ports are listening in this pod' });
+    expect(istioCheck([[header, row('1B9E', '0A')].join('\n'), null], 'machine').evidence).toBe('no Istio sidecar ports are listening on this machine');
+    const found = istioCheck([[header, row('3AF2', '0A'), row('3A99', '0A')].join('\n'), null], 'pod');
     expect(found).toMatchObject({ status: 'warn', evidence: 'Istio sidecar ports listening: 15001, 15090' });
-    expect(istioCheck([null, null]).status).toBe('warn');
+    expect(istioCheck([null, null], 'pod').status).toBe('warn');
   });
 });
 

@@ -35,13 +35,14 @@ describe('kernel', () => {
 
 describe('engine and runtime', () => {
   it('passes an answering engine and fails one that does not, with its address', () => {
-    const up = engineCheck({ version: '20.10.24' }, 'unix:///var/run/docker.sock');
+    const up = engineCheck({ version: '20.10.24' }, 'unix:///var/run/docker.sock', 'pod');
     expect(up.status).toBe('pass');
     expect(up.evidence).toContain('20.10.24');
-    const down = engineCheck({ error: 'connect ENOENT /var/run/docker.sock' }, 'unix:///var/run/docker.sock');
+    const down = engineCheck({ error: 'connect ENOENT /var/run/docker.sock' }, 'unix:///var/run/docker.sock', 'pod');
     expect(down.status).toBe('fail');
     expect(down.evidence).toContain('ENOENT');
-    expect(down.hint).not.toBeNull();
+    expect(down.hint).toContain('hostPath');
+    expect(engineCheck({ error: 'x' }, 'unix:///var/run/docker.sock', 'machine').hint).toBe('start the engine, or check --docker-host');
   });
 
   it('fails a missing runtime only while CVMs are enabled', () => {
@@ -105,6 +106,16 @@ describe('the report', () => {
       { id: 'istio', status: 'warn', evidence: 'ports', hint: null },
       { id: 'distro', status: 'warn', evidence: 'odd', hint: null },
     ]);
-    expect(cvmBlockers(report)).toEqual(['preflight kernel failed: 4.19 < 5.4', 'preflight userns failed: max_user_namespaces = 0']);
+    expect(cvmBlockers(report)).toEqual(['preflight kernel failed: 4.19 < 5.4 (fix: upgrade)', 'preflight userns failed: max_user_namespaces = 0']);
+  });
+
+  it("blocks CVMs on embedded mode's own findings: no sysbox, overlayfs storage, a read-only /sys", () => {
+    const failing = (id: string) => ({ id, status: 'fail', evidence: `${id} is wrong`, hint: `fix ${id}` }) as const;
+    const report = assembleReport(['sysbox', 'embedded-storage', 'sysbox-access', 'embedded-engine'].map(failing));
+    expect(cvmBlockers(report)).toEqual([
+      'preflight sysbox failed: sysbox is wrong (fix: fix sysbox)',
+      'preflight embedded-storage failed: embedded-storage is wrong (fix: fix embedded-storage)',
+      'preflight sysbox-access failed: sysbox-access is wrong (fix: fix sysbox-access)',
+    ]);
   });
 });

@@ -29,12 +29,11 @@ import {
   type StreamEntry,
 } from '../../../../src/api/routes/events.js';
 import { loadConfig } from '../../../../src/config/load.js';
-import { preflightSources } from '../../../../src/daemon/host-readers.js';
+import { daemonPreflight } from '../../../../src/daemon/host-readers.js';
 import { createManager } from '../../../../src/daemon/wiring.js';
 import { DockerEngine } from '../../../../src/engine/docker.js';
 import { EventLog } from '../../../../src/lifecycle/event-log.js';
 import { Metrics } from '../../../../src/metrics.js';
-import { runPreflight } from '../../../../src/preflight/gather.js';
 
 const silent = pino({ level: 'silent' });
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -307,7 +306,7 @@ describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
       started: () => true,
       cvmRuntime: config.runtime,
       cvmEnabled: true,
-      preflight: () => runPreflight(preflightSources(config, engine), config),
+      preflight: daemonPreflight(config, engine),
       version: '0.0.0-test',
     });
   });
