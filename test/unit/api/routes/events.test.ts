@@ -101,6 +101,15 @@ describe('entriesAfter and startCursor', () => {
     for (const junk of ['', 'abc', '-1', '1e3', '99999999999999999999']) expect(startCursor(log, junk), junk).toBe(15);
     expect(startCursor(new EventLog(), '5')).toBe(0);
   });
+
+  it('a Last-Event-ID equal to the newest entry replays nothing: the reader is up to date', () => {
+    const log = logWith(20, 5); // seqs 16..20
+    expect(startCursor(log, '20')).toBe(20);
+    const sink = new RecordingSink();
+    new EventCursor(log, sink, 'sse', startCursor(log, '20'), false).start();
+    expect(sink.texts).toEqual([]);
+    expect(sink.ended).toBe(1);
+  });
 });
 
 describe('EventCursor', () => {
@@ -112,6 +121,23 @@ describe('EventCursor', () => {
     expect(sink.seqs).toEqual([1, 2, 3]);
     expect(sink.ended).toBe(1);
     expect(log.listenerCount).toBe(0);
+  });
+
+  it('without follow ends at the entry that was newest when it started, also when a full sink makes it wait', () => {
+    const log = logWith(3);
+    const sink = new RecordingSink(1);
+    const cursor = new EventCursor(log, sink, 'ndjson', 0, false);
+    cursor.start();
+    expect(sink.seqs).toEqual([1]);
+    log.append('info', 'after the start 1');
+    log.append('info', 'after the start 2');
+    sink.room = Infinity;
+    cursor.drained();
+    expect(sink.seqs).toEqual([1, 2, 3]);
+    expect(sink.ended).toBe(1);
+    cursor.drained();
+    expect(sink.seqs).toEqual([1, 2, 3]);
+    expect(sink.ended).toBe(1);
   });
 
   it('following, writes new entries after the producer returns and lets go of the log on close', async () => {
@@ -243,6 +269,12 @@ describe('GET /v1/workspaces/{id}/events (route plugin)', () => {
     const response = await pending;
     expect(response.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as StreamEntry).message)).toEqual(['running', 'deleting']);
     expect(log.listenerCount).toBe(0);
+  });
+
+  it('answers SSE with no entries for a Last-Event-ID equal to the newest entry, and closes', async () => {
+    const response = await app.inject({ url: '/v1/workspaces/ws-1/events', headers: { accept: 'text/event-stream', 'last-event-id': '3' } });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toBe('');
   });
 
   it('answers 404 with the error body for an unknown workspace and 400 for a bad id or follow value', async () => {
