@@ -14,7 +14,7 @@ import path from 'node:path';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type App, buildApp } from '../../../../src/api/app.js';
 import { TokenFile } from '../../../../src/api/auth.js';
 import { errorHandler } from '../../../../src/api/error-responses.js';
@@ -38,6 +38,14 @@ import { runPreflight } from '../../../../src/preflight/gather.js';
 
 const silent = pino({ level: 'silent' });
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Lets the event loop turn until `condition` holds (no clock involved; expect.poll would move a fake one). */
+async function turnsUntil(condition: () => boolean, maxTurns = 10_000): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn === maxTurns) throw new Error(`the condition did not hold within ${maxTurns} turns of the event loop`);
+    await nextTurn();
+  }
+}
 
 /** A socket stand-in: accepts `room` writes, then reports a full buffer until the test drains it. */
 class RecordingSink implements EventSink {
@@ -262,15 +270,24 @@ describe('GET /v1/workspaces/{id}/events (route plugin)', () => {
     const log = new EventLog();
     log.append('phase', 'running');
     logs.set('ws-2', { log });
-    const pending = app.inject({ url: '/v1/workspaces/ws-2/events?follow=true' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    log.append('phase', 'deleting');
-    logs.delete('ws-2');
-    const response = await pending;
-    expect(response.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as StreamEntry).message)).toEqual(['running', 'deleting']);
-    expect(log.listenerCount).toBe(0);
+    // The liveness check that notices the delete runs on an interval: on the test's clock.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const pending = app.inject({ url: '/v1/workspaces/ws-2/events?follow=true' });
+      await turnsUntil(() => log.listenerCount === 1);
+      log.append('phase', 'deleting');
+      logs.delete('ws-2');
+      vi.advanceTimersByTime(999);
+      await nextTurn();
+      expect(log.listenerCount).toBe(1);
+      vi.advanceTimersByTime(1);
+      const response = await pending;
+      expect(response.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as StreamEntry).message)).toEqual(['running', 'deleting']);
+      expect(log.listenerCount).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
-
   it('answers SSE with no entries for a Last-Event-ID equal to the newest entry, and closes', async () => {
     const response = await app.inject({ url: '/v1/workspaces/ws-1/events', headers: { accept: 'text/event-stream', 'last-event-id': '3' } });
     expect(response.statusCode).toBe(200);
