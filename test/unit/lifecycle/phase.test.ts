@@ -75,6 +75,7 @@ describe('Workspace.setPhase enforces the machine', () => {
     expect(() => {
       ws.setPhase('pulling');
     }).toThrow(/^illegal phase transition deleting → pulling$/);
+    expect(new TransitionError('deleting', 'running').name).toBe('TransitionError');
     expect(ws.phase).toBe('deleting');
     expect(ws.log.snapshot()).toEqual([]);
   });
