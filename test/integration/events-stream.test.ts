@@ -269,7 +269,8 @@ describe('GET /v1/workspaces/{id}/events over a real socket', () => {
     const line = 'x'.repeat(10_000);
     for (let i = 0; i < 5000; i++) {
       log().append('bootstrap', `${i} ${line}`);
-      if (i % 500 === 0) await sleep(10);
+      // A turn of the event loop between bursts, so that the follower's cursor writes until the socket is full.
+      if (i % 500 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     slow.resume();
     await until('the slow follower to catch up', () => slow.entries.at(-1)?.seq === newest());

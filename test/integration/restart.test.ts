@@ -8,13 +8,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clearTimeout as realClearTimeout, setTimeout as realSetTimeout } from 'node:timers';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CRASH_BACKOFF } from '../../src/lifecycle/crash-restarts.js';
 import type { EventLog, LogEvent } from '../../src/lifecycle/event-log.js';
+import type { WorkspaceManager } from '../../src/lifecycle/manager.js';
 import type { WorkspaceRecord } from '../../src/lifecycle/store.js';
 import type { WorkspaceSpec } from '../../src/spec/workspace-spec.js';
 import { CVM_RUNTIME, docker, requireTestEngine } from '../support/engine.js';
 import { BUSYBOX_IMAGE, BUSYBOX_INIT_IMAGE } from '../support/images.js';
-import { inspectRaw, ManagerHarness, sleep } from '../support/manager.js';
+import { inspectRaw, ManagerHarness } from '../support/manager.js';
 
 interface RawState {
   State: { Running: boolean; ExitCode: number; OOMKilled: boolean; StartedAt: string };
@@ -24,18 +27,45 @@ const stateOf = async (name: string): Promise<RawState['State']> => ((await insp
 
 const phaseOf = (event: LogEvent): unknown => event.data?.['phase'];
 
-/** The first log event after `afterSeq` that matches, waiting for it. */
-async function nextEvent(log: EventLog, afterSeq: number, matches: (e: LogEvent) => boolean, timeoutMs: number): Promise<LogEvent> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = log.snapshot().find((e) => e.seq > afterSeq && matches(e));
-    if (found) return found;
-    if (Date.now() > deadline) {
+/**
+ * The first log event after `afterSeq` that matches, as the log appends it (no polling). The deadline is on
+ * node:timers, which a test's fake clock (vi.useFakeTimers fakes the globals) leaves running.
+ */
+function nextEvent(log: EventLog, afterSeq: number, matches: (e: LogEvent) => boolean, timeoutMs: number): Promise<LogEvent> {
+  return new Promise((resolve, reject) => {
+    const find = (): LogEvent | undefined => log.snapshot().find((e) => e.seq > afterSeq && matches(e));
+    const settle = (): void => {
+      const found = find();
+      if (!found) return;
+      unsubscribe();
+      realClearTimeout(deadline);
+      resolve(found);
+    };
+    const unsubscribe = log.subscribe(settle);
+    const deadline = realSetTimeout(() => {
+      unsubscribe();
       const tail = log.snapshot().slice(-10).map((e) => `  ${e.kind}: ${e.message}`);
-      throw new Error(`no matching log event within ${timeoutMs} ms; last events:\n${tail.join('\n')}`);
-    }
-    await sleep(50);
+      reject(new Error(`no matching log event within ${timeoutMs} ms; last events:\n${tail.join('\n')}`));
+    }, timeoutMs);
+    settle();
+  });
+}
+
+/**
+ * Runs `act` (which must see the workspace die and settle) on a fake clock, then moves that clock past the longest
+ * crash backoff (60 s + 20 %) and lets what it set off finish, on the real clock again: a restart that was
+ * scheduled would have run by then. Only the timer functions are faked, so log times stay real.
+ */
+async function thenPastEveryBackoff(manager: WorkspaceManager, act: () => Promise<void>): Promise<void> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+  try {
+    await act();
+    await manager.idle();
+    vi.advanceTimersByTime(CRASH_BACKOFF.maxMs * 1.2 + 1);
+  } finally {
+    vi.useRealTimers();
   }
+  await manager.idle();
 }
 
 describe('workspace deaths and daemon restarts', () => {
@@ -79,10 +109,10 @@ describe('workspace deaths and daemon restarts', () => {
   it("restartPolicy 'no' leaves a killed workspace failed", async () => {
     const ws = await running('norestart', busybox({ restartPolicy: 'no' }));
     const before = lastSeq(ws.log);
-    await docker(['kill', ws.container]);
-    await nextEvent(ws.log, before, (e) => phaseOf(e) === 'failed', 10_000);
-    // Longer than the first backoff (at most 1.2 s) with room to spare.
-    await sleep(3_000);
+    await thenPastEveryBackoff(h.manager, async () => {
+      await docker(['kill', ws.container]);
+      await nextEvent(ws.log, before, (e) => phaseOf(e) === 'failed', 10_000);
+    });
     expect(h.manager.get(ws.id)).toMatchObject({ phase: 'failed', reason: 'ContainerExited', restarts: 0, containerId: ws.containerId });
     expect((await stateOf(ws.container)).Running).toBe(false);
     expect(ws.log.snapshot().filter((e) => e.seq > before && /restarting/.test(e.message))).toEqual([]);
@@ -92,10 +122,11 @@ describe('workspace deaths and daemon restarts', () => {
     // busybox init powers off and exits 0 on SIGUSR2, as `poweroff` inside the workspace would.
     const ws = await running('poweroff', { image: BUSYBOX_INIT_IMAGE, pullPolicy: 'never' });
     const before = lastSeq(ws.log);
-    await docker(['kill', '--signal', 'SIGUSR2', ws.container]);
-    await nextEvent(ws.log, before, (e) => phaseOf(e) === 'stopped', 10_000);
+    await thenPastEveryBackoff(h.manager, async () => {
+      await docker(['kill', '--signal', 'SIGUSR2', ws.container]);
+      await nextEvent(ws.log, before, (e) => phaseOf(e) === 'stopped', 10_000);
+    });
     expect((await stateOf(ws.container)).ExitCode).toBe(0);
-    await sleep(2_000);
     expect(h.manager.get(ws.id)).toMatchObject({ phase: 'stopped', reason: null, restarts: 0 });
     expect(ws.log.snapshot().filter((e) => e.seq > before && (phaseOf(e) === 'failed' || /restarting/.test(e.message)))).toEqual([]);
 

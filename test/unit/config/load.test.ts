@@ -207,10 +207,15 @@ describe('loadConfig: bad input gives one line naming the field, the value and w
     expect(error.message).not.toContain('\n');
   });
 
-  it.each(['unix://var/run/docker.sock', 'ftp://host', 'http://host/path', 'docker.sock', 'tcp://'])('refuses --docker-host %s', (url) => {
+  it.each(['unix://var/run/docker.sock', 'unix:///', 'unix://', 'ftp://host', 'http://host/path', 'docker.sock', 'tcp://'])('refuses --docker-host %s', (url) => {
     expect(configErrorOf(() => loadConfig(['--docker-host', url], {})).message).toBe(
       `--docker-host: ${JSON.stringify(url)} is not an engine URL (unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or https://HOST:PORT)`,
     );
+  });
+
+  it('refuses unix:/// as --docker-host: a socket URL needs a path; unix:///run/docker.sock is taken', () => {
+    expect(configErrorOf(() => loadConfig(['--docker-host', 'unix:///'], {})).message).toMatch(/^--docker-host: "unix:\/\/\/" is not an engine URL/);
+    expect(loadConfig(['--docker-host', 'unix:///run/docker.sock'], {}).dockerHost).toBe('unix:///run/docker.sock');
   });
 
   it('quotes a value with a newline on one line and cuts a long one', () => {

@@ -14,10 +14,15 @@ describe('installShutdown', () => {
     const order: string[] = [];
     const codes: number[] = [];
     const proc = fakeProcess();
+    let releaseFirst = (): void => undefined;
+    const firstMayEnd = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
     const { trigger } = installShutdown(
       [
         async () => {
-          await new Promise((r) => setTimeout(r, 10));
+          order.push('unready begins');
+          await firstMayEnd;
           order.push('unready');
         },
         () => {
@@ -29,8 +34,12 @@ describe('installShutdown', () => {
     );
     proc.emit('SIGTERM');
     proc.emit('SIGTERM'); // the same request delivered twice at once (GNU timeout does this) is not a second one
+    await new Promise((resolve) => setImmediate(resolve));
+    // The second step waits for the first to end.
+    expect(order).toEqual(['unready begins']);
+    releaseFirst();
     await trigger('await the run');
-    expect(order).toEqual(['unready', 'stop workspaces']);
+    expect(order).toEqual(['unready begins', 'unready', 'stop workspaces']);
     // trigger() while running is a second request: it forces exit(1); the first run still ends with 0.
     expect(codes).toEqual([1, 0]);
   });

@@ -39,6 +39,14 @@ describe('parseImageReference', () => {
     expect(() => parseImageReference(ref)).toThrow(InvalidReferenceError);
     expect(() => parseImageReference(ref)).toThrow(why);
   });
+
+  it('accepts a name of exactly 255 characters and refuses 256, with or without a tag', () => {
+    const name255 = `r.io/${'a'.repeat(250)}`;
+    expect(parseImageReference(name255).repository).toBe('a'.repeat(250));
+    expect(parseImageReference(`${name255}:1`).tag).toBe('1');
+    expect(() => parseImageReference(`${name255}a`)).toThrow('the name is longer than 255 characters');
+    expect(() => parseImageReference(`${name255}a:1`)).toThrow('the name is longer than 255 characters');
+  });
 });
 
 describe('withDefaultTag', () => {

@@ -69,4 +69,9 @@ describe('parseDockerConfigJson and credentialsFor', () => {
       expect((err as Error).message).not.toContain(text);
     }
   });
+
+  it('refuses an auth of ":password" (an empty user name), which no registry takes', () => {
+    expect(() => parseDockerConfigJson(config({ 'r.io': { auth: b64(':password') } }))).toThrow('auths["r.io"].auth is not base64 of user:password');
+    expect(parseDockerConfigJson(config({ 'r.io': { auth: b64('u:') } })).get('r.io')).toMatchObject({ username: 'u', password: '' });
+  });
 });

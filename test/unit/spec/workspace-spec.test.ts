@@ -70,6 +70,11 @@ describe('parseWorkspaceSpec', () => {
     [{ image: 'a', mounts: [{ source: '/a', target: '/x/' }] }, 'mounts[0].target'],
     [{ image: 'a', workdir: 'relative' }, 'workdir'],
     [{ image: 'a', resources: { cpus: 0 } }, 'resources.cpus'],
+    [{ image: 'a', gpus: { enabled: true, libraryDir: '/opt/nvidia/../lib' } }, 'gpus.libraryDir'],
+    [{ image: 'a', gpus: { enabled: true, libraryDir: '/opt//lib' } }, 'gpus.libraryDir'],
+    [{ image: 'a', gpus: { enabled: true, libraryDir: '/opt/lib/' } }, 'gpus.libraryDir'],
+    [{ image: 'a', gpus: { enabled: true, libraryDir: '/opt/./lib' } }, 'gpus.libraryDir'],
+    [{ image: 'a', gpus: { enabled: true, libraryDir: '/' } }, 'gpus.libraryDir'],
   ])('rejects %j at %s', (input, path) => {
     expect(errorOf(input).path.startsWith(path)).toBe(true);
   });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type App, buildApp } from '../../../../src/api/app.js';
 import { TokenFile } from '../../../../src/api/auth.js';
 import { errorHandler } from '../../../../src/api/error-responses.js';
@@ -37,6 +37,14 @@ import { Metrics } from '../../../../src/metrics.js';
 
 const silent = pino({ level: 'silent' });
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Lets the event loop turn until `condition` holds (no clock involved; expect.poll would move a fake one). */
+async function turnsUntil(condition: () => boolean, maxTurns = 10_000): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn === maxTurns) throw new Error(`the condition did not hold within ${maxTurns} turns of the event loop`);
+    await nextTurn();
+  }
+}
 
 /** A socket stand-in: accepts `room` writes, then reports a full buffer until the test drains it. */
 class RecordingSink implements EventSink {
@@ -100,6 +108,15 @@ describe('entriesAfter and startCursor', () => {
     for (const junk of ['', 'abc', '-1', '1e3', '99999999999999999999']) expect(startCursor(log, junk), junk).toBe(15);
     expect(startCursor(new EventLog(), '5')).toBe(0);
   });
+
+  it('a Last-Event-ID equal to the newest entry replays nothing: the reader is up to date', () => {
+    const log = logWith(20, 5); // seqs 16..20
+    expect(startCursor(log, '20')).toBe(20);
+    const sink = new RecordingSink();
+    new EventCursor(log, sink, 'sse', startCursor(log, '20'), false).start();
+    expect(sink.texts).toEqual([]);
+    expect(sink.ended).toBe(1);
+  });
 });
 
 describe('EventCursor', () => {
@@ -111,6 +128,23 @@ describe('EventCursor', () => {
     expect(sink.seqs).toEqual([1, 2, 3]);
     expect(sink.ended).toBe(1);
     expect(log.listenerCount).toBe(0);
+  });
+
+  it('without follow ends at the entry that was newest when it started, also when a full sink makes it wait', () => {
+    const log = logWith(3);
+    const sink = new RecordingSink(1);
+    const cursor = new EventCursor(log, sink, 'ndjson', 0, false);
+    cursor.start();
+    expect(sink.seqs).toEqual([1]);
+    log.append('info', 'after the start 1');
+    log.append('info', 'after the start 2');
+    sink.room = Infinity;
+    cursor.drained();
+    expect(sink.seqs).toEqual([1, 2, 3]);
+    expect(sink.ended).toBe(1);
+    cursor.drained();
+    expect(sink.seqs).toEqual([1, 2, 3]);
+    expect(sink.ended).toBe(1);
   });
 
   it('following, writes new entries after the producer returns and lets go of the log on close', async () => {
@@ -235,13 +269,28 @@ describe('GET /v1/workspaces/{id}/events (route plugin)', () => {
     const log = new EventLog();
     log.append('phase', 'running');
     logs.set('ws-2', { log });
-    const pending = app.inject({ url: '/v1/workspaces/ws-2/events?follow=true' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    log.append('phase', 'deleting');
-    logs.delete('ws-2');
-    const response = await pending;
-    expect(response.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as StreamEntry).message)).toEqual(['running', 'deleting']);
-    expect(log.listenerCount).toBe(0);
+    // The liveness check that notices the delete runs on an interval: on the test's clock.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const pending = app.inject({ url: '/v1/workspaces/ws-2/events?follow=true' });
+      await turnsUntil(() => log.listenerCount === 1);
+      log.append('phase', 'deleting');
+      logs.delete('ws-2');
+      vi.advanceTimersByTime(999);
+      await nextTurn();
+      expect(log.listenerCount).toBe(1);
+      vi.advanceTimersByTime(1);
+      const response = await pending;
+      expect(response.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as StreamEntry).message)).toEqual(['running', 'deleting']);
+      expect(log.listenerCount).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+  it('answers SSE with no entries for a Last-Event-ID equal to the newest entry, and closes', async () => {
+    const response = await app.inject({ url: '/v1/workspaces/ws-1/events', headers: { accept: 'text/event-stream', 'last-event-id': '3' } });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toBe('');
   });
 
   it('answers 404 with the error body for an unknown workspace and 400 for a bad id or follow value', async () => {
