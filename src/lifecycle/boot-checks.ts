@@ -3,6 +3,7 @@
  * (it blocks inside until startup has finished, so the daemon does not poll), and the bootstrap script's exit.
  * They run commands through the engine's exec slice.
  */
+import { pause } from '../backoff.js';
 import type { EngineExec } from '../engine/types.js';
 
 /** A part of a boot has ended: ok, or not, with what to tell the user. */
@@ -95,7 +96,7 @@ export async function systemdSettled(exec: BootExec, containerId: string, option
       } catch (err) {
         last = err instanceof Error ? err.message : String(err);
       }
-      if (!ended()) await delay(SYSTEMD_RETRY_DELAYS_MS[Math.min(attempt, SYSTEMD_RETRY_DELAYS_MS.length - 1)] ?? 1000, signal);
+      if (!ended()) await pause(SYSTEMD_RETRY_DELAYS_MS[Math.min(attempt, SYSTEMD_RETRY_DELAYS_MS.length - 1)] ?? 1000, signal);
     }
   } finally {
     clearTimeout(timer);
@@ -142,16 +143,4 @@ export async function bootstrapOutcome(run: Promise<number>, signal: AbortSignal
 
 function firstLine(text: string): string {
   return text.trim().split('\n')[0]?.trim() ?? '';
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
