@@ -127,6 +127,11 @@ start_sysbox() {
     return 0
   fi
   rm -f "${sysbox_sockets[@]}"
+  # FUSE mounts of a sysbox-fs that stopped while a CVM still had them: with one left, the next sysbox-fs was seen
+  # to hang at start without its socket.
+  local stale
+  while read -r stale; do umount -l "$stale" && say "unmounted a stale sysbox-fs mount: $stale"; done \
+    < <(awk '$3 == "fuse" && index($2, "/var/lib/sysboxfs/") == 1 { print $2 }' /proc/self/mounts)
   local i names=(sysbox-mgr sysbox-fs)
   for i in 0 1; do
     name=${names[i]} socket=${sysbox_sockets[i]}
