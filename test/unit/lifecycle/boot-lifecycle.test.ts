@@ -4,11 +4,8 @@
  * systemd answer and the bootstrap's exit are scripted with the fake engine's exec; test/integration/boot.test.ts
  * shows the same on real sysbox.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecOptions } from '../../../src/engine/types.js';
-import type { WorkspaceRecord } from '../../../src/lifecycle/store.js';
 import { Lifecycle } from './harness.js';
 
 let t: Lifecycle;
@@ -21,7 +18,6 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-const record = async (id: string): Promise<WorkspaceRecord> => JSON.parse(await readFile(path.join(t.stateDir, 'workspaces', `${id}.json`), 'utf8')) as WorkspaceRecord;
 const isSystemctl = (options: ExecOptions): boolean => options.cmd[0] === 'systemctl';
 const bootLines = (id: string, manager = t.manager): string[] => t.log(id, manager).filter((line) => line.startsWith('boot: '));
 
@@ -93,7 +89,7 @@ describe('boot of a systemd workspace', () => {
     expect(ask).toMatchObject({ cmd: ['systemctl', 'is-system-running', '--wait'], user: '0:0' });
     expect(t.metrics.boots).toHaveLength(1);
     expect(t.metrics.boots[0]).toMatch(/^systemd \d/);
-    await expect.poll(async () => (await record('ws1')).boot).toEqual({ ...boot, startedAt });
+    await expect.poll(async () => (await t.record('ws1')).boot).toEqual({ ...boot, startedAt });
   });
 
   it('degraded is ready and names the failed units; maintenance is failed and observes nothing', async () => {
@@ -130,7 +126,7 @@ describe('boot of a systemd workspace', () => {
     systemd.settle('running');
     await t.untilLogged('ws1', 'boot: ready: systemd: running');
     const before = t.manager.get('ws1').boot;
-    await expect.poll(async () => (await record('ws1')).boot?.state).toBe('ready');
+    await expect.poll(async () => (await t.record('ws1')).boot?.state).toBe('ready');
     await t.manager.shutdown('keep');
 
     const again = t.newManager();
@@ -241,7 +237,7 @@ describe('boot of init and keepalive workspaces', () => {
     const entry = t.manager.workspace('ws1')?.log.snapshot().find((e) => e.kind === 'boot');
     expect(entry?.data?.['lastLines']).toEqual(lines.slice(2));
     expect(t.metrics.boots).toEqual([]);
-    await expect.poll(async () => (await record('ws1')).boot?.detail).toBe('bootstrap exited with code 4');
+    await expect.poll(async () => (await t.record('ws1')).boot?.detail).toBe('bootstrap exited with code 4');
   });
 
   it('a ready bootstrap boot survives a daemon restart; one the old daemon did not see end is failed, not guessed', async () => {
@@ -250,7 +246,7 @@ describe('boot of init and keepalive workspaces', () => {
     await ready.started;
     ready.exit(0);
     await t.untilLogged('ws1', 'boot: ready: init: PID 1 runs; bootstrap exited 0');
-    await expect.poll(async () => (await record('ws1')).boot?.state).toBe('ready');
+    await expect.poll(async () => (await t.record('ws1')).boot?.state).toBe('ready');
     const readyBoot = t.manager.get('ws1').boot;
 
     const unfinished = scriptedBootstrap([]);

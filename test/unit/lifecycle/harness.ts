@@ -3,7 +3,7 @@
  * manager, operations, watcher, store (in a temp dir) and puller; image facts and node facts are fixed fixtures the
  * test may change. Nothing here needs root or dockerd.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -16,7 +16,7 @@ import { ImagePuller } from '../../../src/image/image-puller.js';
 import type { LifecycleMetrics } from '../../../src/lifecycle/lifecycle-metrics.js';
 import { type ManagerOptions, WorkspaceManager } from '../../../src/lifecycle/manager.js';
 import type { Phase } from '../../../src/lifecycle/phase.js';
-import { StateStore } from '../../../src/lifecycle/store.js';
+import { StateStore, type WorkspaceRecord } from '../../../src/lifecycle/store.js';
 import type { WorkspaceSpec } from '../../../src/spec/workspace-spec.js';
 import { FakeEngine } from '../../support/fake-engine.js';
 
@@ -188,6 +188,11 @@ export class Lifecycle {
 
   log(id: string, manager = this.manager): string[] {
     return (manager.workspace(id)?.log.snapshot() ?? []).map((e) => `${e.kind}: ${e.message}`);
+  }
+
+  /** The workspace's record as the store wrote it to disk. */
+  async record(id: string): Promise<WorkspaceRecord> {
+    return JSON.parse(await readFile(path.join(this.stateDir, 'workspaces', `${id}.json`), 'utf8')) as WorkspaceRecord;
   }
 
   async cleanup(): Promise<void> {

@@ -2,13 +2,12 @@
  * The manager's lifecycle over the fake engine: PUT, start, stop, restart, rebuild, delete, adoption at init and
  * shutdown. What only dockerd and sysbox can show stays in test/integration/lifecycle.test.ts and restart.test.ts.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../../src/container/labels.js';
 import { InvalidSpecError, SpecRefusal, WorkspaceConflictError, WorkspaceNotFoundError } from '../../../src/errors.js';
 import { INSPECTION_LABEL } from '../../../src/image/inspection-container.js';
-import type { WorkspaceRecord } from '../../../src/lifecycle/store.js';
 import { specHash } from '../../../src/spec/spec-hash.js';
 import { IMAGE, Lifecycle } from './harness.js';
 
@@ -22,14 +21,13 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-const record = async (id: string): Promise<WorkspaceRecord> => JSON.parse(await readFile(path.join(t.stateDir, 'workspaces', `${id}.json`), 'utf8')) as WorkspaceRecord;
 
 describe('PUT', () => {
   it('stores the record first, then creates the volumes and the container and starts it', async () => {
     const { created, status } = await t.manager.put('ws1', { image: IMAGE, username: 'coder' });
     expect(created).toBe(true);
     expect(status.phase).toBe('pending');
-    expect((await record('ws1')).pending).toEqual({ op: 'create' });
+    expect((await t.record('ws1')).pending).toEqual({ op: 'create' });
     await t.manager.idle();
 
     const container = t.engine.container('cvm-ws1');
@@ -38,7 +36,7 @@ describe('PUT', () => {
     expect(container?.spec.HostConfig.Runtime).toBe('sysbox-runc');
     expect(t.engine.volumes.get('cvm-ws1-home')).toEqual({ [WORKSPACE_LABEL]: 'ws1' });
     expect(t.manager.get('ws1')).toMatchObject({ phase: 'running', outdated: false, containerId: container?.id, runtime: 'sysbox-runc', image: { ref: IMAGE } });
-    expect((await record('ws1')).pending).toBeNull();
+    expect((await t.record('ws1')).pending).toBeNull();
     expect(t.metrics.steps).toEqual(['pull', 'detect', 'create', 'start']);
   });
 
@@ -103,12 +101,12 @@ describe('actions', () => {
     await t.manager.idle();
     expect(t.manager.get('ws1').phase).toBe('stopped');
     expect(t.engine.container('cvm-ws1')?.state.running).toBe(false);
-    expect((await record('ws1')).desired).toBe('stopped');
+    expect((await t.record('ws1')).desired).toBe('stopped');
 
     await t.manager.start('ws1');
     await t.manager.idle();
     expect(t.manager.get('ws1').phase).toBe('running');
-    expect((await record('ws1')).desired).toBe('running');
+    expect((await t.record('ws1')).desired).toBe('running');
 
     const startsBefore = t.engine.callsOf('startContainer').length;
     await t.manager.restart('ws1');
@@ -246,7 +244,7 @@ describe('shutdown', () => {
     expect(t.engine.container('cvm-ws2')?.state.running).toBe(false);
     // 25 s less the kill margin leaves time for the containers' own stop timeout (10 s for an init).
     expect(t.engine.callsOf('stopContainer').map(([, timeout]) => timeout)).toEqual([undefined, undefined]);
-    expect((await record('ws1')).desired).toBe('running');
+    expect((await t.record('ws1')).desired).toBe('running');
   });
 
   it('a stop by the deadline sets a timeout that ends before it', async () => {
