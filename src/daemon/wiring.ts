@@ -17,6 +17,7 @@ import { DockerEngine } from '../engine/docker.js';
 import { EmbeddedEngine } from '../engine/embedded.js';
 import { embeddedPaths } from '../engine/embedded-plan.js';
 import { countingEngineErrors } from '../engine/error-counting.js';
+import { cachingInfo } from '../engine/info-cache.js';
 import type { Engine } from '../engine/types.js';
 import { checkPullFields } from '../image/ensure-image.js';
 import { createFactsDetector, ImageFactsCache } from '../image/facts-detector.js';
@@ -31,11 +32,15 @@ import { StateStore } from '../lifecycle/store.js';
 import { Metrics } from '../metrics.js';
 import { type Place, placeOf } from '../preflight/place.js';
 import type { PreflightReport } from '../preflight/report.js';
+import { reuseFor } from '../reuse-for.js';
 import { VERSION } from '../version.js';
 import { hostEngineOptions, warnOfPlaintextEngine } from './engine-link.js';
 import { daemonPreflight, nodeFiles, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
 import { nodePullCredentials } from './pull-secrets.js';
 import { checkAllowedMountRoots, checkCvmRuntime } from './start-checks.js';
+
+/** How long the node's facts (devices, protected paths, GPUs, the engine's runtimes) are reused. */
+const NODE_FACTS_MAX_AGE_MS = 2_000;
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
 export function createManager(
@@ -64,7 +69,9 @@ export function createManager(
   );
   const files = nodeFiles(config);
   const host = files.host;
-  const nodeFacts = () => readNodeFacts(files, engine, config, engineHostRoot);
+  // A PUT's precheck and its create, and workspaces created together, read the node once.
+  const node = reuseFor(NODE_FACTS_MAX_AGE_MS, () => readNodeFacts(files, engine, config, engineHostRoot));
+  const nodeFacts = () => node.get();
   return new WorkspaceManager({
     engine,
     store: new StateStore(config.stateDir),
@@ -121,6 +128,9 @@ export interface DaemonParts {
   place: Place;
 }
 
+/** How long the engine's /info answer (runtimes, data root, version) is reused: see engine/info-cache.ts. */
+const ENGINE_INFO_MAX_AGE_MS = 10_000;
+
 export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
   checkCvmRuntime(config, logger);
   await checkAllowedMountRoots(config, nodeFiles(config));
@@ -132,9 +142,12 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
   if (mode === 'host') warnOfPlaintextEngine(config, logger);
   const engineHost = mode === 'embedded' ? `unix://${embeddedPaths(config.runDir).socket}` : config.dockerHost;
   const dockerEngine = new DockerEngine(mode === 'embedded' ? { dockerHost: engineHost } : hostEngineOptions(config));
-  const engine = countingEngineErrors(dockerEngine, (op) => {
-    metrics.engineError(op);
-  });
+  const engine = cachingInfo(
+    countingEngineErrors(dockerEngine, (op) => {
+      metrics.engineError(op);
+    }),
+    ENGINE_INFO_MAX_AGE_MS,
+  );
   const embedded =
     mode === 'embedded'
       ? new EmbeddedEngine({
@@ -147,6 +160,7 @@ export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 
           pingIntervalMs: Math.max(config.enginePingInterval * 1000, 10),
           ping: () => dockerEngine.ping(1000),
           onEngineRestarted: () => {
+            engine.forgetInfo();
             if (status.started) void manager.resyncAfterEngineRestart().catch((err: unknown) => { logger.error({ err }, 'resync after the engine restart failed'); });
           },
         })

@@ -11,7 +11,7 @@ import { GENERATION_LABEL, GPU_DRIVER_LABEL, madeBy, SPEC_HASH_LABEL } from '../
 import { recheckBinds, type ResolvedMountSources } from '../container/mounts.js';
 import { hostPathOf } from '../container/host-paths.js';
 import type { NodeFacts } from '../container/node-facts.js';
-import type { EngineArchive, EngineContainers, EngineExec, EngineImages, EngineVolumes } from '../engine/types.js';
+import type { ContainerDetails, EngineArchive, EngineContainers, EngineExec, EngineImages, EngineVolumes } from '../engine/types.js';
 import { WorkspaceFailure } from '../errors.js';
 import type { FailureReason } from '../errors.js';
 import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
@@ -48,7 +48,10 @@ export interface OperationDeps {
   resolveMountSources: (sources: string[]) => Promise<ResolvedMountSources>;
   /** The node's single-flight puller, shared by every workspace. */
   puller: ImagePuller;
-  /** Image GC's record of use: a workspace was made from (or adopted with) this image. */
+  /**
+   * Image GC's record of use: a workspace was made from (or adopted with) this image. Never rejects, and is not
+   * waited for: its durable write is bookkeeping, not the workspace's path (GC never removes an image in use).
+   */
   imageUsed?: (imageId: string) => Promise<void>;
   /** The node's pull secret, if any, read afresh for each pull. */
   nodeCredentials: () => Promise<RegistryCredentials | undefined>;
@@ -194,7 +197,7 @@ export class Operations {
     ws.containerSpecHash = details.labels[SPEC_HASH_LABEL] ?? null;
     ws.runtime = details.hostConfig.runtime;
     ws.imageId = details.image;
-    await this.deps.imageUsed?.(details.image);
+    void this.deps.imageUsed?.(details.image);
     ws.startedAt = details.state.running ? details.state.startedAt : null;
     ws.workdir = details.config.workingDir;
     const image = await this.deps.engine.inspectImage(details.image);
@@ -216,7 +219,7 @@ export class Operations {
     metrics?.pulled(image.pulledBytes);
     ws.imageId = image.id;
     ws.imageDigest = image.digest;
-    await this.deps.imageUsed?.(image.id);
+    void this.deps.imageUsed?.(image.id);
     const facts = await timed(metrics, 'detect', () => this.deps.imageFacts(image));
     ws.init = facts.init;
     ws.users = facts.users;
@@ -277,7 +280,7 @@ export class Operations {
     const containerId = ws.containerId;
     const before = await engine.inspectContainer(containerId);
     if (ws.phase === 'running' && before?.state.running) return;
-    await this.recheckBinds(containerId);
+    await this.recheckBinds(before?.mounts ?? []);
     ws.setPhase('starting');
     // Before every start, while the container is down: a script changed or added since the last start runs.
     if (spec.bootstrap && !before?.state.running) await installBootstrap(engine, containerId, spec.bootstrap.script, spec.username ?? 'root', ws.users);
@@ -295,8 +298,8 @@ export class Operations {
   }
 
   /** The engine mounts each bind source again at every start: see container/mounts.ts recheckBinds. */
-  private async recheckBinds(containerId: string): Promise<void> {
-    const binds = (await this.deps.engine.inspectContainer(containerId))?.mounts.filter((m) => m.type === 'bind') ?? [];
+  private async recheckBinds(mounts: ContainerDetails['mounts']): Promise<void> {
+    const binds = mounts.filter((m) => m.type === 'bind');
     if (binds.length === 0) return;
     const node = await this.deps.nodeFacts();
     const resolved = await this.deps.resolveMountSources(binds.map((b) => hostPathOf(b.source, node.engineHostRoot) ?? b.source));
