@@ -4,7 +4,7 @@
  * builds it). HTTP throughput (P3/P4) is `npm run bench:api`.
  *
  *   BENCH_P1_RUNS (default 30)   BENCH_P2_RUNS (default 30)   BENCH_P5_WORKSPACES (default 500)
- *   BENCH_P6_WORKSPACES (default 200)   BENCH_P7_WORKSPACES (default 200)   BENCH_P10_RUNS (default 10)
+ *   BENCH_P6_WORKSPACES (default 50)   BENCH_P6_ROUNDS (default 2)   BENCH_P7_WORKSPACES (default 200)   BENCH_P10_RUNS (default 10)
  *   BENCH_ONLY=P1,P7 runs a subset; P1H is P1 over HTTP (BENCH_P1_RUNS runs per runtime)
  */
 import { benchP6 } from './concurrency.js';
@@ -20,7 +20,7 @@ const benches: [string, () => Promise<SummaryRow[]>][] = [
   ['P1H', () => benchP1Http(env('BENCH_P1_RUNS', 30))],
   ['P2', () => benchP2(env('BENCH_P2_RUNS', 30))],
   ['P5', () => benchP5(env('BENCH_P5_WORKSPACES', 500))],
-  ['P6', () => benchP6(env('BENCH_P6_WORKSPACES', 200))],
+  ['P6', () => benchP6(env('BENCH_P6_WORKSPACES', 50), env('BENCH_P6_ROUNDS', 2))],
   ['P7', () => benchP7(env('BENCH_P7_WORKSPACES', 200))],
   ['P10', () => benchP10(env('BENCH_P10_RUNS', 10))],
 ];
