@@ -2,10 +2,11 @@
  * The steps of each lifecycle operation against the engine. Every step is idempotent and re-checks the engine,
  * because after a crash any of them may run again: the container name is deterministic (`cvm-<id>`, and
  * `.<instance>` with --instance) and carries its generation, so a resumed create finds its own container instead of
- * making a second one. The delete is in delete.ts, the engine stop in stop-container.ts.
+ * making a second one. The create is in create-container.ts, the delete in delete.ts, the engine stop in
+ * stop-container.ts.
  */
 import type { Logger } from 'pino';
-import { buildContainerSpec, STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
+import { STOP_TIMEOUT_SECONDS, SYSTEMD_STOP_SIGNAL } from '../container/container-spec.js';
 import { gpuDriverChange } from '../container/device-mappings.js';
 import { GENERATION_LABEL, GPU_DRIVER_LABEL, madeBy, SPEC_HASH_LABEL } from '../container/labels.js';
 import { recheckBinds, type ResolvedMountSources } from '../container/mounts.js';
@@ -14,24 +15,23 @@ import type { NodeFacts } from '../container/node-facts.js';
 import type { ContainerDetails, EngineArchive, EngineContainers, EngineExec, EngineImages, EngineVolumes } from '../engine/types.js';
 import { WorkspaceFailure } from '../errors.js';
 import type { FailureReason } from '../errors.js';
-import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
+import { planGpus } from '../gpu/plan.js';
 import { ensureImage } from '../image/ensure-image.js';
 import type { ImageToDetect } from '../image/facts-detector.js';
 import type { ImageFacts, OsRelease } from '../image/facts.js';
 import type { ImagePuller } from '../image/image-puller.js';
 import { recordedDigest } from '../image/reference.js';
 import type { RegistryCredentials } from '../image/registry-auth.js';
-import { specHash } from '../spec/spec-hash.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { Boots } from './boot.js';
 import { bootExec } from './boot-checks.js';
+import { createWorkspaceContainer, gpuSummaries, type Target } from './create-container.js';
 import { installBootstrap, runBootstrap } from './bootstrap.js';
 import { deleteWorkspace } from './delete.js';
 import { toWorkspaceFailure } from './failure.js';
 import { type LifecycleMetrics, timed } from './lifecycle-metrics.js';
-import { ensureWorkspaceVolumes } from './volumes.js';
 import { killBefore, stopContainer } from './stop-container.js';
-import type { PendingOperation, StateStore, WorkspaceRecord } from './store.js';
+import type { PendingOperation, StateStore } from './store.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
 /** The engine slices the operations use. */
@@ -61,9 +61,6 @@ export interface OperationDeps {
   /** How long a systemd workspace may take to settle before its boot fails (--boot-timeout). */
   bootTimeoutMs: number;
 }
-
-/** What one operation builds: the spec and generation of the record when it began. */
-type Target = Pick<WorkspaceRecord, 'spec' | 'generation'>;
 
 export interface PidOneExit {
   exitCode: number;
@@ -226,52 +223,8 @@ export class Operations {
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
 
     ws.setPhase('creating');
-    await timed(metrics, 'create', () => this.createContainer(ws, target, image.id, facts, completing));
+    await timed(metrics, 'create', () => createWorkspaceContainer(this.deps, ws, target, image.id, facts, completing));
     if (ws.record.desired !== 'running') ws.setPhase('stopped');
-  }
-
-  /** Volumes, then the container (or the one a crashed run already made), then the bootstrap file. */
-  private async createContainer(ws: Workspace, target: Target, imageId: string, facts: ImageFacts, completing: PendingOperation): Promise<void> {
-    const { engine, store } = this.deps;
-    const { spec, generation } = target;
-    const hash = specHash(spec);
-    const node = await this.deps.nodeFacts();
-    const createSpec = buildContainerSpec({
-      id: ws.id,
-      spec,
-      facts,
-      node,
-      imageId,
-      specHash: hash,
-      generation,
-      instance: this.deps.instance,
-      mountSources: await this.deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
-    });
-    await ensureWorkspaceVolumes(engine, ws.id, spec, this.deps.instance);
-    const existing = await engine.inspectContainer(createSpec.name);
-    let containerId: string;
-    if (existing?.labels[GENERATION_LABEL] === String(generation)) {
-      containerId = existing.id; // made before a crash; reuse it
-    } else {
-      if (existing) {
-        ws.log.append('info', `replacing container ${existing.id.slice(0, 12)} (generation ${existing.labels[GENERATION_LABEL] ?? '?'})`);
-        await stopContainer(this.deps.engine, existing.id, existing.config.stopSignal);
-        await engine.removeContainer(existing.id, { force: true });
-      }
-      containerId = await engine.createContainer(createSpec);
-    }
-    const gpuPlan = planGpus(spec, node.gpus, facts.osRelease);
-    if (gpuPlan?.ldConfigDir && !(await engine.statPath(containerId, GPU_LD_CONF))) {
-      await engine.putFiles(containerId, '/', [{ path: GPU_LD_CONF.slice(1), content: `${gpuPlan.ldConfigDir}\n`, mode: 0o644 }]);
-    }
-    ws.gpus = summarise(gpuPlan?.gpus ?? []);
-    ws.containerId = containerId;
-    ws.containerSpecHash = hash;
-    ws.runtime = createSpec.HostConfig.Runtime ?? null;
-    ws.workdir = createSpec.WorkingDir ?? null;
-    // A delete or rebuild requested while this create ran has replaced `pending`; it must survive the create.
-    if (ws.record.pending === completing) ws.record.pending = null;
-    await store.save(ws.record);
   }
 
   private async startContainer(ws: Workspace, spec: WorkspaceSpec): Promise<void> {
@@ -320,7 +273,7 @@ export class Operations {
   private async gpusOf(ws: Workspace, osRelease: OsRelease | null): Promise<GpuSummary[]> {
     if (ws.record.spec.gpus?.enabled !== true) return [];
     try {
-      return summarise(planGpus(ws.record.spec, (await this.deps.nodeFacts()).gpus, osRelease)?.gpus ?? []);
+      return gpuSummaries(planGpus(ws.record.spec, (await this.deps.nodeFacts()).gpus, osRelease)?.gpus ?? []);
     } catch {
       return [];
     }
@@ -337,9 +290,4 @@ export class Operations {
     });
     return run;
   }
-
-}
-
-function summarise(gpus: readonly GpuSummary[]): GpuSummary[] {
-  return gpus.map(({ index, uuid, model }) => ({ index, uuid, model }));
 }
