@@ -171,11 +171,16 @@ stop_sysbox() {
   done
 }
 
+# The bridge's MAC is set (to the one it has): one the kernel picks follows the bridge's lowest port MAC, so it changes
+# whenever a container whose veth has a lower one starts or goes, and the other containers, which keep the old one in
+# their ARP cache, get no answer from the gateway (this machine) for up to a minute.
 ensure_bridge() {
-  ip link show "$bridge" >/dev/null 2>&1 && return 0
-  ip link add name "$bridge" type bridge
-  ip addr add "$bridge_address" dev "$bridge"
-  ip link set "$bridge" up
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    ip link add name "$bridge" type bridge
+    ip addr add "$bridge_address" dev "$bridge"
+    ip link set "$bridge" up
+  fi
+  [[ $(cat "/sys/class/net/$bridge/addr_assign_type") == 3 ]] || ip link set "$bridge" address "$(cat "/sys/class/net/$bridge/address")"
 }
 
 # Own containerd namespaces: if a system containerd runs at its default socket, dockerd uses it instead of

@@ -54,6 +54,8 @@ export class PrivateEngine {
     await mkdir(this.execRoot, { recursive: true });
     if (!(await ip(['link', 'show', this.bridge]).then(() => true, () => false))) {
       await ip(['link', 'add', 'name', this.bridge, 'type', 'bridge']);
+      // Set, so that it does not follow the lowest MAC of its ports (the containers' veths) as they come and go.
+      await ip(['link', 'set', this.bridge, 'address', (await readFile(`/sys/class/net/${this.bridge}/address`, 'utf8')).trim()]);
       await ip(['addr', 'add', this.bridgeAddress, 'dev', this.bridge]);
       await ip(['link', 'set', this.bridge, 'up']);
     }
