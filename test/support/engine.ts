@@ -90,7 +90,7 @@ async function unsetBridgeMac(): Promise<string | undefined> {
   const assigned = await readFile(`/sys/class/net/${name}/addr_assign_type`, 'utf8').catch(() => undefined);
   if (assigned === undefined || assigned.trim() === '3') return undefined;
   return `bridge ${name} has no MAC of its own, so workspaces lose the gateway whenever another workspace's veth comes or goes ` +
-    `(start the engine with scripts/engine.sh, which sets it, or: ip link set ${name} address $(cat /sys/class/net/${name}/address))`;
+    `(start the engine with scripts/engine.sh, which sets one, or set it by hand: ip link set ${name} address 02:42:ac:1f:fe:01)`;
 }
 
 function labelFilter(label: string): string {
