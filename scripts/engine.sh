@@ -29,6 +29,8 @@ start_timeout_seconds=60
 # engine started with --bridge=none, which deletes docker0) must not be able to take the test engine's away.
 bridge=cvmtest0
 bridge_address=172.31.254.1/24
+# The MAC Docker would derive for a container at the gateway's address (02:42, then the address); none gets it.
+bridge_mac=02:42:ac:1f:fe:01
 
 say() { echo "engine.sh: $*" >&2; }
 
@@ -171,11 +173,16 @@ stop_sysbox() {
   done
 }
 
+# The bridge's MAC is set: one the kernel picks follows the bridge's lowest port MAC (all zeros with no port), so it
+# changes whenever a container whose veth has a lower one starts or goes, and the other containers, which keep the old
+# one in their ARP cache, get no answer from the gateway (this machine) for up to a minute.
 ensure_bridge() {
-  ip link show "$bridge" >/dev/null 2>&1 && return 0
-  ip link add name "$bridge" type bridge
-  ip addr add "$bridge_address" dev "$bridge"
-  ip link set "$bridge" up
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    ip link add name "$bridge" type bridge
+    ip addr add "$bridge_address" dev "$bridge"
+    ip link set "$bridge" up
+  fi
+  ip link set "$bridge" address "$bridge_mac"
 }
 
 # Own containerd namespaces: if a system containerd runs at its default socket, dockerd uses it instead of

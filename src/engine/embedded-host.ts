@@ -102,17 +102,19 @@ export async function defaultRouteMtu(env: Record<string, string>): Promise<numb
 }
 
 /**
- * The workspaces' bridge, up with its address. A failure here is a missing capability (CAP_NET_ADMIN) or a kernel
- * without bridges, which no retry mends.
+ * The workspaces' bridge, up with its address and its MAC set (bridgeMacFor: set, it never follows its ports'). A
+ * failure here is a missing capability (CAP_NET_ADMIN) or a kernel without bridges, which no retry mends.
  */
-export async function ensureBridge(bridge: string, cidr: string, env: Record<string, string>): Promise<void> {
+export async function ensureBridge(bridge: { name: string; cidr: string; mac: string }, env: Record<string, string>): Promise<void> {
+  const { name, cidr, mac } = bridge;
   try {
-    const exists = await runTool('ip', ['link', 'show', bridge], env).then(() => true, () => false);
-    if (!exists) await runTool('ip', ['link', 'add', bridge, 'type', 'bridge'], env);
-    await runTool('ip', ['addr', 'replace', cidr, 'dev', bridge], env);
-    await runTool('ip', ['link', 'set', bridge, 'up'], env);
+    const exists = await runTool('ip', ['link', 'show', name], env).then(() => true, () => false);
+    if (!exists) await runTool('ip', ['link', 'add', name, 'type', 'bridge'], env);
+    await runTool('ip', ['link', 'set', name, 'address', mac], env);
+    await runTool('ip', ['addr', 'replace', cidr, 'dev', name], env);
+    await runTool('ip', ['link', 'set', name, 'up'], env);
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
-    throw new EmbeddedSetupError(`cannot set up the workspaces' bridge ${bridge} (embedded mode needs CAP_NET_ADMIN): ${detail}`, { cause: err });
+    throw new EmbeddedSetupError(`cannot set up the workspaces' bridge ${name} (embedded mode needs CAP_NET_ADMIN): ${detail}`, { cause: err });
   }
 }

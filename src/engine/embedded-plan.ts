@@ -54,6 +54,16 @@ export function containerdNamespaceFor(dataRoot: string): string {
 }
 
 /**
+ * The bridge's MAC, fixed (locally administered, chosen by the data root). A bridge whose MAC the kernel picks takes
+ * its ports' lowest, so it changes whenever a workspace's veth with a lower one comes or goes; the other workspaces
+ * keep the old one in their ARP cache and get no answer from the gateway (this namespace, NAT) for up to a minute.
+ */
+export function bridgeMacFor(dataRoot: string): string {
+  const bytes = createHash('sha256').update(`mac:${dataRoot}`).digest().subarray(0, 5);
+  return ['06', ...[...bytes].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+/**
  * The bridge's address: a /20 (4094 workspaces) inside 10.224.0.0/11, chosen by the data root. It never meets
  * 172.17.0.0/16, the default of a dockerd inside a CVM (envbox's 172.19.0.1/30 fits one container only).
  */

@@ -23,6 +23,7 @@ import {
 import { relevelDockerd, relevelSysbox, type SysboxStopView } from './embedded-logs.js';
 import {
   bridgeCidrFor,
+  bridgeMacFor,
   bridgeNameFor,
   childEnvironment,
   containerdNamespaceFor,
@@ -124,7 +125,7 @@ export class EmbeddedEngine {
       const iptables = !(await this.otherDockerdInOurNetwork());
       if (!iptables) this.options.logger.warn('another dockerd runs in this network namespace: the embedded engine leaves iptables alone (no NAT for workspaces)');
       await this.cleanStaleDockerd();
-      await ensureBridge(this.bridge, bridgeCidrFor(this.options.dataRoot), this.env);
+      await ensureBridge({ name: this.bridge, cidr: bridgeCidrFor(this.options.dataRoot), mac: bridgeMacFor(this.options.dataRoot) }, this.env);
       const args = dockerdArgs({ dataRoot: this.options.dataRoot, runDir: this.options.runDir, bridge: this.bridge, mtu: await defaultRouteMtu(this.env), sysboxRunc, iptables });
       this.dockerd = new SupervisedChild(
         { name: 'dockerd', command: dockerd, args, env: this.env, relevel: relevelDockerd, serving: (signal) => this.answering(signal), beforeRestart: () => this.cleanStaleDockerd() },

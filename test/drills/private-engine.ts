@@ -54,6 +54,10 @@ export class PrivateEngine {
     await mkdir(this.execRoot, { recursive: true });
     if (!(await ip(['link', 'show', this.bridge]).then(() => true, () => false))) {
       await ip(['link', 'add', 'name', this.bridge, 'type', 'bridge']);
+      // Set, so that it does not follow the lowest MAC of its ports (the containers' veths) as they come and go: the
+      // MAC Docker would derive for a container at the gateway's address, which none gets.
+      const octets = (this.bridgeAddress.split('/')[0] ?? '').split('.').map((o) => Number(o).toString(16).padStart(2, '0'));
+      await ip(['link', 'set', this.bridge, 'address', ['02', '42', ...octets].join(':')]);
       await ip(['addr', 'add', this.bridgeAddress, 'dev', this.bridge]);
       await ip(['link', 'set', this.bridge, 'up']);
     }

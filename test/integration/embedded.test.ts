@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIREWALL_COMMENT } from '../../src/daemon/api-firewall.js';
-import { bridgeNameFor } from '../../src/engine/embedded-plan.js';
+import { bridgeMacFor, bridgeNameFor } from '../../src/engine/embedded-plan.js';
 import { type DaemonLogLine, DaemonProcess, MAIN } from '../support/daemon-process.js';
 import {
   aliveIn,
@@ -22,13 +22,16 @@ import {
   controlListener,
   copyImage,
   dockerAt,
+  forgetNeighbours,
   httpStatus,
   inOwnMountNamespace,
   inputRulesOn,
   linkExists,
+  macOf,
   mountNamespaceOf,
   sysboxBinDir,
   until,
+  withLowestMacPort,
 } from '../support/embedded.js';
 import { requireTestEngine } from '../support/engine.js';
 import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE } from '../support/images.js';
@@ -156,7 +159,7 @@ describe('serve --engine embedded with real sysbox, in a mount namespace of its 
     }
   }, 180_000);
 
-  it("runs a systemd CVM loaded into its engine, and the daemon's port does not answer from inside it", async (context) => {
+  it("runs a systemd CVM loaded into its engine, which keeps the gateway while other veths come and go, and the daemon's port does not answer from inside it", async (context) => {
     if (current === null || (await httpStatus(url('/readyz'))) !== 200) {
       context.skip('not reached: the embedded daemon is not ready');
       return;
@@ -182,6 +185,16 @@ describe('serve --engine embedded with real sysbox, in a mount namespace of its 
     const control: { server: Server; port: number } = await controlListener();
     try {
       expect(await connectFromContainer(embeddedHost(), containerId, gateway, control.port)).toBe('connected');
+      // Another workspace's veth with the lowest MAC comes and goes while the CVM has the gateway's MAC cached: the
+      // CVM still reaches the gateway, as the bridge's MAC is set and never follows its ports' (else it would have
+      // cached that veth's MAC and got no answer once it left, for up to a minute).
+      const bridge = bridgeNameFor(dirs.data);
+      await withLowestMacPort(bridge, async () => {
+        await forgetNeighbours(embeddedHost(), containerId);
+        expect(await connectFromContainer(embeddedHost(), containerId, gateway, control.port)).toBe('connected');
+      });
+      expect(await connectFromContainer(embeddedHost(), containerId, gateway, control.port)).toBe('connected');
+      expect(await macOf(bridge)).toBe(bridgeMacFor(dirs.data));
       // The daemon's rule (src/daemon/api-firewall.ts, the one --block-api-from-bridge installs) drops it.
       expect(await connectFromContainer(embeddedHost(), containerId, gateway, current.port)).toBe('no answer');
     } finally {

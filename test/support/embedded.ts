@@ -113,3 +113,30 @@ export async function inputRulesOn(bridge: string): Promise<string[]> {
 export async function linkExists(name: string): Promise<boolean> {
   return run('ip', ['link', 'show', name]).then(() => true, () => false);
 }
+
+/** The MAC of a network interface of this namespace. */
+export async function macOf(name: string): Promise<string> {
+  return (await readFile(`/sys/class/net/${name}/address`, 'utf8')).trim();
+}
+
+/**
+ * Runs `body` while a port with a MAC lower than any veth's joins `bridge`, as a workspace's veth with the lowest MAC
+ * does when it starts: a bridge whose MAC is not set takes it, and then no longer answers at the MAC its workspaces
+ * have cached. The port is gone again afterwards.
+ */
+export async function withLowestMacPort<T>(bridge: string, body: () => Promise<T>): Promise<T> {
+  const port = `lowmac${String(process.pid % 100_000)}`;
+  await run('ip', ['link', 'add', port, 'address', '02:00:00:00:00:01', 'type', 'veth', 'peer', 'name', `${port}p`]);
+  try {
+    await run('ip', ['link', 'set', port, 'master', bridge]);
+    return await body();
+  } finally {
+    await run('ip', ['link', 'del', port]);
+  }
+}
+
+/** Empties a container's neighbour (ARP) cache, from this namespace: its next connection resolves the gateway anew. */
+export async function forgetNeighbours(dockerHost: string, container: string): Promise<void> {
+  const pid = await dockerAt(dockerHost, ['inspect', '-f', '{{.State.Pid}}', container]);
+  await run('nsenter', ['-t', pid, '-n', 'ip', 'neigh', 'flush', 'all']);
+}

@@ -3,6 +3,7 @@
  * node:http (only src/engine may use dockerode), plus a docker CLI runner for tests that want the CLI.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 
@@ -71,7 +72,25 @@ export async function requireTestEngine(needs: TestEngineNeeds = {}): Promise<vo
     if (inspected.status === 404) problems.push(`image ${image} is missing (run scripts/build-test-images.sh)`);
     else if (inspected.status !== 200) problems.push(`image ${image}: inspect answered ${inspected.status}`);
   }
+  const bridge = await unsetBridgeMac();
+  if (bridge !== undefined) problems.push(bridge);
   if (problems.length > 0) throw new Error(`The engine at ${host} is not ready for this test: ${problems.join('; ')}`);
+}
+
+/**
+ * The engine's bridge, when this machine has it and its MAC is the kernel's pick: that one follows the bridge's lowest
+ * port MAC, so a workspace starting or going in another test file changes it, and the workspaces that cached the old
+ * one get no answer from the gateway for up to a minute. scripts/engine.sh sets it.
+ */
+async function unsetBridgeMac(): Promise<string | undefined> {
+  const network = await engineRequest('GET', '/networks/bridge');
+  if (network.status !== 200) return undefined;
+  const name = (JSON.parse(network.body) as { Options?: Record<string, string> }).Options?.['com.docker.network.bridge.name'];
+  if (name === undefined) return undefined;
+  const assigned = await readFile(`/sys/class/net/${name}/addr_assign_type`, 'utf8').catch(() => undefined);
+  if (assigned === undefined || assigned.trim() === '3') return undefined;
+  return `bridge ${name} has no MAC of its own, so workspaces lose the gateway whenever another workspace's veth comes or goes ` +
+    `(start the engine with scripts/engine.sh, which sets one, or set it by hand: ip link set ${name} address 02:42:ac:1f:fe:01)`;
 }
 
 function labelFilter(label: string): string {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   bridgeCidrFor,
+  bridgeMacFor,
   bridgeNameFor,
   childEnvironment,
   containerdNamespaceFor,
@@ -54,6 +55,19 @@ describe('embedded engine plan', () => {
     }
     expect(new Set(roots.map(bridgeNameFor)).size).toBe(roots.length);
     expect(new Set(roots.map(bridgeCidrFor)).size).toBeGreaterThan(40);
+  });
+
+  it("gives each data root's bridge a MAC of its own, the same every start: unicast and locally administered", () => {
+    const roots = Array.from({ length: 50 }, (_, i) => `/data/${String(i)}`);
+    for (const root of roots) {
+      const mac = bridgeMacFor(root);
+      expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+      const first = Number.parseInt(mac.slice(0, 2), 16);
+      expect(first & 1).toBe(0);
+      expect(first & 2).toBe(2);
+      expect(bridgeMacFor(root)).toBe(mac);
+    }
+    expect(new Set(roots.map(bridgeMacFor)).size).toBe(roots.length);
   });
 
   it("keeps sysbox-mgr's data under the daemon's state, and names the containerd namespace the shims carry", () => {
