@@ -75,6 +75,7 @@ export async function benchP5(workspaces: number): Promise<SummaryRow[]> {
       figure: `${idleRss.toFixed(1)} / ${loadedRss.toFixed(1)} MB (+${growth.toFixed(1)}); bare ${bareRss.toFixed(1)} MB (at 3 s: ${startRss.toFixed(1)}; bare ${bareStartRss.toFixed(1)})`,
       target: '≤ 90 MB idle; ≤ +20 MB at 500',
       met: idleRss <= 90 && growth <= 20,
+      runtime: 'none (no container)',
     }];
   } finally {
     bare.kill('SIGTERM');

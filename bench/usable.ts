@@ -159,14 +159,14 @@ async function sideBySide(daemon: Daemon, label: string, spec: WorkspaceSpec, ru
   return samples;
 }
 
-function compare(id: string, what: string, s: { managed: number[]; raw: number[] }, goal: { ratio: number; overheadMs?: number }): SummaryRow {
+function compare(id: string, what: string, s: { managed: number[]; raw: number[] }, goal: { ratio: number; overheadMs?: number }, runtime: string): SummaryRow {
   const [m50, m95, r50, r95] = [percentile(s.managed, 50), percentile(s.managed, 95), percentile(s.raw, 50), percentile(s.raw, 95)];
   const ratio = m50 / r50;
   const overhead = m50 - r50;
   console.log(`${id} ${what} (${s.managed.length} alternating runs): daemon p50 ${ms(m50)} p95 ${ms(m95)}; raw p50 ${ms(r50)} p95 ${ms(r95)}`);
   const target = `ratio ≤ ${goal.ratio.toFixed(2)}${goal.overheadMs === undefined ? '' : `, overhead ≤ ${goal.overheadMs} ms`}`;
   const met = ratio <= goal.ratio && (goal.overheadMs === undefined || overhead <= goal.overheadMs);
-  return { id, what, figure: `${ms(m50)} vs raw ${ms(r50)}: ×${ratio.toFixed(2)}, ${overhead >= 0 ? '+' : ''}${ms(overhead)}`, target, met };
+  return { id, what, figure: `${ms(m50)} vs raw ${ms(r50)}: ×${ratio.toFixed(2)}, ${overhead >= 0 ? '+' : ''}${ms(overhead)}`, target, met, runtime };
 }
 
 /** P1 over HTTP for runc and sysbox-runc. */
@@ -176,7 +176,7 @@ export async function benchP1Http(runs: number): Promise<SummaryRow[]> {
     const rows: SummaryRow[] = [];
     for (const [runtime, cvm] of [['runc', false], ['sysbox-runc', true]] as const) {
       const samples = await sideBySide(daemon, runtime, { image: BUSYBOX_IMAGE, pullPolicy: 'never', cvm }, runs, isRunning);
-      rows.push(compare('P1H', `HTTP PUT → running, busybox, ${runtime}`, samples, { ratio: 1.1, overheadMs: 25 }));
+      rows.push(compare('P1H', `HTTP PUT → running, busybox, ${runtime}`, samples, { ratio: 1.1, overheadMs: 25 }, runtime));
     }
     return rows;
   } finally {
@@ -193,7 +193,7 @@ export async function benchP10(runs: number): Promise<SummaryRow[]> {
       if (!outcome?.ok) throw new Error(`raw systemd did not settle: ${outcome?.detail ?? 'aborted'}`);
     };
     const samples = await sideBySide(daemon, 'systemd', { image: BOOKWORM_SYSTEMD_IMAGE, pullPolicy: 'never' }, runs, isBooted, settled);
-    return [compare('P10', 'HTTP PUT → boot ready, systemd, sysbox-runc', samples, { ratio: 1.05 })];
+    return [compare('P10', 'HTTP PUT → boot ready, systemd, sysbox-runc', samples, { ratio: 1.05 }, 'sysbox-runc')];
   } finally {
     await daemon.stop();
   }

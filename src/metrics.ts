@@ -4,12 +4,34 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { GpuNode } from './gpu/plan.js';
+import { HttpRequestHistogram } from './http-histogram.js';
 import type { InitMode } from './image/facts.js';
 import type { LifecycleMetrics, StateFile, StateFileError, TimedStep } from './lifecycle/lifecycle-metrics.js';
 import { PHASES, type Phase } from './lifecycle/phase.js';
 
 const STEP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/**
+ * GPU discovery reads a few dozen host files (about 2.5 ms, most of a scrape's time with 500 workspaces); the GPU
+ * gauge reuses one discovery this long.
+ */
+export const GPU_GAUGE_REUSE_MS = 10_000;
+
+/** `read`'s answer, reused for `reuseMs` after the read began; concurrent callers share one read; a failure is not kept. */
+function reusedFor<T>(reuseMs: number, read: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; answer: Promise<T> } | null = null;
+  return () => {
+    if (last === null || Date.now() - last.at >= reuseMs) {
+      const answer = read();
+      const entry = { at: Date.now(), answer };
+      last = entry;
+      answer.catch(() => {
+        if (last === entry) last = null;
+      });
+    }
+    return last.answer;
+  };
+}
 
 export class Metrics implements LifecycleMetrics {
   readonly registry = new Registry();
@@ -22,12 +44,17 @@ export class Metrics implements LifecycleMetrics {
   private readonly gcRemovedImages: Counter;
   private readonly stateFileErrors: Counter<'file' | 'error'>;
   private readonly engineErrors: Counter<'operation'>;
-  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
-  private readonly httpChildren = new Map<string, ReturnType<Histogram<'method' | 'route' | 'status_code'>['labels']>>();
+  private readonly httpDuration = new HttpRequestHistogram(
+    'cvm_supervisor_http_request_duration_seconds',
+    'HTTP requests served, by method, route pattern and status code.',
+    HTTP_BUCKETS,
+  );
+
+  private nextRender: Promise<string> | null = null;
 
   /**
-   * `phases` is read at scrape time, so the gauge is always exactly what the manager holds; so is `gpus` (GPU
-   * discovery), so the GPU gauge follows driver reloads and hot mounts without a restart.
+   * `phases` is read at scrape time, so the gauge is always exactly what the manager holds; `gpus` (GPU discovery)
+   * at most every GPU_GAUGE_REUSE_MS, so the GPU gauge follows driver reloads and hot mounts without a restart.
    */
   constructor(version: string, phases: () => Iterable<Phase>, gpus?: () => Promise<GpuNode>) {
     collectDefaultMetrics({ register: this.registry });
@@ -56,13 +83,14 @@ export class Metrics implements LifecycleMetrics {
       },
     });
     if (gpus) {
+      const discovery = reusedFor(GPU_GAUGE_REUSE_MS, gpus);
       new Gauge({
         name: 'cvm_supervisor_gpus',
         help: 'NVIDIA GPUs workspaces may get on this node, by driver version (0 when GPUs are disabled or refused).',
         labelNames: ['driver_version'],
         registers,
         async collect() {
-          const { enabled, facts } = await gpus();
+          const { enabled, facts } = await discovery();
           this.reset();
           this.set({ driver_version: facts.driverVersion ?? 'none' }, enabled && facts.unsupported === null ? facts.gpus.length : 0);
         },
@@ -107,13 +135,19 @@ export class Metrics implements LifecycleMetrics {
       labelNames: ['operation'],
       registers,
     });
-    this.httpDuration = new Histogram({
-      name: 'cvm_supervisor_http_request_duration_seconds',
-      help: 'HTTP requests served, by method, route pattern and status code.',
-      labelNames: ['method', 'route', 'status_code'],
-      buckets: HTTP_BUCKETS,
-      registers,
+    this.registry.registerMetric(this.httpDuration.asMetric());
+  }
+
+  /**
+   * The exposition text. Scrapes that arrive in the same event-loop turn share one render, begun after all of them
+   * arrived (none gets figures older than its request): ten scrapers at once cost one render, not ten in a row.
+   */
+  render(): Promise<string> {
+    this.nextRender ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.nextRender = null;
+      return this.registry.metrics();
     });
+    return this.nextRender;
   }
 
   engineVersion(engineVersion: string, version: string): void {
@@ -150,14 +184,8 @@ export class Metrics implements LifecycleMetrics {
     this.engineErrors.inc({ operation });
   }
 
-  /** On every request: the labelled child is looked up once per (method, route, status), not hashed each time. */
+  /** On every request, probes included (see http-histogram.ts). */
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    const key = `${method} ${route} ${statusCode}`;
-    let child = this.httpChildren.get(key);
-    if (!child) {
-      child = this.httpDuration.labels({ method, route, status_code: String(statusCode) });
-      this.httpChildren.set(key, child);
-    }
-    child.observe(seconds);
+    this.httpDuration.observe(method, route, statusCode, seconds);
   }
 }

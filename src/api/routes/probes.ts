@@ -32,7 +32,7 @@ export function probeRoutes(deps: ProbeDeps): FastifyPluginCallbackTypebox {
     );
 
     app.get('/metrics', { ...quiet, schema: { summary: 'Prometheus metrics (text format)', produces: ['text/plain'] } }, async (_request, reply) => {
-      const body = await deps.metrics.registry.metrics();
+      const body = await deps.metrics.render();
       return reply.type(deps.metrics.registry.contentType).send(body);
     });
     done();
