@@ -56,4 +56,8 @@ describe('canonicalJson', () => {
   it('sorts keys, keeps array order, drops undefined members', () => {
     expect(canonicalJson({ b: [2, 1], a: { d: undefined, c: 'x' } })).toBe('{"a":{"c":"x"},"b":[2,1]}');
   });
+
+  it('writes null as null, not as an object', () => {
+    expect(canonicalJson({ a: null, b: [null] })).toBe('{"a":null,"b":[null]}');
+  });
 });
