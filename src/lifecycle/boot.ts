@@ -101,7 +101,15 @@ export interface BootDeps {
 
 /** Starts, restores and settles the boots of workspaces: the lifecycle's operations call it after a start and at adoption. */
 export class Boots {
+  /** Settled boots being written to their records. */
+  private readonly writes = new Set<Promise<void>>();
+
   constructor(private readonly deps: BootDeps) {}
+
+  /** Once every settled boot being written is on disk (or failed to be): shutdown waits for it. */
+  async written(): Promise<void> {
+    await Promise.all(this.writes);
+  }
 
   /** The container just started: follow its init and, when given, the bootstrap script's run. */
   started(ws: Workspace, bootstrap: Promise<number> | null): void {
@@ -182,9 +190,11 @@ export class Boots {
     if (observed && status.readyAt !== null && mode) this.deps.booted?.(mode, (Date.parse(status.readyAt) - Date.parse(run.startedAt)) / 1000);
     if (!run.kept || ws.record.pending?.op === 'delete') return;
     ws.record.boot = { ...status, startedAt: run.startedAt };
-    this.deps.persist(ws).catch((err: unknown) => {
+    const write = this.deps.persist(ws).catch((err: unknown) => {
       this.deps.logger.warn({ workspace: ws.id, err }, "could not write the workspace's settled boot; a restarted daemon will find it out again");
     });
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
   }
 }
 

@@ -245,6 +245,7 @@ export class WorkspaceManager {
     }
     await this.watcher.stop();
     await this.queue.idle();
+    await this.ops.boots.written();
     if (policy !== 'stop') return;
     const stopping = [...this.workspaces.values()];
     const results = await Promise.allSettled(stopping.map((ws) => this.queue.run(ws.id, () => this.ops.stopForShutdown(ws, deadline))));

@@ -6,7 +6,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecOptions } from '../../../src/engine/types.js';
-import { Lifecycle } from './harness.js';
+import { StateStore, type WorkspaceRecord } from '../../../src/lifecycle/store.js';
+import { IMAGE, Lifecycle } from './harness.js';
 
 let t: Lifecycle;
 
@@ -259,5 +260,40 @@ describe('boot of init and keepalive workspaces', () => {
     await again.idle();
     expect(again.get('ws1').boot).toEqual(readyBoot);
     expect(again.get('ws2').boot).toMatchObject({ state: 'failed', detail: 'bootstrap: its exit is unknown, the daemon restarted while it ran' });
+  });
+});
+
+describe('shutdown and the settled boot', () => {
+  it("waits until the settled boot's record is written, so nothing writes into the state dir after it", async () => {
+    // A store whose write of a settled boot waits for the test.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const writing = new Promise<void>((resolve) => (reached = resolve));
+    class HeldBootWrites extends StateStore {
+      override async save(record: WorkspaceRecord): Promise<void> {
+        if (record.boot !== undefined) {
+          reached();
+          await held;
+        }
+        return super.save(record);
+      }
+    }
+    const manager = t.newManager({ store: new HeldBootWrites(t.stateDir) });
+    await manager.init();
+    const bootstrap = scriptedBootstrap([]);
+    await manager.put('ws1', { image: IMAGE, bootstrap: { script: 'true' } });
+    await bootstrap.started;
+    bootstrap.exit(0);
+    await writing;
+    const order: string[] = [];
+    const shutdown = manager.shutdown('keep').then(() => order.push('shut down'));
+    // Every step shutdown can take without the write; a macrotask turn each, no clock.
+    for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+    order.push('write released');
+    release();
+    await shutdown;
+    expect(order).toEqual(['write released', 'shut down']);
+    expect((await t.record('ws1')).boot?.state).toBe('ready');
   });
 });
