@@ -1,9 +1,10 @@
 /**
  * P5: resident memory of the real daemon (`dist/main.js serve`) idle and with 500 workspaces registered, next to a
  * bare Node process that has loaded the same runtime dependencies. Both read from /proc/<pid>/status at the same
- * moments, so they are measured the same way: 3 s after start (what startup leaves behind), and idle, i.e. after
- * IDLE_MS without work, by when V8's memory reducer has shrunk the young generation that startup grew (seen here
- * 15-20 s after start, in both processes alike).
+ * moments, each right after a full garbage collection (collect-garbage-on-signal.cjs): 3 s after start, idle
+ * (IDLE_MS without work) and IDLE_MS after the PUTs. Without that collection the idle figure depended on whether
+ * V8 had happened to collect yet: a daemon that allocates nothing while idle (its engine /info answer reused) kept
+ * startup's young generation, 110 MB instead of 83.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -19,7 +20,14 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SETTLE_MS = 3_000;
 const IDLE_MS = 30_000;
 
+/** Node flags for both processes: see collect-garbage-on-signal.cjs. */
+const COLLECT_ON_SIGNAL = ['--expose-gc', '--require', join(ROOT, 'bench', 'collect-garbage-on-signal.cjs')];
+
+/** RSS after a full garbage collection (SIGUSR2, see COLLECT_ON_SIGNAL), so that V8's timing does not decide it. */
 async function rssMegabytes(pid: number | undefined): Promise<number> {
+  if (pid === undefined) throw new Error('no such process');
+  process.kill(pid, 'SIGUSR2');
+  await sleep(500);
   const status = await readFile(`/proc/${String(pid)}/status`, 'utf8');
   const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
   if (kb === undefined) throw new Error(`no VmRSS for ${String(pid)}`);
@@ -29,7 +37,7 @@ async function rssMegabytes(pid: number | undefined): Promise<number> {
 async function bareNodeWithDependencies(): Promise<ChildProcess> {
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   const imports = Object.keys(pkg.dependencies).map((name) => `await import(${JSON.stringify(name)});`).join('');
-  return spawn(process.execPath, ['--input-type=module', '-e', `${imports} setInterval(() => {}, 1000);`], { cwd: ROOT, stdio: 'ignore' });
+  return spawn(process.execPath, [...COLLECT_ON_SIGNAL, '--input-type=module', '-e', `${imports} setInterval(() => {}, 1000);`], { cwd: ROOT, stdio: 'ignore' });
 }
 
 async function waitUntilStarted(base: string): Promise<void> {
@@ -44,7 +52,7 @@ export async function benchP5(workspaces: number): Promise<SummaryRow[]> {
   const stateDir = await mkdtemp(join(tmpdir(), 'cvm-bench-p5-'));
   const port = await freePort();
   const bare = await bareNodeWithDependencies();
-  const daemon = spawn(process.execPath, ['dist/main.js', 'serve', '--listen', `127.0.0.1:${String(port)}`, '--state-dir', stateDir, '--log-level', 'warn', '--docker-host', testDockerHost()], {
+  const daemon = spawn(process.execPath, [...COLLECT_ON_SIGNAL, 'dist/main.js', 'serve', '--listen', `127.0.0.1:${String(port)}`, '--state-dir', stateDir, '--log-level', 'warn', '--docker-host', testDockerHost()], {
     cwd: ROOT,
     stdio: 'ignore',
   });
