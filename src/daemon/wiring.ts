@@ -32,15 +32,11 @@ import { StateStore } from '../lifecycle/store.js';
 import { Metrics } from '../metrics.js';
 import { type Place, placeOf } from '../preflight/place.js';
 import type { PreflightReport } from '../preflight/report.js';
-import { reuseFor } from '../reuse-for.js';
 import { VERSION } from '../version.js';
 import { hostEngineOptions, warnOfPlaintextEngine } from './engine-link.js';
 import { daemonPreflight, nodeFiles, readGpuNode, readNodeFacts, resolveMountSources } from './host-readers.js';
 import { nodePullCredentials } from './pull-secrets.js';
 import { checkAllowedMountRoots, checkCvmRuntime } from './start-checks.js';
-
-/** How long the node's facts (devices, protected paths, GPUs, the engine's runtimes) are reused. */
-const NODE_FACTS_MAX_AGE_MS = 2_000;
 
 /** The manager with its real collaborators; `serve` and the integration tests both build it here. */
 export function createManager(
@@ -69,9 +65,7 @@ export function createManager(
   );
   const files = nodeFiles(config);
   const host = files.host;
-  // A PUT's precheck and its create, and workspaces created together, read the node once.
-  const node = reuseFor(NODE_FACTS_MAX_AGE_MS, () => readNodeFacts(files, engine, config, engineHostRoot));
-  const nodeFacts = () => node.get();
+  const nodeFacts = () => readNodeFacts(files, engine, config, engineHostRoot);
   return new WorkspaceManager({
     engine,
     store: new StateStore(config.stateDir),
