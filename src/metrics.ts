@@ -8,6 +8,7 @@ import { HttpRequestHistogram } from './http-histogram.js';
 import type { InitMode } from './image/facts.js';
 import type { LifecycleMetrics, StateFile, StateFileError, TimedStep } from './lifecycle/lifecycle-metrics.js';
 import { PHASES, type Phase } from './lifecycle/phase.js';
+import { reuseFor } from './reuse-for.js';
 
 const STEP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -17,19 +18,24 @@ const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
  */
 export const GPU_GAUGE_REUSE_MS = 10_000;
 
-/** `read`'s answer, reused for `reuseMs` after the read began; concurrent callers share one read; a failure is not kept. */
-function reusedFor<T>(reuseMs: number, read: () => Promise<T>): () => Promise<T> {
-  let last: { at: number; answer: Promise<T> } | null = null;
-  return () => {
-    if (last === null || Date.now() - last.at >= reuseMs) {
-      const answer = read();
-      const entry = { at: Date.now(), answer };
-      last = entry;
-      answer.catch(() => {
-        if (last === entry) last = null;
-      });
-    }
-    return last.answer;
+/**
+ * prom-client's event-loop delay gauges are computed from Node's delay histogram at every scrape, which then resets
+ * it. The mean and the standard deviation each walk every bucket: about 1.4 ms, most of a scrape with 500
+ * workspaces. They are computed at most once per this many ms; a scrape in between serves the last figures, and the
+ * next computation covers everything since the last one, so no delay goes unreported.
+ */
+export const EVENT_LOOP_LAG_MIN_WINDOW_MS = 1_000;
+
+function throttleEventLoopLag(registry: Registry, now: () => number): void {
+  // This one gauge's collect sets all eight nodejs_eventloop_lag_* gauges (prom-client's eventLoopLag.js).
+  const lag = registry.getSingleMetric('nodejs_eventloop_lag_seconds') as { collect?: () => void } | undefined;
+  const compute = lag?.collect;
+  if (!lag || !compute) throw new Error('prom-client no longer has the nodejs_eventloop_lag_seconds collector');
+  let computedAt = -Infinity;
+  lag.collect = () => {
+    if (now() - computedAt < EVENT_LOOP_LAG_MIN_WINDOW_MS) return;
+    computedAt = now();
+    compute.call(lag);
   };
 }
 
@@ -56,8 +62,9 @@ export class Metrics implements LifecycleMetrics {
    * `phases` is read at scrape time, so the gauge is always exactly what the manager holds; `gpus` (GPU discovery)
    * at most every GPU_GAUGE_REUSE_MS, so the GPU gauge follows driver reloads and hot mounts without a restart.
    */
-  constructor(version: string, phases: () => Iterable<Phase>, gpus?: () => Promise<GpuNode>) {
+  constructor(version: string, phases: () => Iterable<Phase>, gpus?: () => Promise<GpuNode>, now: () => number = Date.now) {
     collectDefaultMetrics({ register: this.registry });
+    throttleEventLoopLag(this.registry, now);
     // Gauges named like counters, which `promtool check metrics` flags; nodejs_active_{handles,requests,resources}
     // (by type) carry the same counts.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
@@ -83,14 +90,14 @@ export class Metrics implements LifecycleMetrics {
       },
     });
     if (gpus) {
-      const discovery = reusedFor(GPU_GAUGE_REUSE_MS, gpus);
+      const discovery = reuseFor(GPU_GAUGE_REUSE_MS, gpus);
       new Gauge({
         name: 'cvm_supervisor_gpus',
         help: 'NVIDIA GPUs workspaces may get on this node, by driver version (0 when GPUs are disabled or refused).',
         labelNames: ['driver_version'],
         registers,
         async collect() {
-          const { enabled, facts } = await discovery();
+          const { enabled, facts } = await discovery.get();
           this.reset();
           this.set({ driver_version: facts.driverVersion ?? 'none' }, enabled && facts.unsupported === null ? facts.gpus.length : 0);
         },

@@ -1,9 +1,12 @@
-/** What a scrape costs and how fresh it is: shared renders for scrapes in one event-loop turn, GPU discovery reused. */
+/**
+ * What a scrape costs and how fresh it is: shared renders for scrapes in one event-loop turn, GPU discovery reused,
+ * event-loop delay figures computed at most once a window.
+ */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { GpuNodeFacts } from '../../src/gpu/discover.js';
 import type { GpuNode } from '../../src/gpu/plan.js';
 import type { Phase } from '../../src/lifecycle/phase.js';
-import { GPU_GAUGE_REUSE_MS, Metrics } from '../../src/metrics.js';
+import { EVENT_LOOP_LAG_MIN_WINDOW_MS, GPU_GAUGE_REUSE_MS, Metrics } from '../../src/metrics.js';
 
 const facts = (driverVersion: string): GpuNodeFacts => ({ unsupported: null, driverVersion, arch: 'x86_64', gpus: [], controlDevices: [], libraries: [], binaries: [], libraryDirs: [] });
 
@@ -72,5 +75,28 @@ describe('the GPU gauge', () => {
     await expect(metrics.render()).rejects.toThrow('EIO');
     expect(await metrics.render()).toContain('cvm_supervisor_gpus{driver_version="550.1"} 0');
     expect(gpus).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('the event-loop delay gauges', () => {
+  it(`are computed at most once per ${EVENT_LOOP_LAG_MIN_WINDOW_MS} ms; a scrape in between serves the last figures`, async () => {
+    let clock = 0;
+    const metrics = new Metrics('0.0.0-test', () => [], undefined, () => clock);
+    // prom-client's computation also times one setImmediate and sets nodejs_eventloop_lag_seconds when it fires: a
+    // new value (nanosecond resolution) shows that a computation ran.
+    const scrapeThenLag = async (): Promise<number> => {
+      await metrics.render();
+      await new Promise((resolve) => setImmediate(resolve));
+      const lag = await metrics.registry.getSingleMetric('nodejs_eventloop_lag_seconds')?.get();
+      return lag?.values[0]?.value ?? Number.NaN;
+    };
+    const first = await scrapeThenLag();
+    expect(first).toBeGreaterThan(0);
+    clock = EVENT_LOOP_LAG_MIN_WINDOW_MS - 1;
+    expect(await scrapeThenLag()).toBe(first);
+    clock = EVENT_LOOP_LAG_MIN_WINDOW_MS;
+    const next = await scrapeThenLag();
+    expect(next).toBeGreaterThan(0);
+    expect(next).not.toBe(first);
   });
 });
