@@ -77,19 +77,27 @@ export async function readGpuNode(config: Pick<Config, 'gpusEnabled' | 'hostRoot
 
 /** The host's /dev under --host-root, the daemon's files and the engine's runtimes and data root. */
 export async function readNodeFacts(files: NodeFiles, engine: Pick<EngineSystem, 'info'>, config: Config, engineHostRoot: string): Promise<NodeFacts> {
-  const info = await engine.info();
-  const [fuse, tun] = await Promise.all([deviceAt(files.host, '/dev/fuse'), deviceAt(files.host, '/dev/net/tun')]);
+  // Read side by side: every PUT reads them twice (its precheck, then its create), and the mount tables grow with
+  // each running container.
+  const info = engine.info();
+  const [{ runtimes }, fuse, tun, protectedPaths, gpus] = await Promise.all([
+    info,
+    deviceAt(files.host, '/dev/fuse'),
+    deviceAt(files.host, '/dev/net/tun'),
+    info.then((i) => protectedHostPaths(config, i.dockerRootDir, engineHostRoot, files)),
+    readGpuNode(config),
+  ]);
   return {
     cvmRuntime: config.runtime,
-    runtimes: info.runtimes,
+    runtimes,
     cvmEnabled: config.cvmEnabled,
     network: config.network,
     hostRoot: config.hostRoot,
     engineHostRoot,
     devices: { fuse, tun },
     allowedMountRoots: config.allowedMountRoots,
-    protectedHostPaths: await protectedHostPaths(config, info.dockerRootDir, engineHostRoot, files),
-    gpus: await readGpuNode(config),
+    protectedHostPaths: protectedPaths,
+    gpus,
   };
 }
 

@@ -82,11 +82,21 @@ export function createManager(
     bootTimeoutMs: config.bootTimeout * 1000,
     precheck: async (spec, id) => {
       checkPullFields(spec);
-      await checkWorkspaceVolumes(engine, id, spec, config.instance);
-      const mountSources = await resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source));
-      precheckSpec(spec, await nodeFacts(), mountSources);
+      // The three reads run side by side (they are most of a PUT's time); their refusals come in this fixed order.
+      const [volumes, mountSources, node] = await Promise.allSettled([
+        checkWorkspaceVolumes(engine, id, spec, config.instance),
+        resolveMountSources(host, (spec.mounts ?? []).map((m) => m.source)),
+        nodeFacts(),
+      ]);
+      if (volumes.status === 'rejected') throw volumes.reason;
+      precheckSpec(spec, settledValue(node), settledValue(mountSources));
     },
   });
+}
+
+function settledValue<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
 }
 
 /**

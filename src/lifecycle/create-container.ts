@@ -19,22 +19,24 @@ export type Target = Pick<WorkspaceRecord, 'spec' | 'generation'>;
 
 type CreateDeps = Pick<OperationDeps, 'engine' | 'store' | 'nodeFacts' | 'resolveMountSources' | 'instance'>;
 
-export async function createWorkspaceContainer(deps: CreateDeps, ws: Workspace, target: Target, imageId: string, facts: ImageFacts, completing: PendingOperation): Promise<void> {
+/**
+ * Resolves once the container exists; `recorded` resolves when the record without its pending create is on disk.
+ * The caller may start the container meanwhile: a crash before that write only makes the next run find this
+ * container by its generation.
+ */
+export async function createWorkspaceContainer(
+  deps: CreateDeps,
+  ws: Workspace,
+  target: Target,
+  imageId: string,
+  facts: ImageFacts,
+  completing: PendingOperation,
+): Promise<{ recorded: Promise<void> }> {
   const { engine, store } = deps;
   const { spec, generation } = target;
   const hash = specHash(spec);
-  const node = await deps.nodeFacts();
-  const createSpec = buildContainerSpec({
-    id: ws.id,
-    spec,
-    facts,
-    node,
-    imageId,
-    specHash: hash,
-    generation,
-    instance: deps.instance,
-    mountSources: await deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
-  });
+  const [node, mountSources] = await Promise.all([deps.nodeFacts(), deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source))]);
+  const createSpec = buildContainerSpec({ id: ws.id, spec, facts, node, imageId, specHash: hash, generation, instance: deps.instance, mountSources });
   await ensureWorkspaceVolumes(engine, ws.id, spec, deps.instance);
   const existing = await engine.inspectContainer(createSpec.name);
   let containerId: string;
@@ -59,7 +61,7 @@ export async function createWorkspaceContainer(deps: CreateDeps, ws: Workspace, 
   ws.workdir = createSpec.WorkingDir ?? null;
   // A delete or rebuild requested while this create ran has replaced `pending`; it must survive the create.
   if (ws.record.pending === completing) ws.record.pending = null;
-  await store.save(ws.record);
+  return { recorded: store.save(ws.record) };
 }
 
 /** What the status shows of each GPU a workspace got. */

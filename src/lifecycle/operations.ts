@@ -144,15 +144,21 @@ export class Operations {
       target.generation = ws.record.generation;
       completing = { op: 'rebuild', pull: false };
     }
+    let recorded = Promise.resolve();
     if (completing) {
       if (completing !== pending) {
         ws.record.pending = completing;
         await this.deps.store.save(ws.record);
       }
-      await this.create(ws, target, completing.op === 'rebuild' && completing.pull, completing);
+      ({ recorded } = await this.create(ws, target, completing.op === 'rebuild' && completing.pull, completing));
     }
-    if (ws.record.desired === 'running') await this.startContainer(ws, target.spec);
-    else await this.stop(ws);
+    try {
+      if (ws.record.desired === 'running') await this.startContainer(ws, target.spec);
+      else await this.stop(ws);
+    } finally {
+      // The operation ends only once its write has: nothing lands in the state dir after it (or after shutdown).
+      await recorded;
+    }
   }
 
   /** With a deadline (the daemon's shutdown), the engine's SIGKILL comes early enough that the container is down by then. */
@@ -206,7 +212,7 @@ export class Operations {
     return { running: details.state.running };
   }
 
-  private async create(ws: Workspace, target: Target, forcePull: boolean, completing: PendingOperation): Promise<void> {
+  private async create(ws: Workspace, target: Target, forcePull: boolean, completing: PendingOperation): Promise<{ recorded: Promise<void> }> {
     const { engine, metrics } = this.deps;
     const { spec } = target;
     ws.setPhase('pulling');
@@ -223,8 +229,9 @@ export class Operations {
     ws.log.append('detect', `init: ${facts.init.mode}${facts.init.target ? ` (${facts.init.target})` : ''}`, { init: facts.init });
 
     ws.setPhase('creating');
-    await timed(metrics, 'create', () => createWorkspaceContainer(this.deps, ws, target, image.id, facts, completing));
+    const created = await timed(metrics, 'create', () => createWorkspaceContainer(this.deps, ws, target, image.id, facts, completing));
     if (ws.record.desired !== 'running') ws.setPhase('stopped');
+    return created;
   }
 
   private async startContainer(ws: Workspace, spec: WorkspaceSpec): Promise<void> {

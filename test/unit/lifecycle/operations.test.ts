@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GENERATION_LABEL, SPEC_HASH_LABEL, WORKSPACE_LABEL } from '../../../src/container/labels.js';
 import { EngineError } from '../../../src/engine/engine-errors.js';
 import { GPU_LD_CONF } from '../../../src/gpu/plan.js';
-import type { WorkspaceRecord } from '../../../src/lifecycle/store.js';
+import { StateStore, type WorkspaceRecord } from '../../../src/lifecycle/store.js';
 import { specHash } from '../../../src/spec/spec-hash.js';
 import { gpuNode, IMAGE, Lifecycle } from './harness.js';
 
@@ -60,6 +60,36 @@ describe('operations', () => {
     await t.manager.idle();
     expect(t.engine.callsOf('createContainer')).toHaveLength(1);
     expect(t.manager.get('ws1')).toMatchObject({ phase: 'running', containerId: made });
+  });
+
+  it("starts the container while the create's record write is under way, and ends only once that write has", async () => {
+    let releaseWrite = (): void => undefined;
+    const written = vi.fn();
+    class SlowCreateRecord extends StateStore {
+      override async save(record: WorkspaceRecord): Promise<void> {
+        // The write after the create: the record loses its pending create (the first write, at PUT, still has it).
+        if (record.pending === null && record.generation === 1 && !written.mock.calls.length) {
+          await new Promise<void>((resolve) => (releaseWrite = resolve));
+          written();
+        }
+        return super.save(record);
+      }
+    }
+    await t.cleanup();
+    t = await Lifecycle.create();
+    t.manager = t.newManager({ store: new SlowCreateRecord(t.stateDir) });
+    await t.manager.init();
+    await t.manager.put('ws1', { image: IMAGE });
+    await t.until('ws1', 'running');
+    expect(t.engine.callsOf('startContainer')).toHaveLength(1);
+    let idle = false;
+    const settled = t.manager.idle().then(() => (idle = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(idle).toBe(false);
+    releaseWrite();
+    await settled;
+    expect(written).toHaveBeenCalledTimes(1);
+    expect((await t.record('ws1')).pending).toBeNull();
   });
 
   it('replaces a container of an older generation, stopping it first', async () => {
