@@ -249,8 +249,23 @@ export class DockerEngine implements Engine {
     return execInContainer(this.docker, containerId, options);
   }
 
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
-    await this.call('volume create', (abortSignal) => this.docker.createVolume({ Name: name, Labels: labels, abortSignal }));
+  /** dockerode's createVolume drops the engine's answer, so the request is sent here; see EngineVolumes.createVolume. */
+  async createVolume(name: string, labels: Record<string, string>): Promise<VolumeDetails> {
+    const answer = await this.call(
+      'volume create',
+      (abortSignal) =>
+        new Promise<Dockerode.VolumeInspectInfo>((resolve, reject) => {
+          this.docker.modem.dial(
+            { path: '/volumes/create?', method: 'POST', options: { Name: name, Labels: labels }, abortSignal, statusCodes: { 200: true, 201: true, 500: 'server error' } },
+            (err: Error | null, data: unknown) => {
+              // docker-modem fails with an Error carrying the engine's status code (engine-errors.ts reads it).
+              if (err) reject(err);
+              else resolve(data as Dockerode.VolumeInspectInfo);
+            },
+          );
+        }),
+    );
+    return volumeDetailsOf(answer);
   }
 
   async inspectVolume(name: string): Promise<VolumeDetails | undefined> {

@@ -231,7 +231,8 @@ export interface EngineExec {
 }
 
 export interface EngineVolumes {
-  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** The volume of that name as it is now: one that already existed comes back unchanged, with its own labels. */
+  createVolume(name: string, labels: Record<string, string>): Promise<VolumeDetails>;
   inspectVolume(name: string): Promise<VolumeDetails | undefined>;
   /** Missing is not an error. */
   removeVolume(name: string): Promise<void>;

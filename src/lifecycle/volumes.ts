@@ -20,15 +20,15 @@ export async function checkWorkspaceVolumes(engine: VolumeEngine, id: string, sp
 }
 
 /**
- * Before create: checks the volumes, makes the missing ones, and checks again, because making a volume whose name
- * someone else made meanwhile returns theirs.
+ * Before create: checks the volumes, makes the missing ones, and checks what the engine answered for those, because
+ * making a volume whose name someone else made meanwhile returns theirs.
  */
 export async function ensureWorkspaceVolumes(engine: VolumeEngine, id: string, spec: Pick<WorkspaceSpec, 'home' | 'dockerData'>, instance: string | undefined): Promise<void> {
   const uses = volumesOf(id, spec, instance);
-  const before = await inspectAll(engine, uses);
-  checkVolumes(id, uses, before, instance);
-  for (const use of uses) {
-    if (before.get(use.name) === undefined) await engine.createVolume(use.name, volumeLabels(id, instance));
-  }
-  checkVolumes(id, uses, await inspectAll(engine, uses), instance);
+  const volumes = await inspectAll(engine, uses);
+  checkVolumes(id, uses, volumes, instance);
+  const missing = uses.filter((use) => volumes.get(use.name) === undefined);
+  if (missing.length === 0) return;
+  for (const use of missing) volumes.set(use.name, await engine.createVolume(use.name, volumeLabels(id, instance)));
+  checkVolumes(id, uses, volumes, instance);
 }

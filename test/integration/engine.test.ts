@@ -271,11 +271,14 @@ describe('volumes', () => {
   it('creates with labels, inspects, lists by label, and removes', async () => {
     const name = uniqueName('volume');
     const own = `cvm-test.engine-volume=${name}`;
-    await engine.createVolume(name, { ...labels, 'cvm-test.engine-volume': name });
+    const created = await engine.createVolume(name, { ...labels, 'cvm-test.engine-volume': name });
 
     const details = await engine.inspectVolume(name);
     expect(details).toMatchObject({ name, labels: { [labelKey]: labelValue, 'cvm-test.engine-volume': name }, driver: 'local', options: {} });
     expect(details?.mountpoint).not.toBe('');
+    expect(created).toEqual(details);
+    // Making it again answers with the volume that exists, its labels unchanged.
+    expect(await engine.createVolume(name, { ...labels, 'cvm-test.engine-volume': 'someone-else' })).toEqual(details);
     expect((await engine.listVolumes([runLabel, own])).map((v) => v.name)).toEqual([name]);
 
     await engine.removeVolume(name);

@@ -308,17 +308,23 @@ export class FakeEngine implements Engine {
     });
   }
 
-  createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  /** As dockerd: a name that exists comes back unchanged. */
+  createVolume(name: string, labels: Record<string, string>): Promise<VolumeDetails> {
     return this.run('createVolume', [name, labels], () => {
       if (!this.volumes.has(name)) this.volumes.set(name, { ...labels });
+      return this.volumeDetails(name, this.volumes.get(name) ?? {});
     });
   }
 
   inspectVolume(name: string): Promise<VolumeDetails | undefined> {
     return this.run('inspectVolume', [name], () => {
       const labels = this.volumes.get(name);
-      return labels && { name, labels: { ...labels }, mountpoint: `/var/lib/docker/volumes/${name}/_data`, driver: 'local', options: {} };
+      return labels && this.volumeDetails(name, labels);
     });
+  }
+
+  private volumeDetails(name: string, labels: Record<string, string>): VolumeDetails {
+    return { name, labels: { ...labels }, mountpoint: `/var/lib/docker/volumes/${name}/_data`, driver: 'local', options: {} };
   }
 
   removeVolume(name: string): Promise<void> {

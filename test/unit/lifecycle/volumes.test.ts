@@ -20,14 +20,15 @@ class VolumeStore {
     return Promise.resolve(this.volumes.get(name));
   }
 
-  createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  createVolume(name: string, labels: Record<string, string>): Promise<VolumeDetails> {
     this.beforeCreate?.();
     this.beforeCreate = null;
     if (!this.volumes.has(name)) {
       this.add(name, labels);
       this.created.push(name);
     }
-    return Promise.resolve();
+    const volume = this.volumes.get(name);
+    return volume ? Promise.resolve(volume) : Promise.reject(new Error(`${name} vanished`));
   }
 }
 
