@@ -10,6 +10,7 @@ import { BUSYBOX_IMAGE } from '../test/support/images.js';
 import { ManagerHarness } from '../test/support/manager.js';
 import { untilPhase, untilRunning } from '../test/support/until-phase.js';
 import { captureWorkspaceSpec, rawCopy } from './lifecycle.js';
+import { AS_SERVE } from './lifecycle.js';
 import { ms, type SummaryRow } from './stats.js';
 
 const RAW_LABEL = 'dev.cvm-supervisor.bench';
@@ -71,7 +72,7 @@ async function rawRound(h: ManagerHarness, body: ContainerCreateSpec, raw: strin
  * freshly emptied engine. Each side's containers and volumes are removed before the next round.
  */
 export async function benchP6(count: number, rounds: number): Promise<SummaryRow[]> {
-  const h = await ManagerHarness.create('bench-p6');
+  const h = await ManagerHarness.create('bench-p6', AS_SERVE);
   const captured = captureWorkspaceSpec(h);
   const raw = `bench-raw6-${randomBytes(3).toString('hex')}`;
   const removeManaged = async (): Promise<void> => {

@@ -16,6 +16,10 @@ import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE, LAYERED_IMAGE } from '../test/su
 import { ManagerHarness } from '../test/support/manager.js';
 import { untilRunning } from '../test/support/until-phase.js';
 import { ms, percentile, type SummaryRow } from './stats.js';
+import { ENGINE_INFO_MAX_AGE_MS } from '../src/daemon/wiring.js';
+
+/** The manager as `serve` runs it: the engine's /info answer reused (src/engine/info-cache.ts). */
+export const AS_SERVE = { engineInfoMaxAgeMs: ENGINE_INFO_MAX_AGE_MS };
 
 /** Records the last workspace container body the manager sends to the engine. */
 export function captureWorkspaceSpec(h: ManagerHarness): { spec: ContainerCreateSpec | null } {
@@ -39,7 +43,7 @@ export function rawCopy(captured: ContainerCreateSpec, raw: string, n: number): 
 }
 
 export async function benchP1(runs: number): Promise<SummaryRow[]> {
-  const h = await ManagerHarness.create('bench-p1');
+  const h = await ManagerHarness.create('bench-p1', AS_SERVE);
   const captured = captureWorkspaceSpec(h);
   const raw = `bench-raw-${randomBytes(3).toString('hex')}`;
   const managed: number[] = [];
@@ -110,7 +114,7 @@ export async function benchP2(runs: number): Promise<SummaryRow[]> {
 }
 
 export async function benchP7(count: number): Promise<SummaryRow[]> {
-  const h = await ManagerHarness.create('bench-p7');
+  const h = await ManagerHarness.create('bench-p7', AS_SERVE);
   try {
     const ids = Array.from({ length: count }, (_, i) => h.id(`p7-${i}`));
     for (const id of ids) await h.manager.put(id, { image: BUSYBOX_IMAGE, pullPolicy: 'never' });

@@ -133,7 +133,7 @@ export interface DaemonParts {
 }
 
 /** How long the engine's /info answer (runtimes, data root, version) is reused: see engine/info-cache.ts. */
-const ENGINE_INFO_MAX_AGE_MS = 10_000;
+export const ENGINE_INFO_MAX_AGE_MS = 10_000;
 
 export async function wireDaemon(config: Config, logger: Logger, mode: 'host' | 'embedded', status: DaemonStatus): Promise<DaemonParts> {
   checkCvmRuntime(config, logger);

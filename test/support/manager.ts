@@ -18,6 +18,7 @@ import type { Config } from '../../src/config/schema.js';
 import { WORKSPACE_LABEL } from '../../src/container/labels.js';
 import { createManager } from '../../src/daemon/wiring.js';
 import { DockerEngine } from '../../src/engine/docker.js';
+import { cachingInfo } from '../../src/engine/info-cache.js';
 import type { ContainerCreateSpec, ContainerSummary } from '../../src/engine/types.js';
 import { INSPECTION_LABEL } from '../../src/image/inspection-container.js';
 import type { LifecycleMetrics } from '../../src/lifecycle/lifecycle-metrics.js';
@@ -66,6 +67,8 @@ export interface HarnessOptions {
   metrics?: LifecycleMetrics;
   /** Another harness whose workspace ids this one shares (two daemons on one engine, see instances.test.ts). */
   idsOf?: ManagerHarness;
+  /** Reuse the engine's /info answer this long, as `serve` does (benchmarks); default: ask at every call. */
+  engineInfoMaxAgeMs?: number;
 }
 
 export class ManagerHarness {
@@ -110,7 +113,9 @@ export class ManagerHarness {
     const level = this.options.logLevel ?? 'silent';
     // With a stream: the daemon's own logger (its redaction included), as `serve` makes it.
     const logger = this.options.logStream ? createLogger(level, this.options.logStream) : pino({ level });
-    const manager = createManager(this.config, this.engine, logger, this.options.metrics);
+    const { engineInfoMaxAgeMs } = this.options;
+    const engine = engineInfoMaxAgeMs === undefined ? this.engine : cachingInfo(this.engine, engineInfoMaxAgeMs);
+    const manager = createManager(this.config, engine, logger, this.options.metrics);
     this.managers.push(manager);
     return manager;
   }
