@@ -14,6 +14,11 @@ import type { PendingOperation, WorkspaceRecord } from './store.js';
 import { ensureWorkspaceVolumes } from './volumes.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
+export interface Created {
+  recorded: Promise<void>;
+  made: boolean;
+}
+
 /** What one operation builds: the spec and generation of the record when it began. */
 export type Target = Pick<WorkspaceRecord, 'spec' | 'generation'>;
 
@@ -22,7 +27,8 @@ type CreateDeps = Pick<OperationDeps, 'engine' | 'store' | 'nodeFacts' | 'resolv
 /**
  * Resolves once the container exists; `recorded` resolves when the record without its pending create is on disk.
  * The caller may start the container meanwhile: a crash before that write only makes the next run find this
- * container by its generation.
+ * container by its generation. `made`: this call made the container (from bind sources it resolved just now),
+ * rather than finding one a crashed run made.
  */
 export async function createWorkspaceContainer(
   deps: CreateDeps,
@@ -31,7 +37,7 @@ export async function createWorkspaceContainer(
   imageId: string,
   facts: ImageFacts,
   completing: PendingOperation,
-): Promise<{ recorded: Promise<void> }> {
+): Promise<Created> {
   const { engine, store } = deps;
   const { spec, generation } = target;
   const hash = specHash(spec);
@@ -40,7 +46,8 @@ export async function createWorkspaceContainer(
   await ensureWorkspaceVolumes(engine, ws.id, spec, deps.instance);
   const existing = await engine.inspectContainer(createSpec.name);
   let containerId: string;
-  if (existing?.labels[GENERATION_LABEL] === String(generation)) {
+  const made = existing?.labels[GENERATION_LABEL] !== String(generation);
+  if (!made) {
     containerId = existing.id; // made before a crash; reuse it
   } else {
     if (existing) {
@@ -61,7 +68,7 @@ export async function createWorkspaceContainer(
   ws.workdir = createSpec.WorkingDir ?? null;
   // A delete or rebuild requested while this create ran has replaced `pending`; it must survive the create.
   if (ws.record.pending === completing) ws.record.pending = null;
-  return { recorded: store.save(ws.record) };
+  return { recorded: store.save(ws.record), made };
 }
 
 /** What the status shows of each GPU a workspace got. */

@@ -25,7 +25,7 @@ import type { RegistryCredentials } from '../image/registry-auth.js';
 import type { WorkspaceSpec } from '../spec/workspace-spec.js';
 import { Boots } from './boot.js';
 import { bootExec } from './boot-checks.js';
-import { createWorkspaceContainer, gpuSummaries, type Target } from './create-container.js';
+import { type Created, createWorkspaceContainer, gpuSummaries, type Target } from './create-container.js';
 import { installBootstrap, runBootstrap } from './bootstrap.js';
 import { deleteWorkspace } from './delete.js';
 import { toWorkspaceFailure } from './failure.js';
@@ -144,20 +144,20 @@ export class Operations {
       target.generation = ws.record.generation;
       completing = { op: 'rebuild', pull: false };
     }
-    let recorded = Promise.resolve();
+    let created: Created = { recorded: Promise.resolve(), made: false };
     if (completing) {
       if (completing !== pending) {
         ws.record.pending = completing;
         await this.deps.store.save(ws.record);
       }
-      ({ recorded } = await this.create(ws, target, completing.op === 'rebuild' && completing.pull, completing));
+      created = await this.create(ws, target, completing.op === 'rebuild' && completing.pull, completing);
     }
     try {
-      if (ws.record.desired === 'running') await this.startContainer(ws, target.spec);
+      if (ws.record.desired === 'running') await this.startContainer(ws, target.spec, created.made);
       else await this.stop(ws);
     } finally {
       // The operation ends only once its write has: nothing lands in the state dir after it (or after shutdown).
-      await recorded;
+      await created.recorded;
     }
   }
 
@@ -212,7 +212,7 @@ export class Operations {
     return { running: details.state.running };
   }
 
-  private async create(ws: Workspace, target: Target, forcePull: boolean, completing: PendingOperation): Promise<{ recorded: Promise<void> }> {
+  private async create(ws: Workspace, target: Target, forcePull: boolean, completing: PendingOperation): Promise<Created> {
     const { engine, metrics } = this.deps;
     const { spec } = target;
     ws.setPhase('pulling');
@@ -234,11 +234,12 @@ export class Operations {
     return created;
   }
 
-  private async startContainer(ws: Workspace, spec: WorkspaceSpec): Promise<void> {
+  /** `made`: this operation made the container a moment ago from bind sources it resolved then; it is not running. */
+  private async startContainer(ws: Workspace, spec: WorkspaceSpec, made: boolean): Promise<void> {
     const { engine } = this.deps;
     if (ws.containerId === null) throw new WorkspaceFailure('ContainerExited', 'no container to start');
     const containerId = ws.containerId;
-    const before = await engine.inspectContainer(containerId);
+    const before = made ? null : await engine.inspectContainer(containerId);
     if (ws.phase === 'running' && before?.state.running) return;
     await this.recheckBinds(before?.mounts ?? []);
     ws.setPhase('starting');

@@ -60,6 +60,16 @@ describe('operations', () => {
     await t.manager.idle();
     expect(t.engine.callsOf('createContainer')).toHaveLength(1);
     expect(t.manager.get('ws1')).toMatchObject({ phase: 'running', containerId: made });
+    // A container it did not make just now is inspected before its start (its binds are checked again).
+    const ops = t.engine.calls.map((c) => c.op);
+    expect(ops.slice(ops.lastIndexOf('startContainer') - 1, ops.lastIndexOf('startContainer') + 1)).toEqual(['inspectContainer', 'startContainer']);
+  });
+
+  it('starts a container it has just made without inspecting it first, and inspects it after the start', async () => {
+    await t.manager.init();
+    await t.put('ws1');
+    const ops = t.engine.calls.map((c) => c.op).filter((op) => op === 'createContainer' || op === 'startContainer' || op === 'inspectContainer');
+    expect(ops.slice(ops.indexOf('createContainer'))).toEqual(['createContainer', 'startContainer', 'inspectContainer']);
   });
 
   it("starts the container while the create's record write is under way, and ends only once that write has", async () => {
