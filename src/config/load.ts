@@ -96,7 +96,8 @@ function fileLayer(path: string, pathLabel: string, readFile: (path: string) => 
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(pathLabel, `${shown(path)} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    // JSON.parse throws only SyntaxError.
+    throw new ConfigError(pathLabel, `${shown(path)} is not valid JSON: ${(e as SyntaxError).message}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError(pathLabel, `${shown(path)} does not hold a JSON object`);
   const layer = emptyLayer();
@@ -258,7 +259,6 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
 
 /** A tcp:// or http:// engine URL without TLS whose host is not this machine. */
 function plaintextToAnotherMachine(dockerHost: string, tlsVerify: boolean): boolean {
-  if (dockerHost.startsWith('/')) return false;
   const url = new URL(dockerHost);
   return (url.protocol === 'tcp:' || url.protocol === 'http:') && !tlsVerify && !isLoopbackHost(url.hostname);
 }
