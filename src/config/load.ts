@@ -49,12 +49,12 @@ function flagLayer(argv: readonly string[]): Layer {
     const arg = argv[i] ?? '';
     if (!arg.startsWith('--')) throw new ConfigError(shown(arg), 'unexpected argument; flags are --name VALUE or --name=VALUE (see --help)');
     const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const name = eq === -1 ? arg : arg.slice(0, eq);
     const key = BY_FLAG.get(name);
     if (key === undefined) throw new ConfigError(name, 'unknown flag (see --help)');
     const option = OPTIONS[key];
-    let raw = eq < 0 ? argv[i + 1] : arg.slice(eq + 1);
-    if (eq < 0) {
+    let raw = eq === -1 ? argv[i + 1] : arg.slice(eq + 1);
+    if (eq === -1) {
       if (raw === undefined || raw.startsWith('--')) throw new ConfigError(name, `missing value (${option.metavar})`);
       i++;
     }

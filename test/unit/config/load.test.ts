@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { OPTION_KEYS, OPTIONS, type OptionKey } from '../../../src/config/options.js';
@@ -322,6 +325,16 @@ describe('loadConfig: the defaults', () => {
 describe('loadConfig: more sources and their labels', () => {
   it('adds up repeated --block-api-from-bridge', () => {
     expect(loadConfig(['--block-api-from-bridge', 'docker0', '--block-api-from-bridge=br-+'], {}).blockApiFromBridges).toEqual(['docker0', 'br-+']);
+  });
+
+  it('reads the --config file from disk when no readFile is passed', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cvm-config-unit-'));
+    try {
+      await writeFile(path.join(dir, 'cvm.json'), '{"runtime":"from-disk"}');
+      expect(loadConfig(['--config', path.join(dir, 'cvm.json')], {}).runtime).toBe('from-disk');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('names CVM_CONFIG when the file it names cannot be read, and --config when the flag does', () => {
