@@ -48,7 +48,8 @@ describe('helpText: layout and rules', () => {
   it('gives a default only for the options that have one', () => {
     for (const key of OPTION_KEYS) {
       const o = OPTIONS[key];
-      expect(flagLine(key).includes('(default: '), key).toBe((o.default ?? o.defaultNote) !== undefined);
+      const fallback = o.default ?? o.defaultNote;
+      expect(flagLine(key).endsWith(fallback === undefined ? o.help : `${o.help} (default: ${fallback})`), key).toBe(true);
     }
   });
 
