@@ -110,7 +110,7 @@ export function parseMemory(raw: string): number {
     throw new BadValue('is not a byte count: an integer, or a number with k, M, G, T (powers of 1000) or Ki, Mi, Gi, Ti (powers of 1024)');
   }
   const scale = 10n ** BigInt(fraction.length);
-  const scaled = (BigInt(whole) * scale + BigInt(fraction || '0')) * multiplier;
+  const scaled = (BigInt(whole) * scale + BigInt(fraction)) * multiplier; // BigInt('') is 0n
   if (scaled % scale !== 0n) throw new BadValue('is not a whole number of bytes');
   const bytes = scaled / scale;
   if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new BadValue('is too large');

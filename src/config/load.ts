@@ -49,12 +49,12 @@ function flagLayer(argv: readonly string[]): Layer {
     const arg = argv[i] ?? '';
     if (!arg.startsWith('--')) throw new ConfigError(shown(arg), 'unexpected argument; flags are --name VALUE or --name=VALUE (see --help)');
     const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const name = eq === -1 ? arg : arg.slice(0, eq);
     const key = BY_FLAG.get(name);
     if (key === undefined) throw new ConfigError(name, 'unknown flag (see --help)');
     const option = OPTIONS[key];
-    let raw = eq < 0 ? argv[i + 1] : arg.slice(eq + 1);
-    if (eq < 0) {
+    let raw = eq === -1 ? argv[i + 1] : arg.slice(eq + 1);
+    if (eq === -1) {
       if (raw === undefined || raw.startsWith('--')) throw new ConfigError(name, `missing value (${option.metavar})`);
       i++;
     }
@@ -96,7 +96,8 @@ function fileLayer(path: string, pathLabel: string, readFile: (path: string) => 
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(pathLabel, `${shown(path)} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    // JSON.parse throws only SyntaxError.
+    throw new ConfigError(pathLabel, `${shown(path)} is not valid JSON: ${(e as SyntaxError).message}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError(pathLabel, `${shown(path)} does not hold a JSON object`);
   const layer = emptyLayer();
@@ -258,7 +259,6 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, read
 
 /** A tcp:// or http:// engine URL without TLS whose host is not this machine. */
 function plaintextToAnotherMachine(dockerHost: string, tlsVerify: boolean): boolean {
-  if (dockerHost.startsWith('/')) return false;
   const url = new URL(dockerHost);
   return (url.protocol === 'tcp:' || url.protocol === 'http:') && !tlsVerify && !isLoopbackHost(url.hostname);
 }

@@ -110,7 +110,7 @@ export class ConfigError extends Error {
     readonly field: string,
     detail: string,
   ) {
-    super(`${field}: ${detail}`.replace(/\s*[\r\n]+\s*/g, ' '));
+    super(`${field}: ${detail}`.replace(/\s*[\r\n]\s*/g, ' '));
     this.name = 'ConfigError';
   }
 }

@@ -16,9 +16,8 @@ export class BadValue extends Error {
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-/** How a value is shown in an error message: quoted on one line, cut when long, or "(redacted)". */
-export function shown(value: unknown, secret = false): string {
-  if (secret) return '(redacted)';
+/** How a value is shown in an error message: quoted on one line, cut when long. */
+export function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
   // JSON.stringify gives undefined for undefined and functions, whatever its declared type says.
   const text = (JSON.stringify(value) as string | undefined) ?? String(value);

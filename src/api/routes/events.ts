@@ -55,7 +55,8 @@ function newestSeq(log: EventLog): number {
 export function startCursor(log: EventLog, lastEventId: string | undefined): number {
   const buffered = log.snapshot();
   const oldest = buffered[0]?.seq ?? 1;
-  const resumeAt = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId.trim()) ? Number(lastEventId.trim()) : null;
+  // Number() ignores the same blanks around the digits that trim() drops.
+  const resumeAt = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId.trim()) ? Number(lastEventId) : null;
   if (resumeAt !== null && resumeAt <= (buffered.at(-1)?.seq ?? 0)) return resumeAt;
   return oldest - 1;
 }
@@ -120,10 +121,6 @@ export class EventCursor {
   /** Waiting for the sink to drain. */
   get isBlocked(): boolean {
     return this.blocked;
-  }
-
-  get position(): number {
-    return this.lastSeq;
   }
 
   /** Appends come in bursts (bootstrap output) and run the producer's code: pull once, after it returns. */
@@ -253,7 +250,7 @@ export function eventRoutes(source: EventLogSource): FastifyPluginCallbackTypebo
         const { id } = request.params;
         const workspace = source.workspace(id);
         if (!workspace) throw new WorkspaceNotFoundError(id);
-        const format: StreamFormat = (request.headers.accept ?? '').includes(MEDIA_TYPES.sse) ? 'sse' : 'ndjson';
+        const format: StreamFormat = request.headers.accept?.includes(MEDIA_TYPES.sse) ? 'sse' : 'ndjson';
         const follow = request.query.follow ?? false;
         const after = startCursor(workspace.log, format === 'sse' ? request.headers['last-event-id'] : undefined);
 

@@ -9,7 +9,7 @@ const messageOf = (env: Record<string, string>) => configErrorOf(() => readEnvbo
 
 describe('readEnvbox: mapping', () => {
   it('declares nothing without CODER_INNER_IMAGE, whatever else is set', () => {
-    expect(readEnvbox({ CODER_MOUNTS: '/a:/b', CODER_AGENT_TOKEN: 't', CODER_INNER_USERNAME: 'coder' })).toEqual({});
+    expect(readEnvbox({ CODER_MOUNTS: '/a:/b', CODER_AGENT_TOKEN: 't', CODER_INNER_USERNAME: 'coder' })).toStrictEqual({});
     expect(loadConfig([], { CODER_INNER_IMAGE: '' }).bootWorkspace).toBeUndefined();
   });
 
@@ -51,6 +51,14 @@ describe('readEnvbox: mapping', () => {
     expect(loadConfig(['--boot-workspace-id', 'ws-7'], IMAGE).bootWorkspace?.id).toBe('ws-7');
   });
 
+  it('leaves out devices and resources that no variable gives', () => {
+    expect(specOf({ CODER_ADD_TUN: 'true' })?.devices).toStrictEqual({ tun: true });
+    expect(specOf({ CODER_ADD_FUSE: 'true' })?.devices).toStrictEqual({ fuse: true });
+    expect(specOf({ CODER_CPUS: '2' })?.resources).toStrictEqual({ cpus: 2 });
+    expect(specOf({ CODER_MEMORY: '1Gi' })?.resources).toStrictEqual({ memoryBytes: 1073741824 });
+    expect(specOf({ CODER_MOUNTS: ' , ' })).toStrictEqual({ image: IMAGE.CODER_INNER_IMAGE });
+  });
+
   it('treats empty variables as unset', () => {
     expect(specOf({ CODER_MOUNTS: '', CODER_CPUS: '', CODER_ADD_FUSE: '', CODER_INNER_USERNAME: '' })).toEqual({ image: IMAGE.CODER_INNER_IMAGE });
   });
@@ -64,6 +72,7 @@ describe('CODER_INNER_ENVS', () => {
     CODER_IMAGE_PULL_SECRET: '{"auths":{}}',
     CODER_USR_LIB_DIR: '/usr/lib',
     CVM_LISTEN: '0.0.0.0:7070',
+    CODER_INNER_EXTRA: 'not in the table, still a control variable',
     DOCKER_HOST: 'unix:///var/run/docker.sock',
     FOO: 'foo',
     FOOBAR: 'foobar',
@@ -78,6 +87,12 @@ describe('CODER_INNER_ENVS', () => {
     ['CODER_MOUNTS,CVM_LISTEN,DOCKER_HOST,CODER_INNER_HOSTNAME', undefined],
   ])('%s copies %j and never a control variable', (patterns, expected) => {
     expect(specOf({ ...daemonEnv, CODER_INNER_ENVS: patterns })?.env).toEqual(expected);
+  });
+
+  it('copies in name order, and skips a variable that has no value', () => {
+    const env = specOf({ CODER_INNER_ENVS: 'Z*,A*', ZED: 'z', ALPHA: 'a', AB: 'b' })?.env;
+    expect(Object.keys(env ?? {})).toEqual(['AB', 'ALPHA', 'ZED']);
+    expect(readEnvbox({ ...IMAGE, CODER_INNER_ENVS: 'FOO,BAR', FOO: undefined, BAR: 'bar' }).spec?.env).toStrictEqual({ BAR: 'bar' });
   });
 
   it('adds CODER_AGENT_TOKEN even when no pattern names it', () => {
@@ -139,9 +154,17 @@ describe('CODER_MEMORY', () => {
     ['8000k', 8_000_000],
     ['1.5Gi', 1610612736],
     ['0.5Ti', 549755813888],
+    ['6.25Mi', 6553600],
+    ['16M', 16_000_000],
   ])('%s is %d bytes', (raw, bytes) => {
     expect(parseMemory(raw)).toBe(bytes);
     expect(specOf({ CODER_MEMORY: raw })?.resources).toEqual({ memoryBytes: bytes });
+  });
+
+  it('is exact up to the largest safe integer and refuses one byte more', () => {
+    expect(parseMemory('0.25Ki')).toBe(256);
+    expect(parseMemory('9007199254740991')).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => parseMemory('9007199254740992')).toThrow('is too large');
   });
 
   const SUFFIXES = 'is not a byte count: an integer, or a number with k, M, G, T (powers of 1000) or Ki, Mi, Gi, Ti (powers of 1024)';
@@ -163,7 +186,7 @@ describe('CODER_MEMORY', () => {
 });
 
 describe('other variables', () => {
-  it.each([['2', 2], ['0.5', 0.5]])('CODER_CPUS %s', (raw, cpus) => {
+  it.each([['2', 2], ['0.5', 0.5], ['16', 16], ['1.25', 1.25]])('CODER_CPUS %s', (raw, cpus) => {
     expect(specOf({ CODER_CPUS: raw })?.resources).toEqual({ cpus });
   });
 
@@ -171,6 +194,9 @@ describe('other variables', () => {
     [{ CODER_CPUS: '0' }, 'CODER_CPUS: "0" is not a positive number of CPUs (such as 2 or 0.5)'],
     [{ CODER_CPUS: '500m' }, 'CODER_CPUS: "500m" is not a positive number of CPUs (such as 2 or 0.5)'],
     [{ CODER_CPUS: '-1' }, 'CODER_CPUS: "-1" is not a positive number of CPUs (such as 2 or 0.5)'],
+    [{ CODER_CPUS: '+2' }, 'CODER_CPUS: "+2" is not a positive number of CPUs (such as 2 or 0.5)'],
+    [{ CODER_CPUS: '1e2' }, 'CODER_CPUS: "1e2" is not a positive number of CPUs (such as 2 or 0.5)'],
+    [{ CODER_CPUS: '2.' }, 'CODER_CPUS: "2." is not a positive number of CPUs (such as 2 or 0.5)'],
     [{ CODER_CPUS: '2000' }, 'CODER_CPUS: "2000" is more than 1024 CPUs'],
     [{ CODER_ADD_FUSE: 'yes' }, 'CODER_ADD_FUSE: "yes" is not true or false'],
     [{ CODER_ADD_TUN: '1' }, 'CODER_ADD_TUN: "1" is not true or false'],
@@ -196,6 +222,9 @@ describe('secrets never appear in messages', () => {
     [{ CODER_IMAGE_PULL_SECRET: `{"auths": ${SECRET}` }, 'CODER_IMAGE_PULL_SECRET: (redacted) is not JSON; expected a .dockerconfigjson with an "auths" object'],
     [{ CODER_IMAGE_PULL_SECRET: `{"${SECRET}":{}}` }, 'CODER_IMAGE_PULL_SECRET: (redacted) has no "auths" object; expected a .dockerconfigjson'],
     [{ CODER_IMAGE_PULL_SECRET: `{"auths":["${SECRET}"]}` }, 'CODER_IMAGE_PULL_SECRET: (redacted) has no "auths" object; expected a .dockerconfigjson'],
+    [{ CODER_IMAGE_PULL_SECRET: `{"auths":null,"${SECRET}":1}` }, 'CODER_IMAGE_PULL_SECRET: (redacted) has no "auths" object; expected a .dockerconfigjson'],
+    [{ CODER_IMAGE_PULL_SECRET: 'null', CODER_AGENT_TOKEN: SECRET }, 'CODER_IMAGE_PULL_SECRET: (redacted) has no "auths" object; expected a .dockerconfigjson'],
+    [{ CODER_IMAGE_PULL_SECRET: `"${SECRET}"` }, 'CODER_IMAGE_PULL_SECRET: (redacted) has no "auths" object; expected a .dockerconfigjson'],
   ])('%#: %s', (env, message) => {
     const got = messageOf(env);
     expect(got).toBe(message);

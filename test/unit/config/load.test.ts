@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { OPTION_KEYS, OPTIONS, type OptionKey } from '../../../src/config/options.js';
@@ -269,11 +272,113 @@ describe('loadConfig: CODER_MOUNTS against the allowed mount roots', () => {
     expect(config.bootWorkspace?.spec.mounts?.map((m) => m.source)).toEqual(['/srv/coder/home', '/data/shared']);
   });
 
+  it('accepts a source that is an allowed root itself, and any source under the root /', () => {
+    const sources = (flags: string[]) => loadConfig(flags, env).bootWorkspace?.spec.mounts?.map((m) => m.source);
+    expect(sources(['--allowed-mount-root', '/srv/coder/home', '--allowed-mount-root', '/data/shared'])).toEqual(['/srv/coder/home', '/data/shared']);
+    expect(sources(['--allowed-mount-root', '/'])).toEqual(['/srv/coder/home', '/data/shared']);
+  });
+
   it.each([
     [[], 'CODER_MOUNTS: "/srv/coder/home" is not allowed: this daemon allows no user mounts (--allowed-mount-root)'],
     [['--allowed-mount-root', '/srv/coder'], 'CODER_MOUNTS: "/data/shared" is not under an allowed mount root (/srv/coder)'],
     [['--allowed-mount-root', '/srv/cod', '--allowed-mount-root', '/data'], 'CODER_MOUNTS: "/srv/coder/home" is not under an allowed mount root (/srv/cod, /data)'],
   ])('%j refuses at load, naming the variable: %s', (flags, message) => {
     expect(configErrorOf(() => loadConfig(flags, env)).message).toBe(message);
+  });
+});
+
+describe('loadConfig: the defaults', () => {
+  it('are exactly these, with no optional field present when nothing gives it', () => {
+    expect(loadConfig([], { HOME: '/home/ops' })).toStrictEqual({
+      listen: { host: '127.0.0.1', port: 7070 },
+      api: 'full',
+      engine: 'auto',
+      dockerHost: 'unix:///var/run/docker.sock',
+      dockerTlsVerify: false,
+      dockerCertPath: '/home/ops/.docker',
+      insecurePlaintextEngine: false,
+      runtime: 'sysbox-runc',
+      allowNonSysboxCvmRuntime: false,
+      network: 'bridge',
+      stateDir: '/var/lib/cvm-supervisor',
+      hostRoot: '/',
+      allowedMountRoots: [],
+      blockApiFromBridges: [],
+      cvmEnabled: true,
+      gpusEnabled: true,
+      shutdownPolicy: 'stop',
+      imageFactsFrom: 'auto',
+      shutdownGrace: 25,
+      bootTimeout: 300,
+      engineStartTimeout: 300,
+      enginePingInterval: 0.25,
+      dataRoot: '/var/lib/cvm-supervisor/engine',
+      sysboxDataRoot: '/var/lib/cvm-supervisor/sysbox',
+      runDir: '/run/cvm-supervisor',
+      logLevel: 'info',
+      imageGcHighPercent: 85,
+      imageGcLowPercent: 80,
+    });
+  });
+});
+
+describe('loadConfig: more sources and their labels', () => {
+  it('adds up repeated --block-api-from-bridge', () => {
+    expect(loadConfig(['--block-api-from-bridge', 'docker0', '--block-api-from-bridge=br-+'], {}).blockApiFromBridges).toEqual(['docker0', 'br-+']);
+  });
+
+  it('reads the --config file from disk when no readFile is passed', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cvm-config-unit-'));
+    try {
+      await writeFile(path.join(dir, 'cvm.json'), '{"runtime":"from-disk"}');
+      expect(loadConfig(['--config', path.join(dir, 'cvm.json')], {}).runtime).toBe('from-disk');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names CVM_CONFIG when the file it names cannot be read, and --config when the flag does', () => {
+    expect(configErrorOf(() => loadConfig([], { CVM_CONFIG: '/missing.json' }, filesystem({}))).message).toBe('CVM_CONFIG: cannot read "/missing.json": ENOENT');
+    expect(configErrorOf(() => loadConfig(['--config=/missing.json'], {}, filesystem({}))).message).toBe('--config: cannot read "/missing.json": ENOENT');
+  });
+
+  it.each([
+    [Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }), 'EACCES'],
+    [new Error('the disk went away'), 'the disk went away'],
+    ['a thrown string', 'a thrown string'],
+  ])('says why the file cannot be read: %s', (thrown, reason) => {
+    const readFile = (): string => {
+      // A readFile passed in may throw anything, not only an Error.
+      // eslint-disable-next-line @typescript-eslint/only-throw-error
+      throw thrown;
+    };
+    expect(configErrorOf(() => loadConfig(['--config', FILE], {}, readFile)).message).toBe(`--config: cannot read "${FILE}": ${reason}`);
+  });
+
+  it("quotes JSON.parse's own reason for a file that is not JSON", () => {
+    const text = '{"listen": ';
+    const reason = (() => {
+      try {
+        JSON.parse(text);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('expected JSON.parse to fail');
+    })();
+    expect(configErrorOf(() => loadConfig(['--config', FILE], {}, filesystem({ [FILE]: text }))).message).toBe(`--config: "${FILE}" is not valid JSON: ${reason}`);
+  });
+
+  it.each(['null', '"text"', '42', '[]'])('refuses a file holding %s: not a JSON object', (text) => {
+    expect(configErrorOf(() => loadConfig(['--config', FILE], {}, filesystem({ [FILE]: text }))).message).toBe(`--config: "${FILE}" does not hold a JSON object`);
+  });
+
+  it('refuses a token file with --api probes-only, naming both as given', () => {
+    expect(configErrorOf(() => loadConfig(['--api', 'probes-only', '--token-file', '/t'], {})).message).toBe(
+      '--token-file: is not used with --api probes-only, which serves no /v1: give this pod no token',
+    );
+    expect(configErrorOf(() => loadConfig([], { CVM_API: 'probes-only', CVM_TOKEN_FILE: '/t' })).message).toBe(
+      'CVM_TOKEN_FILE: is not used with CVM_API probes-only, which serves no /v1: give this pod no token',
+    );
+    expect(loadConfig(['--token-file', '/t'], {}).tokenFile).toBe('/t');
   });
 });

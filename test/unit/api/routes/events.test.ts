@@ -7,8 +7,9 @@
  * `workspace(id)`). Auth, 404 and the OpenAPI entry go through the real buildApp, with a real manager whose
  * DockerEngine points at a socket that does not exist (these requests must never reach it).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, connect } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
@@ -105,7 +106,10 @@ describe('entriesAfter and startCursor', () => {
     expect(startCursor(log, ' 3 ')).toBe(3);
     // Beyond the newest: an id from an earlier log (restarted daemon), so everything buffered.
     expect(startCursor(log, '21')).toBe(15);
-    for (const junk of ['', 'abc', '-1', '1e3', '99999999999999999999']) expect(startCursor(log, junk), junk).toBe(15);
+    // Each of these is a number to Number() but not the digits alone that an id is written with.
+    for (const junk of ['', 'abc', '-1', '+18', '18.0', '18x', 'x18', '0x12', '1e3', '99999999999999999999']) {
+      expect(startCursor(log, junk), junk).toBe(15);
+    }
     expect(startCursor(new EventLog(), '5')).toBe(0);
   });
 
@@ -167,6 +171,32 @@ describe('EventCursor', () => {
     expect(sink.ended).toBe(0);
   });
 
+  it('pulls once for a burst of appends, after the producer returns', async () => {
+    const log = logWith(1);
+    const cursor = new EventCursor(log, new RecordingSink(), 'ndjson', 0, true);
+    cursor.start();
+    const snapshot = vi.spyOn(log, 'snapshot');
+    for (let i = 0; i < 5; i++) log.append('bootstrap', `line ${i}`);
+    await nextTurn();
+    expect(snapshot).toHaveBeenCalledTimes(1);
+    log.append('bootstrap', 'the next burst');
+    await nextTurn();
+    expect(snapshot).toHaveBeenCalledTimes(2);
+    cursor.close();
+  });
+
+  it('a close between an append and its pull writes nothing more', async () => {
+    const log = logWith(1);
+    const sink = new RecordingSink();
+    const cursor = new EventCursor(log, sink, 'ndjson', 0, true);
+    cursor.start();
+    log.append('info', 'appended before the close');
+    cursor.close();
+    await nextTurn();
+    expect(sink.seqs).toEqual([1]);
+    expect(sink.ended).toBe(0);
+  });
+
   it('stops writing when the sink is full and carries on from its cursor on drain, no entry lost or repeated', async () => {
     const log = logWith(5);
     const sink = new RecordingSink(2);
@@ -198,7 +228,12 @@ describe('EventCursor', () => {
     sink.room = Infinity;
     cursor.drained();
     const [, marker, ...rest] = sink.entries;
-    expect(marker).toMatchObject({ kind: 'skipped', seq: 16, data: { skipped: 15, fromSeq: 2, toSeq: 16 } });
+    expect(marker).toMatchObject({
+      kind: 'skipped',
+      seq: 16,
+      message: '15 entries were dropped from the buffer before this reader got them',
+      data: { skipped: 15, fromSeq: 2, toSeq: 16 },
+    });
     expect(rest.map((e) => e.seq)).toEqual([17, 18, 19, 20, 21]);
     log.append('info', 'caught up');
     await nextTurn();
@@ -255,6 +290,32 @@ describe('GET /v1/workspaces/{id}/events (route plugin)', () => {
     ]);
   });
 
+  it('uncached; only a follower asks reverse proxies not to buffer', async () => {
+    const read = await app.inject({ url: '/v1/workspaces/ws-1/events' });
+    expect(read.headers['cache-control']).toBe('no-cache');
+    expect(read.headers['x-accel-buffering']).toBeUndefined();
+    const log = new EventLog();
+    log.append('phase', 'running');
+    logs.set('ws-headers', { log });
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const pending = app.inject({ url: '/v1/workspaces/ws-headers/events?follow=true' });
+      await turnsUntil(() => log.listenerCount === 1);
+      logs.delete('ws-headers');
+      vi.advanceTimersByTime(1000);
+      const followed = await pending;
+      expect(followed.headers['cache-control']).toBe('no-cache');
+      expect(followed.headers['x-accel-buffering']).toBe('no');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('NDJSON ignores Last-Event-ID (only SSE clients resume)', async () => {
+    const response = await app.inject({ url: '/v1/workspaces/ws-1/events', headers: { 'last-event-id': '2' } });
+    expect(response.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as StreamEntry).seq)).toEqual([1, 2, 3]);
+  });
+
   it('answers SSE for Accept: text/event-stream and resumes after Last-Event-ID', async () => {
     const response = await app.inject({ url: '/v1/workspaces/ws-1/events', headers: { accept: 'text/event-stream', 'last-event-id': '1' } });
     expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -302,6 +363,127 @@ describe('GET /v1/workspaces/{id}/events (route plugin)', () => {
   });
 });
 
+describe('a follower: liveness, release and shutdown', () => {
+  /** A bare app serving `logs`, listening on a loopback port, with its server-side sockets. */
+  async function listening(logs: Map<string, { log: EventLog }>) {
+    const app = Fastify().setValidatorCompiler(TypeBoxValidatorCompiler).setErrorHandler(errorHandler).register(eventRoutes(sourceOf(logs)));
+    const serverSockets: Socket[] = [];
+    const responses: ServerResponse[] = [];
+    app.server.on('connection', (socket: Socket) => serverSockets.push(socket));
+    app.server.on('request', (_request: IncomingMessage, response: ServerResponse) => responses.push(response));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const follow = (id: string) => {
+      const client = connect({ host: '127.0.0.1', port: (app.server.address() as AddressInfo).port });
+      client.write(`GET /v1/workspaces/${id}/events?follow=true HTTP/1.1\r\nHost: x\r\n\r\n`);
+      return client;
+    };
+    return { app, serverSockets, responses, follow };
+  }
+
+  it('stays open while its workspace exists, however many liveness checks pass', async () => {
+    const log = new EventLog();
+    log.append('phase', 'running');
+    const logs = new Map([['ws-live', { log }]]);
+    const app = Fastify().setValidatorCompiler(TypeBoxValidatorCompiler).setErrorHandler(errorHandler).register(eventRoutes(sourceOf(logs)));
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const pending = app.inject({ url: '/v1/workspaces/ws-live/events?follow=true' });
+      await turnsUntil(() => log.listenerCount === 1);
+      vi.advanceTimersByTime(10_000);
+      await nextTurn();
+      expect(log.listenerCount).toBe(1);
+      logs.delete('ws-live');
+      vi.advanceTimersByTime(1000);
+      expect((await pending).body.trimEnd().split('\n')).toHaveLength(1);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+      await app.close();
+    }
+  });
+
+  it('lets go of the log and stops its liveness check when the client goes away', async () => {
+    const log = new EventLog();
+    log.append('phase', 'running');
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const { app, responses, follow } = await listening(new Map([['ws-gone', { log }]]));
+    try {
+      const client = follow('ws-gone');
+      await turnsUntil(() => log.listenerCount === 1);
+      expect(vi.getTimerCount()).toBe(1);
+      expect(responses[0]?.listenerCount('drain')).toBeGreaterThan(0);
+      client.destroy();
+      await turnsUntil(() => log.listenerCount === 0);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(responses[0]?.listenerCount('drain')).toBe(0);
+    } finally {
+      vi.useRealTimers();
+      await app.close();
+    }
+  });
+
+  it('app.close() ends a follower after what was buffered', async () => {
+    const log = new EventLog();
+    log.append('phase', 'running');
+    const app = Fastify().setValidatorCompiler(TypeBoxValidatorCompiler).setErrorHandler(errorHandler).register(eventRoutes(sourceOf(new Map([['ws-c', { log }]]))));
+    const pending = app.inject({ url: '/v1/workspaces/ws-c/events?follow=true' });
+    await turnsUntil(() => log.listenerCount === 1);
+    await app.close();
+    const response = await pending;
+    expect(response.statusCode).toBe(200);
+    expect((JSON.parse(response.body) as StreamEntry).message).toBe('running');
+    expect(log.listenerCount).toBe(0);
+  });
+
+  it('a follower whose client stopped reading gets every entry, in order, once it reads again', async () => {
+    const log = new EventLog();
+    const { app, serverSockets, follow } = await listening(new Map([['ws-paused', { log }]]));
+    const client = follow('ws-paused');
+    client.pause();
+    let received = '';
+    try {
+      await turnsUntil(() => log.listenerCount === 1);
+      const chunk = 'x'.repeat(64 * 1024);
+      let count = 0;
+      for (; count < 1000 && !serverSockets[0]?.writableNeedDrain; count++) {
+        log.append('bootstrap', chunk);
+        await nextTurn();
+      }
+      expect(serverSockets[0]?.writableNeedDrain).toBe(true);
+      log.append('phase', 'the last one');
+      client.on('data', (data: Buffer) => (received += data.toString('utf8')));
+      client.resume();
+      await expect.poll(() => received.includes('"message":"the last one"'), { timeout: 20_000, interval: 10 }).toBe(true);
+      const seqs = [...received.matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]));
+      expect(seqs).toEqual(Array.from({ length: count + 1 }, (_, i) => i + 1));
+    } finally {
+      client.destroy();
+      await app.close();
+    }
+  });
+
+  it('app.close() cuts off a follower whose client stopped reading instead of waiting for it', async () => {
+    const log = new EventLog();
+    const { app, serverSockets, follow } = await listening(new Map([['ws-slow', { log }]]));
+    const client = follow('ws-slow');
+    client.pause();
+    try {
+      await turnsUntil(() => log.listenerCount === 1);
+      const chunk = 'x'.repeat(64 * 1024);
+      // Until the socket's buffers are full and the cursor waits for 'drain'.
+      for (let i = 0; i < 1000 && !serverSockets[0]?.writableNeedDrain; i++) {
+        log.append('bootstrap', chunk);
+        await nextTurn();
+      }
+      expect(serverSockets[0]?.writableNeedDrain).toBe(true);
+      await app.close();
+      expect(serverSockets[0]?.destroyed).toBe(true);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
 describe('a follower on a real socket', () => {
   it('outlives the idle deadline that cuts off a silent connection opened after it', async () => {
     const logs = new Map<string, { log: EventLog }>();
@@ -333,7 +515,6 @@ describe('a follower on a real socket', () => {
 });
 
 describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
-  let app: App;
   let dir: string;
   let tokens: TokenFile;
 
@@ -341,10 +522,18 @@ describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'cvm-events-unit-'));
     await writeFile(path.join(dir, 'token'), 'events-token-8c1f0e7a2b9d4c3e6f5a7b8c');
     tokens = new TokenFile(path.join(dir, 'token'), silent);
+  });
+  afterAll(async () => {
+    tokens.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The real app, built inside each test: the route's schema is read when the app is built. */
+  async function withApp(use: (app: App) => Promise<void>): Promise<void> {
     const config = loadConfig(['--state-dir', path.join(dir, 'state')], {});
     const engine = new DockerEngine({ dockerHost: `unix://${path.join(dir, 'no-engine.sock')}` });
     const manager = createManager(config, engine, silent);
-    app = await buildApp({
+    const app = await buildApp({
       logger: silent,
       engine,
       manager,
@@ -358,32 +547,56 @@ describe('GET /v1/workspaces/{id}/events (buildApp)', () => {
       preflight: daemonPreflight(config, engine),
       version: '0.0.0-test',
     });
-  });
-  afterAll(async () => {
-    await app.close();
-    tokens.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+    try {
+      await use(app);
+    } finally {
+      await app.close();
+    }
+  }
 
   it('needs the bearer token, then answers 404 for an unknown workspace', async () => {
-    for (const authorization of [undefined, 'Bearer wrong', 'Bearer events']) {
-      const response = await app.inject({ url: '/v1/workspaces/ghost/events', headers: authorization ? { authorization } : {} });
-      expect(response.statusCode, String(authorization)).toBe(401);
-      expect(response.json()).toMatchObject({ error: { code: 'Unauthorized' } });
-    }
-    const response = await app.inject({ url: '/v1/workspaces/ghost/events?follow=true', headers: { authorization: 'Bearer events-token-8c1f0e7a2b9d4c3e6f5a7b8c' } });
-    expect(response.statusCode).toBe(404);
-    expect(response.json()).toMatchObject({ error: { code: 'NotFound' } });
+    await withApp(async (app) => {
+      for (const authorization of [undefined, 'Bearer wrong', 'Bearer events']) {
+        const response = await app.inject({ url: '/v1/workspaces/ghost/events', headers: authorization ? { authorization } : {} });
+        expect(response.statusCode, String(authorization)).toBe(401);
+        expect(response.json()).toMatchObject({ error: { code: 'Unauthorized' } });
+      }
+      const response = await app.inject({ url: '/v1/workspaces/ghost/events?follow=true', headers: { authorization: 'Bearer events-token-8c1f0e7a2b9d4c3e6f5a7b8c' } });
+      expect(response.statusCode).toBe(404);
+      expect(response.json()).toMatchObject({ error: { code: 'NotFound' } });
+    });
   });
 
-  it('is in /openapi.json with its params, follow query, both media types and the bearer scheme', async () => {
-    const doc = (await app.inject({ url: '/openapi.json' })).json<{
-      paths: Record<string, Record<string, { security?: unknown; parameters?: { in: string; name: string }[]; responses: Record<string, { content?: Record<string, unknown> }> }>>;
-    }>();
-    const operation = doc.paths['/v1/workspaces/{id}/events']?.['get'];
-    expect(operation?.security).toEqual([{ bearer: [] }]);
-    expect(operation?.parameters?.map((p) => `${p.in}:${p.name}`).sort()).toEqual(['header:last-event-id', 'path:id', 'query:follow']);
-    expect(Object.keys(operation?.responses['200']?.content ?? {}).sort()).toEqual(['application/x-ndjson', 'text/event-stream']);
-    expect(operation?.responses['404']).toBeDefined();
+  it('is in /openapi.json with its params, follow query, both media types, its error answers and the bearer scheme', async () => {
+    await withApp(async (app) => {
+      const doc = (await app.inject({ url: '/openapi.json' })).json<{
+        paths: Record<
+          string,
+          Record<
+            string,
+            {
+              summary?: string;
+              description?: string;
+              security?: unknown;
+              parameters?: { in: string; name: string }[];
+              responses: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+            }
+          >
+        >;
+      }>();
+      const operation = doc.paths['/v1/workspaces/{id}/events']?.['get'];
+      expect(operation?.security).toEqual([{ bearer: [] }]);
+      expect(operation?.parameters?.map((p) => `${p.in}:${p.name}`).sort()).toEqual(['header:last-event-id', 'path:id', 'query:follow']);
+      expect(operation?.summary).toMatch(/^The build log/);
+      // What a client needs to know about the stream, from the description's every part.
+      for (const part of ['NDJSON (`application/x-ndjson`', '`Accept: text/event-stream` (`id: <seq>`', '`Last-Event-ID`. Without `follow=true`', 'until the client leaves or the workspace is deleted', 'gets one `skipped` entry']) {
+        expect(operation?.description, part).toContain(part);
+      }
+      const ok = operation?.responses['200'];
+      expect(ok?.description).toBe('The log entries, oldest first');
+      expect(Object.keys(ok?.content ?? {}).sort()).toEqual(['application/x-ndjson', 'text/event-stream']);
+      for (const media of Object.values(ok?.content ?? {})) expect(media.schema).toBeDefined();
+      expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(['200', '400', '401', '404', '503']));
+    });
   });
 });
