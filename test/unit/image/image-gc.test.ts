@@ -180,6 +180,7 @@ describe('ImageGc.run: what it may remove', () => {
     ['null', 'null'],
     ['a number', '7'],
     ['a time that is not a number', '{"sha256:a": "1"}'],
+    ['one time of several that is not a number', '{"sha256:a": 1, "sha256:b": "1"}'],
   ])('sets aside a record that is %s', async (_, text) => {
     await writeFile(path.join(dir, 'image-usage.json'), text);
     const errors: string[] = [];

@@ -82,6 +82,16 @@ describe('detectFromLayers: the merged view', () => {
     expect(facts.sleepPath).toBeNull();
   });
 
+  it.skipIf(!IS_ROOT)(`reads an upper whiteout at the looked-up path as nothing there, and another character device as one (${IS_ROOT ? 'root' : NOT_ROOT})`, async () => {
+    const upper = await layer('upper', { '/sbin/init': { whiteout: true } });
+    const lower = await layer('lower', { '/sbin/init': EXECUTABLE });
+    const device = await layer('device', {});
+    await mkdir(path.join(device, 'sbin'));
+    execFileSync('mknod', [path.join(device, 'sbin/init'), 'c', '1', '3']);
+    expect((await detectFromLayers('sha256:wh', [upper, lower], () => Promise.resolve(new Set()))).init.reason).toBe('/sbin/init does not exist');
+    expect((await detectFromLayers('sha256:dev', [device], neverAsked)).init.reason).toBe('/sbin/init resolves to a character device (/sbin/init)');
+  });
+
   it('asks in one batch about the directories whose opaqueness matters, and an opaque one hides the layers below', async () => {
     const upper = await layer('upper', { '/usr/lib/other': 'x', '/etc/hostname': 'x' });
     const lower = await layer('lower', { '/usr/lib/os-release': 'ID=debian\n', '/etc/passwd': ROOT_USER });
