@@ -27,8 +27,19 @@ describe('planGpus: selection syntax', () => {
     expect(() => plan(rhel, { visibleDevices: item })).toThrow(`gpus.visibleDevices: ${item} selects a MIG instance; select whole GPUs`);
   });
 
+  it.each(['x0:1', '0:1x', 'xMIG-1'])('reads %j as a GPU name, not a MIG instance selector: the selector is the whole item', (item) => {
+    expect(() => plan(rhel, { visibleDevices: item })).toThrow(`gpus.visibleDevices: there is no GPU ${item} on this node`);
+  });
+
   it('reads an index only when the item is all digits', () => {
     expect(() => plan(rhel, { visibleDevices: '1x' })).toThrow('there is no GPU 1x on this node');
+  });
+
+  it('selects a GPU by an index of two digits', () => {
+    const gpu0 = rhel.gpus[0];
+    if (gpu0 === undefined) throw new Error('fixture has no GPU');
+    const eleven = Array.from({ length: 11 }, (_, index) => ({ ...gpu0, index, uuid: `GPU-${String(index)}` }));
+    expect(plan({ ...rhel, gpus: eleven }, { visibleDevices: '10' })?.gpus.map((g) => g.uuid)).toEqual(['GPU-10']);
   });
 
   it('names "none" when the node lists no GPU', () => {

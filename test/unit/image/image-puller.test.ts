@@ -3,11 +3,11 @@
  * registry so that failures and timings are deterministic; test/integration/registry.test.ts proves the same
  * against a real registry.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PullError } from '../../../src/engine/engine-errors.js';
 import type { Engine, PullOptions } from '../../../src/engine/types.js';
 import { backoffMs } from '../../../src/backoff.js';
-import { DEFAULT_PULL_RETRY, ImagePuller, PullCancelledError, type PullEvent } from '../../../src/image/image-puller.js';
+import { classifyPullError, DEFAULT_PULL_RETRY, ImagePuller, PullCancelledError, type PullEvent } from '../../../src/image/image-puller.js';
 
 type Step = (options: PullOptions) => Promise<void>;
 
@@ -118,5 +118,67 @@ describe('ImagePuller', () => {
     } });
     await expect(pull).rejects.toBeInstanceOf(PullCancelledError);
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe('classifyPullError', () => {
+  it.each([
+    [401, 'whatever the registry says', 'ImagePullAuthFailed'],
+    [403, 'whatever the registry says', 'ImagePullAuthFailed'],
+    [null, 'denied: requested access to the resource is denied', 'ImagePullAuthFailed'],
+    [500, 'write /var/lib/docker/tmp: no space left on device', 'InsufficientStorage'],
+    [404, 'whatever the registry says', 'ImageNotFound'],
+    [null, 'manifest for r:1 not found: manifest unknown', 'ImageNotFound'],
+    [500, 'dial tcp: i/o timeout', 'RegistryUnreachable'],
+  ] as const)('status %s with %j is %s', (status, message, reason) => {
+    expect(classifyPullError(new PullError('r', status, message))).toBe(reason);
+  });
+});
+
+describe('ImagePuller: requests and cancellation', () => {
+  it('refuses a request whose signal is already aborted, without asking the engine', async () => {
+    const { engine, calls } = scriptedEngine([ok]);
+    const pull = new ImagePuller(engine, fast).pull({ ref: 'r', signal: AbortSignal.abort(), onEvent: () => undefined });
+    await expect(pull).rejects.toThrow(new PullCancelledError('r'));
+    await expect(pull).rejects.toMatchObject({ name: 'PullCancelledError', message: 'pull: pull cancelled' });
+    expect(calls).toEqual([]);
+  });
+
+  it('passes the credentials to the engine', async () => {
+    const { engine, calls } = scriptedEngine([ok]);
+    const auth = { username: 'a', password: 'x', serveraddress: 'r.io' };
+    await new ImagePuller(engine, fast).pull({ ref: 'r', auth, signal: new AbortController().signal, onEvent: () => undefined });
+    expect(calls.map((c) => c.auth)).toEqual([auth]);
+  });
+
+  it('says why it retries and why it gave up without the engine error prefix', async () => {
+    const { engine } = scriptedEngine([refused, refused]);
+    const events: PullEvent[] = [];
+    const pull = new ImagePuller(engine, { attempts: 2, baseMs: 1, maxMs: 1 }).pull({ ref: 'r', signal: new AbortController().signal, onEvent: (e) => events.push(e) });
+    await expect(pull).rejects.toThrow(new PullError('r', 500, 'dial tcp 127.0.0.1:5999: connect: connection refused (gave up after 2 attempts)'));
+    expect(events.filter((e) => e.kind === 'retry')).toEqual([{ kind: 'retry', attempt: 1, delayMs: 1, error: 'dial tcp 127.0.0.1:5999: connect: connection refused' }]);
+  });
+
+  it('starts a new engine pull for a request that comes after every waiter of the last one left', async () => {
+    const { engine, calls } = scriptedEngine([hanging, hanging, ok]);
+    const puller = new ImagePuller(engine, fast);
+    const first = new AbortController();
+    const a = puller.pull({ ref: 'r', signal: first.signal, onEvent: () => undefined });
+    first.abort();
+    const second = new AbortController();
+    const b = puller.pull({ ref: 'r', signal: second.signal, onEvent: () => undefined });
+    await expect(a).rejects.toBeInstanceOf(PullCancelledError);
+    expect(calls).toHaveLength(2);
+    // The aborted pull ending must not unregister the new one: a third request joins it.
+    await vi.waitFor(() => {
+      expect(calls[0]?.signal?.aborted).toBe(true);
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const c = puller.pull({ ref: 'r', signal: second.signal, onEvent: () => undefined });
+    expect(calls).toHaveLength(2);
+    expect(puller.inFlight).toBe(1);
+    second.abort();
+    await expect(b).rejects.toBeInstanceOf(PullCancelledError);
+    await expect(c).rejects.toBeInstanceOf(PullCancelledError);
   });
 });

@@ -53,6 +53,7 @@ class FakeInspectionEngine implements InspectionEngine {
   }
 
   statPath(id: string, path: string): Promise<PathStat | undefined> {
+    this.stats.push(path);
     const node = this.tree(id)[path];
     const name = path.slice(path.lastIndexOf('/') + 1);
     if (node === undefined) return Promise.resolve(undefined);
@@ -69,7 +70,11 @@ class FakeInspectionEngine implements InspectionEngine {
     return Promise.resolve(Buffer.from(node.file));
   }
 
-  removeContainer(id: string): Promise<void> {
+  readonly removeOptions: unknown[] = [];
+  readonly stats: string[] = [];
+
+  removeContainer(id: string, options?: { force?: boolean }): Promise<void> {
+    this.removeOptions.push(options);
     this.removed.push(id);
     this.containers.delete(id);
     return Promise.resolve();
@@ -143,6 +148,7 @@ describe('detectImageFacts: files and lifecycle', () => {
 
   it.each([
     { name: 'no sleep anywhere', extra: { '/bin/sleep': { link: 'missing' } } satisfies Tree, sleepPath: null },
+    { name: 'a directory at /bin/sleep, usable /usr/bin/sleep', extra: { '/bin/sleep': { dir: true }, '/usr/bin': { dir: true }, '/usr/bin/sleep': { file: 'x', mode: 0o755 } } satisfies Tree, sleepPath: '/usr/bin/sleep' },
     { name: 'non-executable /bin/sleep, usable /usr/bin/sleep', extra: { '/bin/sleep': { file: 'x', mode: 0o644 }, '/usr/bin': { dir: true }, '/usr/bin/sleep': { file: 'x', mode: 0o755 } } satisfies Tree, sleepPath: '/usr/bin/sleep' },
   ])('sleep: $name', async ({ extra, sleepPath }) => {
     const engine = new FakeInspectionEngine({ 'sha256:img': { ...base, ...extra } });
@@ -170,6 +176,26 @@ describe('detectImageFacts: files and lifecycle', () => {
     expect(engine.containers.size).toBe(0);
   });
 
+  it('makes a container that could do nothing if started: no network, no restart, an entrypoint that does not exist', async () => {
+    const engine = new FakeInspectionEngine({ 'sha256:img': base });
+    await detectImageFacts(engine, 'sha256:img');
+    expect(engine.created[0]).toMatchObject({
+      Image: 'sha256:img',
+      Entrypoint: ['/cvm-supervisor-inspection-is-never-started'],
+      Cmd: [],
+      Labels: { [INSPECTION_LABEL]: 'cvm-supervisor' },
+      HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'no' } },
+    });
+    expect(engine.removeOptions).toEqual([{ force: true }]);
+  });
+
+  it('asks the engine about each path once per detection', async () => {
+    const engine = new FakeInspectionEngine({ 'sha256:img': base });
+    await detectImageFacts(engine, 'sha256:img');
+    expect(engine.stats.length).toBeGreaterThan(0);
+    expect(new Set(engine.stats).size).toBe(engine.stats.length);
+  });
+
   it('removes the container when a stat fails, and rethrows', async () => {
     const engine = new FakeInspectionEngine({ 'sha256:img': base });
     engine.statPath = () => Promise.reject(new EngineError('stat', 503, 'engine hiccup'));
@@ -186,5 +212,6 @@ describe('detectImageFacts: files and lifecycle', () => {
     await engine.createContainer({ name: 'workspace', Image: 'sha256:img', Labels: {}, HostConfig: {} });
     expect(await removeStaleInspections(engine, 'daemon-a')).toBe(2);
     expect(engine.containers.size).toBe(2);
+    expect(engine.removeOptions).toEqual([{ force: true }, { force: true }]);
   });
 });

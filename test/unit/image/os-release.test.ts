@@ -40,4 +40,38 @@ describe('parseOsRelease', () => {
       expect(parseOsRelease(text)).toBeNull();
     },
   );
+
+  it.each([
+    ['a value with one quote at the end', "ID=ab'\n", "ab'"],
+    ['a value with one quote at the start', "ID='ab\n", "'ab"],
+    ['a value with one double quote at the end', 'ID=ab"\n', 'ab"'],
+    ['a value with one double quote at the start', 'ID="ab\n', '"ab'],
+    ['a single quote alone', "ID='\n", "'"],
+    ['a double quote alone', 'ID="\n', '"'],
+  ])('keeps %s as it is', (_name, text, id) => {
+    expect(parseOsRelease(text)?.id).toBe(id);
+  });
+
+  it.each([
+    ['two single quotes', "ID=''\n"],
+    ['two double quotes', 'ID=""\n'],
+  ])('reads %s as an empty value', (_name, text) => {
+    expect(parseOsRelease(text)).toBeNull();
+  });
+
+  it('unescapes \\$, \\" and \\` inside double quotes, and nothing else', () => {
+    expect(parseOsRelease('ID="a\\"b\\$c\\`d\\xe"\n')?.id).toBe('a"b$c`d\\xe');
+  });
+
+  it('trims blanks around a value before unquoting it', () => {
+    expect(parseOsRelease('ID=debian\nVERSION_ID= "12" \n')?.versionId).toBe('12');
+  });
+
+  it('reads a key only at the start of a line', () => {
+    expect(parseOsRelease('ID=debian\nxID=other\n')?.id).toBe('debian');
+  });
+
+  it('reads an empty VERSION_ID as none', () => {
+    expect(parseOsRelease('ID=debian\nVERSION_ID=\n')?.versionId).toBeNull();
+  });
 });

@@ -37,4 +37,16 @@ describe('parsePasswd', () => {
       { name: 'ok', uid: 1, gid: 2, home: '/home/ok', shell: '/bin/sh' },
     ]);
   });
+
+  it('skips a comment line even when it has seven fields', () => {
+    expect(parsePasswd('#root:x:0:0:root:/root:/bin/sh\n')).toEqual([]);
+  });
+
+  it('skips NIS lines that start with + or -, but keeps a name with a + inside or at the end', () => {
+    expect(parsePasswd('+nis:x:1:1::/:/bin/sh\n-nis:x:2:2::/:/bin/sh\nc++:x:3:3::/home/c:/bin/sh\n').map((u) => u.name)).toEqual(['c++']);
+  });
+
+  it('removes only a carriage return at the end of a line', () => {
+    expect(parsePasswd('u:x:1:1::/home/a\rb:/bin/sh\r\n')).toEqual([{ name: 'u', uid: 1, gid: 1, home: '/home/a\rb', shell: '/bin/sh' }]);
+  });
 });

@@ -37,4 +37,14 @@ describe('drawPullProgress', () => {
     expect(out).toBe('');
     expect(log.listenerCount).toBe(0);
   });
+
+  it('ends the line when the pull fails', () => {
+    const log = new EventLog();
+    let out = '';
+    drawPullProgress(log, (text) => (out += text), 'ws');
+    log.append('pull', '5/10 bytes (50%)', { done: 5e6, total: 10e6, percent: 50 });
+    log.append('failure', 'ImageNotFound');
+    expect(out).toBe(`\rws ${renderProgressBar(5e6, 10e6)}\n`);
+    expect(log.listenerCount).toBe(0);
+  });
 });

@@ -56,3 +56,27 @@ describe('PullProgress as the engine streams it', () => {
     expect(out).toEqual([[1, 4]]);
   });
 });
+
+describe('PullProgress: edges', () => {
+  it('emits again once exactly the interval has passed', () => {
+    let t = 1000;
+    const out: [number, number][] = [];
+    const p = new PullProgress((d, total) => out.push([d, total]), 250, () => t);
+    p.update({ layer: 'a', status: 'Downloading', current: 10, total: 100 });
+    t = 1250;
+    p.update({ layer: 'a', status: 'Downloading', current: 20, total: 100 });
+    expect(out).toEqual([
+      [10, 100],
+      [20, 100],
+    ]);
+  });
+
+  it('counts a layer still downloading as done when the pull completes', () => {
+    const out: [number, number][] = [];
+    const p = new PullProgress((d, total) => out.push([d, total]), 250, () => 0);
+    p.update({ layer: 'a', status: 'Downloading', current: 10, total: 100 });
+    p.complete();
+    expect(out.at(-1)).toEqual([100, 100]);
+    expect(p.bytesDone()).toBe(100);
+  });
+});

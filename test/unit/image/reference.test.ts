@@ -77,3 +77,46 @@ describe('recordedDigest', () => {
     expect(recordedDigest('x', ['x@sha256:hub'])).toBe('sha256:hub');
   });
 });
+
+describe('parseImageReference: edges', () => {
+  const messageOf = (ref: string): string => {
+    try {
+      parseImageReference(ref);
+    } catch (err) {
+      expect(err).toBeInstanceOf(InvalidReferenceError);
+      expect((err as Error).name).toBe('InvalidReferenceError');
+      return (err as Error).message;
+    }
+    throw new Error(`${ref} was accepted`);
+  };
+
+  it('quotes a long reference only up to 200 characters in its message', () => {
+    expect(messageOf(`Dev/${'a'.repeat(196)}`)).toBe(`"Dev/${'a'.repeat(196)}" is not a valid image reference: bad name component "Dev" (lower-case letters, digits and . _ -)`);
+    expect(messageOf(`Dev/${'a'.repeat(197)}`)).toBe(`"Dev/${'a'.repeat(196)}…" is not a valid image reference: bad name component "Dev" (lower-case letters, digits and . _ -)`);
+  });
+
+  it('says what is wrong with a sha256 digest that is not 64 lower-case hex digits, and takes other algorithms as they are', () => {
+    expect(messageOf(`dev@sha256:${'a'.repeat(65)}`)).toBe(`"dev@sha256:${'a'.repeat(65)}" is not a valid image reference: a sha256 digest is 64 lower-case hex digits`);
+    expect(parseImageReference(`dev@sha512:${'A'.repeat(128)}`).digest).toBe(`sha512:${'A'.repeat(128)}`);
+  });
+
+  it('reads a reference that starts with @ as an empty name with a digest', () => {
+    expect(messageOf(`@${DIGEST}`)).toBe(`"@${DIGEST}" is not a valid image reference: bad name component "" (lower-case letters, digits and . _ -)`);
+  });
+
+  it('takes a single component as a Docker Hub name, even one that looks like a host', () => {
+    expect(parseImageReference('localhost')).toMatchObject({ registry: 'docker.io', repository: 'library/localhost', pullRef: 'localhost:latest' });
+    expect(parseImageReference('a.b')).toMatchObject({ registry: 'docker.io', repository: 'library/a.b' });
+  });
+
+  it('reads registry.hub.docker.com as Docker Hub', () => {
+    expect(parseImageReference('registry.hub.docker.com/team/dev').registry).toBe('docker.io');
+  });
+});
+
+describe('digestFor: the repository of a tagged or pinned reference', () => {
+  it('strips a tag of several characters and a digest before matching', () => {
+    expect(digestFor('r.io/x:12', ['q.io/x@sha256:q', 'r.io/x@sha256:r'])).toBe('sha256:r');
+    expect(digestFor('x@sha256:abc', ['y@sha256:1', 'x@sha256:2'])).toBe('sha256:2');
+  });
+});

@@ -75,3 +75,40 @@ describe('parseDockerConfigJson and credentialsFor', () => {
     expect(parseDockerConfigJson(config({ 'r.io': { auth: b64('u:') } })).get('r.io')).toMatchObject({ username: 'u', password: '' });
   });
 });
+
+describe('parseDockerConfigJson: edges', () => {
+  const messageOf = (text: string): string => {
+    try {
+      parseDockerConfigJson(text);
+    } catch (err) {
+      expect((err as Error).name).toBe('InvalidDockerConfigError');
+      return (err as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it.each([
+    ['an auth with a character outside base64 first', '*dTpw'],
+    ['an auth with a character outside base64 last', 'dTpw*'],
+    ['an auth of stars only', '***'],
+  ])('refuses %s as not base64', (_, auth) => {
+    expect(messageOf(config({ 'r.io': { auth } }))).toBe('not a .dockerconfigjson: auths["r.io"].auth is not base64');
+  });
+
+  it('refuses an entry that is an array', () => {
+    expect(messageOf(config({ 'r.io': [] }))).toBe('not a .dockerconfigjson: auths["r.io"] is not an object');
+  });
+
+  it('refuses a key without a host', () => {
+    expect(messageOf(config({ 'https://': { auth: b64('u:p') } }))).toBe('not a .dockerconfigjson: auths has a key without a host');
+  });
+
+  it('reads an empty or null field as absent', () => {
+    const creds = parseDockerConfigJson(config({ 'r.io': { identitytoken: '', auth: null, username: 'u', password: 'p' } }));
+    expect(credentialsFor('r.io', creds)).toEqual({ username: 'u', password: 'p', serveraddress: 'r.io' });
+  });
+
+  it('reads a key with blanks around it', () => {
+    expect(registryHostOfKey('  r.io:5000  ')).toBe('r.io:5000');
+  });
+});

@@ -167,3 +167,10 @@ describe('resolveInImage hop limit', () => {
     await expect(resolveInImage('/sbin/init', failing)).rejects.toThrow('engine unavailable');
   });
 });
+
+describe('LinkLoopError', () => {
+  it('names the path the engine would not resolve', () => {
+    const error = new LinkLoopError('/sbin/init');
+    expect(error).toMatchObject({ name: 'LinkLoopError', message: 'cannot resolve symlink /sbin/init', path: '/sbin/init' });
+  });
+});
