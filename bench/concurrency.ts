@@ -9,8 +9,7 @@ import { engineRequest } from '../test/support/engine.js';
 import { BUSYBOX_IMAGE } from '../test/support/images.js';
 import { ManagerHarness } from '../test/support/manager.js';
 import { untilPhase, untilRunning } from '../test/support/until-phase.js';
-import { captureWorkspaceSpec, rawCopy } from './lifecycle.js';
-import { AS_SERVE } from './lifecycle.js';
+import { AS_SERVE, captureWorkspaceSpec, rawCopy } from './lifecycle.js';
 import { ms, type SummaryRow } from './stats.js';
 
 const RAW_LABEL = 'dev.cvm-supervisor.bench';

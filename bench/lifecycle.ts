@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WORKSPACE_LABEL } from '../src/container/labels.js';
+import { ENGINE_INFO_MAX_AGE_MS } from '../src/daemon/wiring.js';
 import type { ContainerCreateSpec } from '../src/engine/types.js';
 import { createFactsDetector } from '../src/image/facts-detector.js';
 import { readOpaqueWithGetfattr } from '../src/image/layers.js';
@@ -16,7 +17,6 @@ import { BOOKWORM_SYSTEMD_IMAGE, BUSYBOX_IMAGE, LAYERED_IMAGE } from '../test/su
 import { ManagerHarness } from '../test/support/manager.js';
 import { untilRunning } from '../test/support/until-phase.js';
 import { ms, percentile, type SummaryRow } from './stats.js';
-import { ENGINE_INFO_MAX_AGE_MS } from '../src/daemon/wiring.js';
 
 /** The manager as `serve` runs it: the engine's /info answer reused (src/engine/info-cache.ts). */
 export const AS_SERVE = { engineInfoMaxAgeMs: ENGINE_INFO_MAX_AGE_MS };

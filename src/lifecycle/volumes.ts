@@ -27,8 +27,8 @@ export async function ensureWorkspaceVolumes(engine: VolumeEngine, id: string, s
   const uses = volumesOf(id, spec, instance);
   const volumes = await inspectAll(engine, uses);
   checkVolumes(id, uses, volumes, instance);
-  const missing = uses.filter((use) => volumes.get(use.name) === undefined);
-  if (missing.length === 0) return;
-  for (const use of missing) volumes.set(use.name, await engine.createVolume(use.name, volumeLabels(id, instance)));
+  for (const use of uses) {
+    if (volumes.get(use.name) === undefined) volumes.set(use.name, await engine.createVolume(use.name, volumeLabels(id, instance)));
+  }
   checkVolumes(id, uses, volumes, instance);
 }
