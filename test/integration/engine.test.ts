@@ -244,6 +244,13 @@ describe('exec', () => {
     expect(await run(['sh', '-c', 'echo out; echo err >&2; exit 1'])).toEqual({ exitCode: 1, stdout: 'out\n', stderr: 'err\n' });
   });
 
+  it('answers a missing executable with exit code 126 and the engine\'s message, without throwing', async () => {
+    // The systemd boot check relies on this to tell an image without /bin/sh (boot-checks.ts).
+    const answer = await run(['/bin/no-such-shell', '-c', 'true']);
+    expect(answer.exitCode).toBe(126);
+    expect(answer.stdout + answer.stderr).toMatch(/no-such-shell.*no such file or directory/);
+  });
+
   it('runs as the given user', async () => {
     expect((await run(['id', '-un'], { user: 'coder' })).stdout).toBe('coder\n');
     expect((await run(['id', '-un'])).stdout).toBe('root\n');

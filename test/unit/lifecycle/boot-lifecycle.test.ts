@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecOptions } from '../../../src/engine/types.js';
 import { StateStore, type WorkspaceRecord } from '../../../src/lifecycle/store.js';
+import { type CommandAnswer, runScript, shellScriptOf } from '../../support/scripted-shell.js';
 import { IMAGE, Lifecycle } from './harness.js';
 
 let t: Lifecycle;
@@ -19,7 +20,8 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-const isSystemctl = (options: ExecOptions): boolean => options.cmd[0] === 'systemctl';
+/** The boot check's exec: systemctl, or a /bin/sh script of systemctl commands. */
+const isSystemctl = (options: ExecOptions): boolean => (shellScriptOf(options.cmd) ?? options.cmd[0] ?? '').startsWith('systemctl');
 const bootLines = (id: string, manager = t.manager): string[] => t.log(id, manager).filter((line) => line.startsWith('boot: '));
 
 /** systemd's answers: `is-system-running --wait` waits until the test settles it; `--failed` lists `failedUnits`. */
@@ -29,19 +31,22 @@ class ScriptedSystemd {
 
   constructor(private readonly failedUnits = '') {}
 
-  exec = (_id: string, options: ExecOptions): Promise<{ exitCode: number }> => {
-    if (options.cmd.includes('--failed')) {
-      options.onOutput?.('stdout', Buffer.from(this.failedUnits));
-      return Promise.resolve({ exitCode: 0 });
-    }
+  exec = async (_id: string, options: ExecOptions): Promise<{ exitCode: number }> => {
+    const script = shellScriptOf(options.cmd);
+    const answer = script === undefined ? await this.command(options.cmd) : await runScript(script, (argv) => this.command(argv));
+    options.onOutput?.('stdout', Buffer.from(answer.stdout));
+    return { exitCode: answer.exitCode };
+  };
+
+  private command(argv: readonly string[]): Promise<CommandAnswer> {
+    if (argv.includes('--failed')) return Promise.resolve({ exitCode: 0, stdout: this.failedUnits, stderr: '' });
     this.asks++;
     return new Promise((resolve) => {
       this.waiting.push((state) => {
-        options.onOutput?.('stdout', Buffer.from(`${state}\n`));
-        resolve({ exitCode: state === 'running' ? 0 : 1 });
+        resolve({ exitCode: state === 'running' ? 0 : 1, stdout: `${state}\n`, stderr: '' });
       });
     });
-  };
+  }
 
   /** Answers every `--wait` asked so far. */
   settle(state: string): void {
@@ -87,7 +92,7 @@ describe('boot of a systemd workspace', () => {
     expect(Date.parse(boot?.readyAt ?? '')).toBeGreaterThanOrEqual(Date.parse(startedAt ?? ''));
     expect(systemd.asks).toBe(1);
     const [ask] = t.engine.callsOf('exec').map(([, options]) => options as ExecOptions);
-    expect(ask).toMatchObject({ cmd: ['systemctl', 'is-system-running', '--wait'], user: '0:0' });
+    expect(ask).toMatchObject({ cmd: ['/bin/sh', '-c', expect.stringMatching(/^systemctl is-system-running --wait; /) as string], user: '0:0' });
     expect(t.metrics.boots).toHaveLength(1);
     expect(t.metrics.boots[0]).toMatch(/^systemd \d/);
     await expect.poll(async () => (await t.record('ws1')).boot).toEqual({ ...boot, startedAt });

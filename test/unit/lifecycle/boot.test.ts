@@ -9,20 +9,32 @@ import { BootMachine, Boots, type SettledBoot } from '../../../src/lifecycle/boo
 import { type BootExec, bootstrapOutcome, describeFailedUnits, type ExecResult, systemdSettled } from '../../../src/lifecycle/boot-checks.js';
 import type { WorkspaceRecord } from '../../../src/lifecycle/store.js';
 import { Workspace } from '../../../src/lifecycle/workspace.js';
+import { runScript, shellScriptOf } from '../../support/scripted-shell.js';
 
+/** What the engine answers an exec of a missing executable (test/integration/engine.test.ts checks it). */
+const NO_SHELL: ExecResult = { exitCode: 126, stdout: 'OCI runtime exec failed: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown\r\n', stderr: '' };
 const BUS_DOWN: ExecResult = { exitCode: 1, stdout: '', stderr: 'Failed to connect to bus: No such file or directory\n' };
 const FAILED_UNITS = 'sys-kernel-config.mount  loaded failed failed Kernel Configuration File System\nsys-kernel-debug.mount   loaded failed failed Kernel Debug File System\n';
 
-/** An exec that answers from a script, one function per call, and records when each call came. */
+/**
+ * An exec that answers from a script, one function per command, and records when each exec came. The image has a
+ * shell unless told otherwise: a `/bin/sh -c` script's commands are answered one by one (scripted-shell.ts).
+ */
 class ScriptedExec implements BootExec {
   readonly calls: { cmd: string; at: number }[] = [];
 
-  constructor(private readonly answer: (cmd: string, call: number, signal: AbortSignal) => Promise<ExecResult> | ExecResult) {}
+  constructor(
+    private readonly answer: (cmd: string, call: number, signal: AbortSignal) => Promise<ExecResult> | ExecResult,
+    private readonly image: { shell: boolean } = { shell: true },
+  ) {}
 
   async run(_containerId: string, cmd: readonly string[], signal: AbortSignal): Promise<ExecResult> {
-    const text = cmd.join(' ');
-    this.calls.push({ cmd: text, at: Date.now() });
-    return this.answer(text, this.calls.length, signal);
+    this.calls.push({ cmd: cmd.join(' '), at: Date.now() });
+    const call = this.calls.length;
+    const script = shellScriptOf(cmd);
+    if (script === undefined) return this.answer(cmd.join(' '), call, signal);
+    if (!this.image.shell) return NO_SHELL;
+    return runScript(script, (argv) => this.answer(argv.join(' '), call, signal));
   }
 
   asks(): number[] {
@@ -32,9 +44,11 @@ class ScriptedExec implements BootExec {
 
 /** Answers `stdout` once the signal aborts: a `--wait` that never returns on its own. */
 function blockedUntilAborted(signal: AbortSignal): Promise<ExecResult> {
+  const ended: ExecResult = { exitCode: -1, stdout: '', stderr: '' };
+  if (signal.aborted) return Promise.resolve(ended);
   return new Promise((resolve) => {
     signal.addEventListener('abort', () => {
-      resolve({ exitCode: -1, stdout: '', stderr: '' });
+      resolve(ended);
     });
   });
 }
@@ -95,7 +109,7 @@ describe('describeFailedUnits', () => {
 describe('systemdSettled', () => {
   const signal = new AbortController().signal;
 
-  it('asks again while systemd cannot answer, after 50 then 100 ms, then once with --wait; degraded names the failed units', async () => {
+  it('asks again while systemd cannot answer, after 50 then 100 ms, then once with --wait; degraded names the failed units listed by the same exec', async () => {
     const exec = new ScriptedExec((cmd, call) => {
       if (cmd.includes('--failed')) return answer(FAILED_UNITS);
       return call <= 2 ? BUS_DOWN : answer('degraded', 1);
@@ -111,16 +125,34 @@ describe('systemdSettled', () => {
     await expect(result).resolves.toEqual({ ok: true, detail: 'systemd: degraded (2 failed units: sys-kernel-config.mount, sys-kernel-debug.mount)' });
     const start = Date.parse('2026-12-03T15:00:00.000Z');
     expect(exec.asks().map((at) => at - start)).toEqual([0, 50, 150]);
-    expect(exec.calls.map((c) => c.cmd)).toEqual([
-      'systemctl is-system-running --wait',
-      'systemctl is-system-running --wait',
-      'systemctl is-system-running --wait',
-      'systemctl --failed --plain --no-legend --no-pager',
+    const askAndList = "/bin/sh -c systemctl is-system-running --wait; echo '--- failed units (cvm-supervisor)'; systemctl --failed --plain --no-legend --no-pager";
+    expect(exec.calls.map((c) => c.cmd)).toEqual([askAndList, askAndList, askAndList]);
+  });
+
+  it('in an image without /bin/sh, asks the plain question at once and from then on, and lists the failed units by a second exec', async () => {
+    const exec = new ScriptedExec((cmd, call) => {
+      if (cmd.includes('--failed')) return answer(FAILED_UNITS);
+      return call <= 2 ? BUS_DOWN : answer('degraded', 1);
+    }, { shell: false });
+    const result = systemdSettled(exec, 'c1', { timeoutMs: 60_000, signal });
+    await vi.advanceTimersByTimeAsync(50);
+    await expect(result).resolves.toEqual({ ok: true, detail: 'systemd: degraded (2 failed units: sys-kernel-config.mount, sys-kernel-debug.mount)' });
+    const start = Date.parse('2026-12-03T15:00:00.000Z');
+    expect(exec.calls.map((c) => [c.cmd.split(' ').slice(0, 2).join(' '), c.at - start])).toEqual([
+      ['/bin/sh -c', 0],
+      ['systemctl is-system-running', 0],
+      ['systemctl is-system-running', 50],
+      ['systemctl --failed', 50],
     ]);
   });
 
-  it('is ok on running without listing units, and not ok on maintenance', async () => {
-    const running = new ScriptedExec(() => answer('running'));
+  it('names a degraded system whose failed units could not be listed', async () => {
+    const exec = new ScriptedExec((cmd) => (cmd.includes('--failed') ? Promise.reject(new Error('engine gone')) : answer('degraded', 1)), { shell: false });
+    await expect(systemdSettled(exec, 'c1', { timeoutMs: 1000, signal })).resolves.toEqual({ ok: true, detail: 'systemd: degraded (the failed units could not be listed: engine gone)' });
+  });
+
+  it('is ok on running with one exec, and not ok on maintenance', async () => {
+    const running = new ScriptedExec((cmd) => (cmd.includes('--failed') ? answer('') : answer('running')));
     await expect(systemdSettled(running, 'c1', { timeoutMs: 1000, signal })).resolves.toEqual({ ok: true, detail: 'systemd: running' });
     expect(running.calls).toHaveLength(1);
     const maintenance = new ScriptedExec(() => answer('maintenance', 1));
