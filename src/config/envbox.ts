@@ -166,7 +166,8 @@ function pullSecret(env: NodeJS.ProcessEnv): string | undefined {
   } catch {
     throw new ConfigError('CODER_IMAGE_PULL_SECRET', '(redacted) is not JSON; expected a .dockerconfigjson with an "auths" object');
   }
-  const auths = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>).auths : undefined;
+  // A primitive has no `auths` either, so only null needs care.
+  const auths = (doc as { auths?: unknown } | null)?.auths;
   if (typeof auths !== 'object' || auths === null || Array.isArray(auths)) {
     throw new ConfigError('CODER_IMAGE_PULL_SECRET', '(redacted) has no "auths" object; expected a .dockerconfigjson');
   }
