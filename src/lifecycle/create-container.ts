@@ -3,7 +3,7 @@
  * made, found by its deterministic name and generation), then the GPU loader config; the record loses its pending
  * create once the container exists.
  */
-import { buildContainerSpec } from '../container/container-spec.js';
+import { buildContainerSpec, containerName } from '../container/container-spec.js';
 import { GENERATION_LABEL } from '../container/labels.js';
 import { GPU_LD_CONF, planGpus } from '../gpu/plan.js';
 import type { ImageFacts } from '../image/facts.js';
@@ -41,10 +41,14 @@ export async function createWorkspaceContainer(
   const { engine, store } = deps;
   const { spec, generation } = target;
   const hash = specHash(spec);
-  const [node, mountSources] = await Promise.all([deps.nodeFacts(), deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source))]);
+  // The reads side by side, each a round trip; the volumes only once the body is known to be valid.
+  const [node, mountSources, existing] = await Promise.all([
+    deps.nodeFacts(),
+    deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
+    engine.inspectContainer(containerName(ws.id, deps.instance)),
+  ]);
   const createSpec = buildContainerSpec({ id: ws.id, spec, facts, node, imageId, specHash: hash, generation, instance: deps.instance, mountSources });
   await ensureWorkspaceVolumes(engine, ws.id, spec, deps.instance);
-  const existing = await engine.inspectContainer(createSpec.name);
   let containerId: string;
   const made = existing?.labels[GENERATION_LABEL] !== String(generation);
   if (!made) {

@@ -72,6 +72,32 @@ describe('operations', () => {
     expect(ops.slice(ops.indexOf('createContainer'))).toEqual(['createContainer', 'startContainer', 'inspectContainer']);
   });
 
+  it("reads the node's facts and the mount sources while the engine looks the container's name up", async () => {
+    const reads: string[] = [];
+    t.manager = t.newManager({
+      nodeFacts: () => {
+        reads.push('nodeFacts');
+        return Promise.resolve(structuredClone(t.node));
+      },
+      resolveMountSources: (sources) => {
+        reads.push('resolveMountSources');
+        return Promise.resolve(new Map(sources.map((s) => [s, s])));
+      },
+    });
+    await t.manager.init();
+    const lookup = t.engine.hold('inspectContainer');
+    await t.manager.put('ws1', { image: IMAGE });
+    await lookup.reached;
+    try {
+      expect(reads).toEqual(expect.arrayContaining(['nodeFacts', 'resolveMountSources']));
+      // Nothing is made before the name is known.
+      expect(t.engine.callsOf('createVolume')).toEqual([]);
+    } finally {
+      lookup.release();
+    }
+    await t.until('ws1', 'running');
+  });
+
   it("starts the container while the create's record write is under way, and ends only once that write has", async () => {
     let releaseWrite = (): void => undefined;
     const written = vi.fn();
