@@ -11,7 +11,7 @@ import { specHash } from '../spec/spec-hash.js';
 import type { OperationDeps } from './operations.js';
 import { stopContainer } from './stop-container.js';
 import type { PendingOperation, WorkspaceRecord } from './store.js';
-import { ensureWorkspaceVolumes } from './volumes.js';
+import { makeMissingVolumes, readWorkspaceVolumes } from './volumes.js';
 import type { GpuSummary, Workspace } from './workspace.js';
 
 export interface Created {
@@ -42,13 +42,14 @@ export async function createWorkspaceContainer(
   const { spec, generation } = target;
   const hash = specHash(spec);
   // The reads side by side, each a round trip; the volumes only once the body is known to be valid.
-  const [node, mountSources, existing] = await Promise.all([
+  const [node, mountSources, existing, volumes] = await Promise.all([
     deps.nodeFacts(),
     deps.resolveMountSources((spec.mounts ?? []).map((m) => m.source)),
     engine.inspectContainer(containerName(ws.id, deps.instance)),
+    readWorkspaceVolumes(engine, ws.id, spec, deps.instance),
   ]);
   const createSpec = buildContainerSpec({ id: ws.id, spec, facts, node, imageId, specHash: hash, generation, instance: deps.instance, mountSources });
-  await ensureWorkspaceVolumes(engine, ws.id, spec, deps.instance);
+  await makeMissingVolumes(engine, volumes);
   let containerId: string;
   const made = existing?.labels[GENERATION_LABEL] !== String(generation);
   if (!made) {

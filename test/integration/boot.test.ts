@@ -1,10 +1,11 @@
 /**
  * Boot readiness on the real engine and the CVM runtime, through the product (a WorkspaceManager wired as the daemon
- * wires it): a systemd CVM is `booting` until `systemctl is-system-running --wait` has settled and then `ready`
- * (checked against systemd itself), and stays `ready` across a daemon restart; init and keepalive workspaces are
- * ready at their start, or when their bootstrap script exits 0, and failed when it exits non-zero. The boot
- * histogram is read from the daemon's own registry. The systemd part needs real sysbox (systemd as PID 1 in a user
- * namespace); on the test-only shim it is skipped, and the describe's name says why. Prints `figure:` lines.
+ * wires it): a systemd CVM is `booting` until `systemctl is-system-running --wait` has settled (and its bootstrap
+ * script, when it has one, has exited 0) and then `ready` (checked against systemd itself), and stays `ready` across
+ * a daemon restart; init and keepalive workspaces are ready at their start, or when their bootstrap script exits 0,
+ * and failed when it exits non-zero. The boot histogram is read from the daemon's own registry. The systemd part
+ * needs real sysbox (systemd as PID 1 in a user namespace); on the test-only shim it is skipped, and the describe's
+ * name says why. Prints `figure:` lines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../../src/lifecycle/event-log.js';
@@ -77,6 +78,18 @@ describe.skipIf(!runtime.real)(systemdTitle, () => {
     expect(again.get(id)).toMatchObject({ phase: 'running', containerId: status.containerId, boot: status.boot });
     expect(bootEntries(id, again)).toEqual([]);
     expect(await bootsObserved('systemd')).toBe(1);
+  });
+
+  it('with a bootstrap script: ready once systemd has settled and the script has exited 0', { timeout: 240_000 }, async () => {
+    const id = h.id('systemd-bootstrap');
+    await h.manager.put(id, { image: BOOKWORM_SYSTEMD_IMAGE, pullPolicy: 'never', bootstrap: { script: 'echo preparing\nsleep 1\necho prepared\n' } });
+    await h.waitFor(id, 'running', 120_000);
+    const status = await h.waitForBoot(id, 120_000);
+    expect(status.boot).toMatchObject({ state: 'ready', detail: expect.stringMatching(/^systemd: (running|degraded \(\d+ failed units?: .+\)); bootstrap exited 0$/) as string });
+    const log = entries(id).map((e) => `${e.kind}: ${e.message}`);
+    expect(log.indexOf('bootstrap: prepared')).toBeGreaterThanOrEqual(0);
+    expect(log.indexOf('bootstrap: prepared')).toBeLessThan(log.findIndex((line) => line.startsWith('boot: ready: ')));
+    expect(await bootsObserved('systemd')).toBe(2);
   });
 });
 

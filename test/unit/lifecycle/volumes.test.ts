@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { WORKSPACE_LABEL } from '../../../src/container/labels.js';
 import type { VolumeDetails } from '../../../src/engine/types.js';
 import { InvalidSpecError } from '../../../src/errors.js';
-import { checkWorkspaceVolumes, ensureWorkspaceVolumes } from '../../../src/lifecycle/volumes.js';
+import { checkWorkspaceVolumes, makeMissingVolumes, readWorkspaceVolumes } from '../../../src/lifecycle/volumes.js';
 
 /** dockerd's `volume create` of a name that exists returns the existing volume, labels and options unchanged. */
 class VolumeStore {
@@ -34,6 +34,11 @@ class VolumeStore {
 
 const spec = { home: { volume: 'h' }, dockerData: { volume: 'd' } };
 
+/** What the create does: read the volumes (beside its other reads), then check them and make the missing ones. */
+async function ensureWorkspaceVolumes(engine: VolumeStore): Promise<void> {
+  await makeMissingVolumes(engine, await readWorkspaceVolumes(engine, 'dev-1', spec, undefined));
+}
+
 describe('workspace volumes', () => {
   it('checks at PUT without making anything', async () => {
     const engine = new VolumeStore();
@@ -46,7 +51,7 @@ describe('workspace volumes', () => {
   it('makes the missing volumes with the workspace label, and keeps those it made before', async () => {
     const engine = new VolumeStore();
     engine.add('h', { [WORKSPACE_LABEL]: 'dev-1' });
-    await ensureWorkspaceVolumes(engine, 'dev-1', spec, undefined);
+    await ensureWorkspaceVolumes(engine);
     expect(engine.created).toEqual(['d']);
     expect(engine.volumes.get('d')?.labels).toEqual({ [WORKSPACE_LABEL]: 'dev-1' });
   });
@@ -54,7 +59,7 @@ describe('workspace volumes', () => {
   it('makes nothing when one volume is refused', async () => {
     const engine = new VolumeStore();
     engine.add('d', { [WORKSPACE_LABEL]: 'dev-2' });
-    const error = await ensureWorkspaceVolumes(engine, 'dev-1', spec, undefined).then(() => null, (e: unknown) => e);
+    const error = await ensureWorkspaceVolumes(engine).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidSpecError);
     expect((error as InvalidSpecError).path).toBe('dockerData.volume');
     expect(engine.created).toEqual([]);
@@ -65,7 +70,7 @@ describe('workspace volumes', () => {
     engine.beforeCreate = () => {
       engine.add('h', { [WORKSPACE_LABEL]: 'dev-1' }, { o: 'bind', device: '/', type: 'none' });
     };
-    const error = await ensureWorkspaceVolumes(engine, 'dev-1', spec, undefined).then(() => null, (e: unknown) => e);
+    const error = await ensureWorkspaceVolumes(engine).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidSpecError);
     expect((error as InvalidSpecError).message).toBe('home.volume: h has driver options (device, o, type); only volumes without options are allowed');
   });
