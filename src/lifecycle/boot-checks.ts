@@ -65,8 +65,7 @@ export function bootExec(engine: EngineExec): BootExec {
  */
 export const SYSTEMD_RETRY_DELAYS_MS = [50, 100, 200, 400, 800, 1000] as const;
 
-/** `is-system-running` states after startup: usable, or not. Any other answer means "ask again". */
-const USABLE = new Set(['running', 'degraded']);
+/** `is-system-running` states after startup that are not usable (`running` and `degraded` are). Any other answer means "ask again". */
 const UNUSABLE = new Set(['maintenance', 'stopping']);
 
 const SETTLE = ['systemctl', 'is-system-running', '--wait'];
@@ -125,7 +124,7 @@ export async function systemdSettled(exec: BootExec, containerId: string, option
         // Cut short by the timeout or a stop: no answer.
         if (ended()) break;
         if (answer.state === 'degraded') return { ok: true, detail: `systemd: degraded (${answer.failedUnits === undefined ? await listFailedUnits(exec, containerId, signal) : describeFailedUnits(answer.failedUnits)})` };
-        if (USABLE.has(answer.state)) return { ok: true, detail: `systemd: ${answer.state}` };
+        if (answer.state === 'running') return { ok: true, detail: 'systemd: running' };
         if (UNUSABLE.has(answer.state)) return { ok: false, detail: `systemd: ${answer.state}` };
         last = answer.state || firstLine(answer.stderr) || `exit code ${answer.exitCode}`;
       } catch (err) {
