@@ -72,7 +72,7 @@ describe('operations', () => {
     expect(ops.slice(ops.indexOf('createContainer'))).toEqual(['createContainer', 'startContainer', 'inspectContainer']);
   });
 
-  it("reads the node's facts and the mount sources while the engine looks the container's name up", async () => {
+  it("reads the node's facts, the mount sources and the volumes while the engine looks the container's name up", async () => {
     const reads: string[] = [];
     t.manager = t.newManager({
       nodeFacts: () => {
@@ -90,6 +90,7 @@ describe('operations', () => {
     await lookup.reached;
     try {
       expect(reads).toEqual(expect.arrayContaining(['nodeFacts', 'resolveMountSources']));
+      expect(t.engine.callsOf('inspectVolume').length).toBeGreaterThan(0);
       // Nothing is made before the name is known.
       expect(t.engine.callsOf('createVolume')).toEqual([]);
     } finally {
